@@ -1,0 +1,223 @@
+"""The ``biomedserve`` command: one sub-command per job.
+
+    biomedserve data stats            what the BLURB data holds
+    biomedserve train                 fine-tune, export and score a model directory
+    biomedserve evaluate              score a model directory on a split
+    biomedserve predict               entities in a text, as JSON
+    biomedserve export                (re-)export a model directory to ONNX
+    biomedserve quickstart            the whole path on the embedded encoder, in minutes
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from biomedserve.errors import BiomedserveError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.split("\n\n")[0],
+                  pretty_exceptions_enable=False)
+data_app = typer.Typer(no_args_is_help=True, help="Inspect the BLURB data directory.")
+app.add_typer(data_app, name="data")
+err = Console(stderr=True)
+
+DATA_DIR_HELP = "BLURB data directory (default: $BIOMEDSERVE_DATA, else ./data/blurb, else ../shared/blurb)."
+DEFAULT_MODEL = Path("models/bc5chem-minilm")
+SAMPLE_TEXT = (
+    "Selegiline-induced postural hypotension in Parkinson's disease: a longitudinal study on the "
+    "effects of drug withdrawal. Naloxone reversed the hypotensive effect of clonidine, whereas "
+    "5-fluorouracil and cisplatin (CDDP) did not."
+)
+
+
+def _fail(exc: BiomedserveError) -> None:
+    err.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(code=2)
+
+
+def _quiet_libraries() -> None:
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+
+
+@data_app.command("stats")
+def data_stats(
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
+    dataset: Optional[list[str]] = typer.Option(None, "--dataset", "-d", help="Only these datasets (repeatable)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object {dataset: {split: counts}}."),
+) -> None:
+    """Counts per dataset and split, in MANIFEST.md's units (NER: mentions; PICO: non-O tokens)."""
+    from biomedserve.data.registry import get_dataset
+    from biomedserve.data.stats import all_stats
+
+    try:
+        names = [get_dataset(n).name for n in dataset] if dataset else None
+        stats = all_stats(data_dir, names)
+    except BiomedserveError as exc:
+        _fail(exc)
+    if as_json:
+        print(json.dumps(stats))
+        return
+    table = Table(title="BLURB data")
+    for column in ("dataset", "split", "sentences / instances", "mentions / non-O tokens", "labels"):
+        table.add_column(column)
+    for name, splits in stats.items():
+        for split, counts in splits.items():
+            units = counts.get("instances", counts.get("sentences"))
+            extra = counts.get("mentions", counts.get("non_o_tokens", ""))
+            labels = counts.get("labels")
+            label_text = ", ".join(f"{k}={v}" for k, v in labels.items()) if labels else (
+                f"mean {counts['score_mean']}" if "score_mean" in counts else "")
+            table.add_row(name, split, str(units), str(extra), label_text)
+    Console().print(table)
+
+
+@app.command()
+def train(
+    dataset: str = typer.Option(..., "--dataset", "-d", help="BLURB dataset folder name, e.g. BC5-chem."),
+    out: Path = typer.Option(..., "--out", "-o", help="Model directory to write, e.g. models/bc5chem-minilm."),
+    recipe: str = typer.Option("standard", "--recipe", "-r",
+                               help="Recipe name (train/<dataset>/<name>.yaml) or a YAML file."),
+    base_model: Optional[str] = typer.Option(None, "--base-model",
+                                             help="'default' (embedded MiniLM), a hub id or a local path."),
+    epochs: Optional[float] = typer.Option(None, "--epochs", help="Override the recipe's epochs."),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop after N optimiser steps."),
+    learning_rate: Optional[float] = typer.Option(None, "--lr", help="Override the learning rate."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Override the batch size."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (data order and head init)."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
+    limit_train: Optional[int] = typer.Option(None, help="Use only the first N training sentences (smoke runs)."),
+    limit_eval: Optional[int] = typer.Option(None, help="Use only the first N dev/test sentences."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing model directory."),
+) -> None:
+    """Fine-tune on a BLURB dataset, export ONNX, score dev and test, write the model card.
+
+    Example: biomedserve train --dataset BC5-chem --out models/bc5chem-minilm
+    """
+    from biomedserve.recipes import find_recipe, load_recipe
+    from biomedserve.training import TrainOptions, train as run_training
+
+    _quiet_libraries()
+    try:
+        if out.exists() and any(out.iterdir()) and not overwrite:
+            raise BiomedserveError(f"{out} already exists; pass --overwrite to replace it")
+        chosen = load_recipe(find_recipe(recipe, dataset)).override(
+            base_model=base_model, epochs=epochs, max_steps=max_steps, learning_rate=learning_rate,
+            batch_size=batch_size, seed=seed)
+        if chosen.dataset != dataset:
+            raise BiomedserveError(f"recipe is for {chosen.dataset}, not {dataset}")
+        meta = run_training(chosen, out, TrainOptions(data_dir=data_dir, limit_train=limit_train,
+                                                      limit_eval=limit_eval))
+    except BiomedserveError as exc:
+        _fail(exc)
+    err.print(f"[green]wrote {out}[/] in {meta.train_seconds:.0f} s of training")
+    for key, scores in sorted(meta.metrics.items()):
+        err.print(f"  {key}: F1 {scores['f1']:.2f} (P {scores['precision']:.2f}, R {scores['recall']:.2f})")
+
+
+@app.command()
+def evaluate(
+    model: Path = typer.Argument(..., help="Model directory."),
+    split: str = typer.Option("test", "--split", help="train, dev or test."),
+    backend: str = typer.Option("onnx", "--backend", help="onnx (default) or torch."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
+    limit: Optional[int] = typer.Option(None, help="Only the first N examples."),
+    record: bool = typer.Option(False, "--record", help="Write the score into the model card."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on the last line."),
+) -> None:
+    """Score a model on a split of its dataset with the BLURB metric (NER: entity-level strict F1)."""
+    from biomedserve.evaluation import evaluate_model
+
+    _quiet_libraries()
+    try:
+        result = evaluate_model(model, split=split, backend=backend, data_dir=data_dir, limit=limit, record=record)
+    except BiomedserveError as exc:
+        _fail(exc)
+    if as_json:
+        print(json.dumps(result.summary()))
+    else:
+        details = ", ".join(f"{k} {v:.2f}" for k, v in result.details.items())
+        print(f"{result.model} on {result.dataset} {split} ({result.n} examples, {backend}): {details}")
+
+
+@app.command()
+def predict(
+    model: Path = typer.Argument(..., help="Model directory."),
+    texts: list[str] = typer.Argument(None, help="Texts to annotate; '-' or none reads lines from stdin."),
+    backend: str = typer.Option("onnx", "--backend", help="onnx (default) or torch."),
+) -> None:
+    """Print entities (start, end, text, label, score) as JSON, one object per text."""
+    from biomedserve.runtime import Predictor
+
+    _quiet_libraries()
+    if not texts or texts == ["-"]:
+        texts = [line.rstrip("\n") for line in sys.stdin]
+    try:
+        predictor = Predictor.from_dir(model, backend=backend)
+        results = predictor.predict(texts)
+    except BiomedserveError as exc:
+        _fail(exc)
+    for text, entities in zip(texts, results):
+        print(json.dumps({"text": text, "entities": [e.to_dict() for e in entities]}, ensure_ascii=False))
+
+
+@app.command()
+def export(model: Path = typer.Argument(..., help="Model directory with PyTorch weights.")) -> None:
+    """Re-export a model directory's PyTorch weights to model.onnx and update its card."""
+    from biomedserve.export import export_onnx
+    from biomedserve.modeldir import ONNX_FILE, read_meta, record_files, write_meta
+    from biomedserve.tasks import get_task
+
+    _quiet_libraries()
+    try:
+        meta = read_meta(model)
+        export_onnx(model, get_task(meta.task).onnx_task)
+        meta.files.update(record_files(model, [ONNX_FILE]))
+        write_meta(model, meta)
+    except BiomedserveError as exc:
+        _fail(exc)
+    err.print(f"[green]exported {model / ONNX_FILE}[/]")
+
+
+@app.command()
+def quickstart(
+    model: Path = typer.Option(DEFAULT_MODEL, "--model", help="Where the default model lives."),
+    text: str = typer.Option(SAMPLE_TEXT, "--text", help="Text to annotate at the end."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
+) -> None:
+    """The main job on the embedded encoder: train BC5-chem NER if missing, export, annotate a text."""
+    from biomedserve.modeldir import read_meta
+
+    _quiet_libraries()
+    try:
+        ready = (model / "biomedserve.json").is_file() and (model / "model.onnx").is_file()
+        if not ready:
+            err.print(f"[bold]{model} not found: fine-tuning the embedded MiniLM on BC5-chem "
+                      "(standard recipe; about 10 minutes on 2 CPU cores)[/]")
+            train(dataset="BC5-chem", out=model, recipe="standard", base_model=None, epochs=None,
+                  max_steps=None, learning_rate=None, batch_size=None, seed=None, data_dir=data_dir,
+                  limit_train=None, limit_eval=None, overwrite=True)
+        else:
+            meta = read_meta(model)
+            err.print(f"using {model} (test F1 {meta.metrics.get('test/onnx', {}).get('f1', float('nan')):.2f})")
+    except BiomedserveError as exc:
+        _fail(exc)
+    predict(model=model, texts=[text], backend="onnx")
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,145 @@
+"""The model directory: what a trained model is on disk, and the checks made when opening one.
+
+Layout of ``models/<name>/``::
+
+    biomedserve.json   task, dataset, labels, max length, recipe, metrics, provenance, file checksums
+    README.md          the model card, for people
+    config.json, model.safetensors          PyTorch weights (for further training, --backend torch)
+    tokenizer.json, tokenizer_config.json, vocab.txt, special_tokens_map.json
+    model.onnx         the exported graph the runtime uses by default
+
+Opening a directory validates ``biomedserve.json`` and checks the backend's files against the
+recorded sizes and SHA-256 sums, so a truncated or swapped file fails at load, not at the first
+request.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from biomedserve.data.registry import file_sha256
+from biomedserve.errors import ModelDirError
+
+META_FILE = "biomedserve.json"
+CARD_FILE = "README.md"
+ONNX_FILE = "model.onnx"
+TORCH_FILES = ("config.json", "model.safetensors")
+TOKENIZER_FILES = ("tokenizer_config.json",)
+
+
+class FileRecord(BaseModel):
+    size: int
+    sha256: str
+
+
+class ModelMeta(BaseModel):
+    """The machine-readable half of the model card."""
+
+    model_config = ConfigDict(extra="allow")
+
+    format_version: int = 1
+    name: str
+    task: str
+    dataset: str
+    labels: list[str]
+    max_length: int
+    base_model: str
+    recipe: dict[str, Any]
+    metrics: dict[str, dict[str, float]] = {}
+    provenance: dict[str, Any] = {}
+    files: dict[str, FileRecord] = {}
+    train_seconds: float | None = None
+
+
+def record_files(model_dir: Path, names: list[str]) -> dict[str, FileRecord]:
+    """Size and checksum of each existing file in ``names``."""
+    return {
+        name: FileRecord(size=(model_dir / name).stat().st_size, sha256=file_sha256(model_dir / name))
+        for name in names
+        if (model_dir / name).is_file()
+    }
+
+
+def write_meta(model_dir: Path, meta: ModelMeta) -> None:
+    """Write ``biomedserve.json`` atomically and regenerate the human model card."""
+    target = model_dir / META_FILE
+    tmp = target.with_suffix(".json.tmp")
+    tmp.write_text(meta.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    tmp.replace(target)
+    (model_dir / CARD_FILE).write_text(render_card(meta), encoding="utf-8")
+
+
+def read_meta(model_dir: str | Path) -> ModelMeta:
+    """Parse and validate ``biomedserve.json``; any problem names the directory and the field."""
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise ModelDirError(f"model directory {model_dir} does not exist")
+    path = model_dir / META_FILE
+    if not path.is_file():
+        raise ModelDirError(f"{model_dir} is not a biomedserve model directory: {META_FILE} is missing")
+    try:
+        return ModelMeta.model_validate_json(path.read_text(encoding="utf-8"))
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ModelDirError(f"{path} is corrupt: {problems}") from None
+    except UnicodeDecodeError:
+        raise ModelDirError(f"{path} is corrupt: not UTF-8 text") from None
+
+
+def verify_files(model_dir: str | Path, meta: ModelMeta, names: tuple[str, ...]) -> None:
+    """Every file in ``names`` must exist and, if recorded, match its size and checksum."""
+    model_dir = Path(model_dir)
+    for name in names:
+        path = model_dir / name
+        if not path.is_file():
+            raise ModelDirError(f"{model_dir} is incomplete: {name} is missing")
+        record = meta.files.get(name)
+        if record is None:
+            continue
+        size = path.stat().st_size
+        if size != record.size:
+            raise ModelDirError(
+                f"{path} is corrupt: {size} bytes, the card records {record.size} (truncated or replaced?)"
+            )
+        if file_sha256(path) != record.sha256:
+            raise ModelDirError(f"{path} is corrupt: its SHA-256 differs from the one in {META_FILE}")
+
+
+def render_card(meta: ModelMeta) -> str:
+    """A Markdown model card: what the model is, how it scored, and where it came from."""
+    lines = [
+        f"# {meta.name}",
+        "",
+        f"A biomedserve **{meta.task}** model fine-tuned on **{meta.dataset}** (BLURB) from `{meta.base_model}`.",
+        "",
+        "## Use",
+        "",
+        "```bash",
+        f"biomedserve predict models/{meta.name} \"Selegiline-induced postural hypotension in Parkinson's disease.\"",
+        "```",
+        "",
+        f"Labels: {', '.join(f'`{label}`' for label in meta.labels)} · max length {meta.max_length} sub-words "
+        "(longer texts are windowed, not truncated).",
+        "",
+        "## Metrics (points, 0–100)",
+        "",
+        "| split / backend | " + " | ".join(["precision", "recall", "f1"]) + " |",
+        "|---|---|---|---|",
+    ]
+    for key, scores in sorted(meta.metrics.items()):
+        lines.append(
+            f"| {key} | "
+            + " | ".join(f"{scores.get(m, float('nan')):.2f}" for m in ("precision", "recall", "f1"))
+            + " |"
+        )
+    lines += ["", "## Recipe", "", "```json", json.dumps(meta.recipe, indent=2), "```", ""]
+    if meta.train_seconds is not None:
+        lines += [f"Training time: {meta.train_seconds:.0f} s.", ""]
+    lines += ["## Provenance", "", "```json", json.dumps(meta.provenance, indent=2), "```", ""]
+    lines += ["## Files", "", "| file | bytes | sha256 |", "|---|---|---|"]
+    lines += [f"| {name} | {rec.size} | `{rec.sha256[:16]}…` |" for name, rec in sorted(meta.files.items())]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,82 @@
+"""Training recipes: hyperparameters as data, validated by pydantic.
+
+A recipe lives at ``train/<dataset>/<name>.yaml``. The paper's best practice per dataset is written
+in these files, not in code; CLI flags override single fields for one run. Unknown or ill-typed
+fields are errors that name the field and the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from biomedserve.errors import RecipeError
+
+RECIPE_DIRS = (Path("train"), Path(__file__).resolve().parent.parent / "train")
+
+
+class Recipe(BaseModel):
+    """Everything that decides how a model is fine-tuned."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dataset: str = Field(description="BLURB dataset folder name, e.g. BC5-chem")
+    base_model: str = Field("default", description="'default' (embedded MiniLM), a hub id or a path")
+    learning_rate: float = Field(5e-5, gt=0, lt=1)
+    epochs: float = Field(3, gt=0, description="training epochs (ignored when max_steps is set)")
+    max_steps: int | None = Field(None, gt=0, description="stop after this many optimiser steps")
+    batch_size: int = Field(32, gt=0)
+    eval_batch_size: int = Field(64, gt=0)
+    max_length: int = Field(256, ge=16, le=512, description="sub-word tokens per training sequence")
+    warmup_ratio: float = Field(0.0, ge=0, le=1)
+    weight_decay: float = Field(0.0, ge=0)
+    seed: int = 42
+
+    def override(self, **changes: Any) -> "Recipe":
+        """A copy with the non-None ``changes`` applied and validated (CLI flags)."""
+        changes = {key: value for key, value in changes.items() if value is not None}
+        try:
+            return Recipe.model_validate({**self.model_dump(), **changes})
+        except ValidationError as exc:
+            raise RecipeError(_explain(exc, "command-line override")) from None
+
+
+def _explain(exc: ValidationError, source: str) -> str:
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
+    )
+    return f"invalid recipe ({source}): {problems}"
+
+
+def find_recipe(name_or_path: str, dataset: str) -> Path:
+    """``name_or_path`` is a YAML file, or a recipe name looked up as ``train/<dataset>/<name>.yaml``."""
+    as_path = Path(name_or_path)
+    if as_path.suffix in (".yaml", ".yml"):
+        if as_path.is_file():
+            return as_path
+        raise RecipeError(f"recipe file {as_path} does not exist")
+    looked = [d / dataset / f"{name_or_path}.yaml" for d in RECIPE_DIRS]
+    for candidate in looked:
+        if candidate.is_file():
+            return candidate
+    raise RecipeError(
+        f"no recipe {name_or_path!r} for {dataset}; looked for {', '.join(map(str, looked))}"
+    )
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Parse and validate one recipe file."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise RecipeError(f"recipe {path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise RecipeError(f"recipe {path} must be a YAML mapping of field: value")
+    try:
+        return Recipe.model_validate(data)
+    except ValidationError as exc:
+        raise RecipeError(_explain(exc, str(path))) from None

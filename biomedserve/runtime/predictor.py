@@ -1,0 +1,191 @@
+"""The one runtime entry point: ``Predictor.from_dir("models/<name>")``.
+
+The CLI, the service, the spaCy component and the annotator all call this, so batching, windowing
+and decoding live here once. ``from_dir`` reads the model card, picks the task's predictor class
+and a backend (ONNX Runtime by default), and fails at load — not at the first call — if anything
+in the directory is missing or corrupt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+from transformers import AutoTokenizer
+
+from biomedserve.errors import BiomedserveError, ModelDirError
+from biomedserve.modeldir import ONNX_FILE, TOKENIZER_FILES, TORCH_FILES, ModelMeta, read_meta, verify_files
+from biomedserve.runtime.backends import OnnxBackend, TorchBackend
+from biomedserve.tasks import get_task
+from biomedserve.tasks.encoding import Window, best_window_per_word, make_windows, word_pieces
+from biomedserve.tasks.ner import tags_to_spans
+from biomedserve.runtime.words import split_words
+
+BACKENDS = ("onnx", "torch")
+
+
+class InputError(BiomedserveError, TypeError):
+    """The caller passed something that is not text."""
+
+
+class Predictor:
+    """Base class: a loaded model directory plus a backend. Use :meth:`from_dir`."""
+
+    registry: ClassVar[dict[str, type["Predictor"]]] = {}
+    task: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        Predictor.registry[cls.task] = cls
+
+    def __init__(self, model_dir: Path, meta: ModelMeta, backend, tokenizer,
+                 max_tokens_per_batch: int = 16384, max_batch_size: int = 64):
+        self.model_dir = model_dir
+        self.meta = meta
+        self.backend = backend
+        self.tokenizer = tokenizer
+        self.max_tokens_per_batch = max_tokens_per_batch
+        self.max_batch_size = max_batch_size
+
+    @classmethod
+    def from_dir(cls, model_dir: str | Path, backend: str = "onnx", threads: int | None = None,
+                 providers: list[str] | None = None) -> "Predictor":
+        """Open ``model_dir`` and return the predictor for its task type."""
+        model_dir = Path(model_dir)
+        if backend not in BACKENDS:
+            raise BiomedserveError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        meta = read_meta(model_dir)
+        if meta.task not in Predictor.registry:
+            raise ModelDirError(
+                f"{model_dir}: task {meta.task!r} has no runtime predictor; known: {', '.join(Predictor.registry)}"
+            )
+        weights = (ONNX_FILE,) if backend == "onnx" else TORCH_FILES
+        verify_files(model_dir, meta, weights + TOKENIZER_FILES)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+        except Exception as exc:
+            raise ModelDirError(f"{model_dir}: tokenizer could not be loaded: {exc}") from None
+        if backend == "onnx":
+            engine = OnnxBackend(model_dir / ONNX_FILE, providers=providers, threads=threads)
+        else:
+            engine = TorchBackend(model_dir, get_task(meta.task).auto_model, threads=threads)
+        return Predictor.registry[meta.task](model_dir, meta, engine, tokenizer)
+
+    @property
+    def name(self) -> str:
+        return self.meta.name
+
+    def _batches(self, windows: list[Window]) -> Iterator[tuple[list[int], dict[str, np.ndarray]]]:
+        """Length-sorted batches cut by a token budget, padded only to their own longest window."""
+        order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
+        pad = self.tokenizer.pad_token_id or 0
+        batch: list[int] = []
+
+        def emit(indices: list[int]):
+            width = len(windows[indices[-1]].input_ids)
+            ids = np.full((len(indices), width), pad, dtype=np.int64)
+            mask = np.zeros((len(indices), width), dtype=np.int64)
+            for row, index in enumerate(indices):
+                seq = windows[index].input_ids
+                ids[row, : len(seq)] = seq
+                mask[row, : len(seq)] = 1
+            return indices, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+
+        for index in order:
+            width = len(windows[index].input_ids)
+            if batch and (len(batch) + 1) * width > self.max_tokens_per_batch or len(batch) >= self.max_batch_size:
+                yield emit(batch)
+                batch = []
+            batch.append(index)
+        if batch:
+            yield emit(batch)
+
+
+@dataclass(frozen=True)
+class Entity:
+    """An entity found in raw text: ``text[start:end]`` with its label and mean word confidence."""
+
+    start: int
+    end: int
+    text: str
+    label: str
+    score: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TaggedWords:
+    """Per-word tags and their probabilities for one pre-tokenised sequence."""
+
+    tags: list[str]
+    scores: list[float]
+
+
+class NerPredictor(Predictor):
+    """Entities in raw text (or tags for pre-split words), any length, many texts per call."""
+
+    task = "ner"
+
+    def predict_words(self, sequences: Sequence[Sequence[str]]) -> list[TaggedWords]:
+        """Tag pre-split words; sequences longer than the model are windowed, never truncated."""
+        labels = self.meta.labels
+        cls_id, sep_id = self.tokenizer.cls_token_id, self.tokenizer.sep_token_id
+        windows: list[Window] = []
+        per_seq: list[list[int]] = []
+        for seq, words in enumerate(sequences):
+            first = len(windows)
+            if words:
+                pieces = word_pieces(self.tokenizer, list(words))
+                windows.extend(make_windows(seq, pieces, cls_id, sep_id, self.meta.max_length))
+            per_seq.append(list(range(first, len(windows))))
+
+        probs: list[np.ndarray | None] = [None] * len(windows)
+        for indices, batch in self._batches(windows):
+            logits = self.backend(batch)
+            logits = logits - logits.max(axis=-1, keepdims=True)
+            p = np.exp(logits)
+            p /= p.sum(axis=-1, keepdims=True)
+            for row, index in enumerate(indices):
+                probs[index] = p[row, windows[index].first_piece]
+
+        results = []
+        for words, window_ids in zip(sequences, per_seq):
+            own = [windows[i] for i in window_ids]
+            tags, scores = [], []
+            for w_local, offset in best_window_per_word(own, len(words)):
+                row = probs[window_ids[w_local]][offset]
+                best = int(row.argmax())
+                tags.append(labels[best])
+                scores.append(float(row[best]))
+            results.append(TaggedWords(tags, scores))
+        return results
+
+    def predict(self, texts: str | Sequence[str]) -> list[list[Entity]] | list[Entity]:
+        """Entities per text. A single string gives one list; a list of strings a list of lists.
+
+        Empty or whitespace-only text yields no entities. Anything that is not a string raises
+        :class:`InputError` naming its position.
+        """
+        single = isinstance(texts, str)
+        batch = [texts] if single else texts
+        if not isinstance(batch, Sequence):
+            raise InputError(f"expected a string or a list of strings, got {type(texts).__name__}")
+        for index, text in enumerate(batch):
+            if not isinstance(text, str):
+                raise InputError(f"text {index} is {type(text).__name__}, expected str")
+        words = [split_words(text) for text in batch]
+        tagged = self.predict_words([[w.text for w in ws] for ws in words])
+        results = []
+        for text, ws, tw in zip(batch, words, tagged):
+            entities = []
+            for span in tags_to_spans(tw.tags):
+                start, end = ws[span.start].start, ws[span.end - 1].end
+                score = float(np.mean(tw.scores[span.start : span.end]))
+                entities.append(Entity(start, end, text[start:end], span.label, round(score, 4)))
+            results.append(entities)
+        return results[0] if single else results

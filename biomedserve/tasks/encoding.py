@@ -1,0 +1,89 @@
+"""Words → sub-word windows, shared by training and inference so both see identical inputs.
+
+A sequence of words becomes ``[CLS] pieces... [SEP]``; the label of a word sits on its first
+sub-word. A sequence longer than the model's budget is cut into overlapping windows of whole words
+(never truncated); each word later takes its prediction from the window where it has the most
+context on both sides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from transformers import PreTrainedTokenizerBase
+
+
+@dataclass(frozen=True)
+class Window:
+    """One model input: the sub-word ids and, per word in ``[start, end)``, its first-piece index."""
+
+    seq: int
+    start: int
+    end: int
+    input_ids: list[int]
+    first_piece: list[int]
+
+
+def word_pieces(tokenizer: PreTrainedTokenizerBase, words: list[str]) -> list[list[int]]:
+    """Sub-word ids per word; a word the tokenizer drops (e.g. a stray control char) becomes [UNK]."""
+    if not words:
+        return []
+    encoding = tokenizer(words, is_split_into_words=True, add_special_tokens=False, verbose=False)
+    pieces: list[list[int]] = [[] for _ in words]
+    for piece_id, word_id in zip(encoding["input_ids"], encoding.word_ids()):
+        if word_id is not None:
+            pieces[word_id].append(piece_id)
+    unk = tokenizer.unk_token_id if tokenizer.unk_token_id is not None else 0
+    return [p or [unk] for p in pieces]
+
+
+def make_windows(
+    seq: int,
+    pieces: list[list[int]],
+    cls_id: int,
+    sep_id: int,
+    max_length: int,
+    stride_fraction: float = 0.5,
+) -> list[Window]:
+    """Cut one sequence into windows of at most ``max_length`` sub-words (specials included).
+
+    Consecutive windows overlap by about ``1 - stride_fraction`` of a window, so every word that
+    is not at the very start or end of the text is seen with context on both sides. A single word
+    longer than the budget is clipped to its first pieces (its label sits on the first anyway).
+    """
+    budget = max_length - 2
+    clipped = [p[:budget] for p in pieces]
+    n = len(clipped)
+    windows: list[Window] = []
+    start = 0
+    while True:
+        end, used = start, 0
+        while end < n and used + len(clipped[end]) <= budget:
+            used += len(clipped[end])
+            end += 1
+        ids, first = [cls_id], []
+        for p in clipped[start:end]:
+            first.append(len(ids))
+            ids.extend(p)
+        ids.append(sep_id)
+        windows.append(Window(seq, start, end, ids, first))
+        if end >= n:
+            return windows
+        # advance by a fraction of the sub-words used, whole words at a time, at least one word
+        advance, target = start, used * stride_fraction
+        consumed = 0
+        while advance < end - 1 and consumed + len(clipped[advance]) <= target:
+            consumed += len(clipped[advance])
+            advance += 1
+        start = max(advance, start + 1)
+
+
+def best_window_per_word(windows: list[Window], n_words: int) -> list[tuple[int, int]]:
+    """For each word, ``(window index, position in window)`` of the window giving it most context."""
+    best: list[tuple[int, int, int]] = [(-1, -1, -1)] * n_words
+    for w_index, window in enumerate(windows):
+        for offset, word in enumerate(range(window.start, window.end)):
+            margin = min(word - window.start, window.end - 1 - word)
+            if margin > best[word][0]:
+                best[word] = (margin, w_index, offset)
+    return [(w, o) for _, w, o in best]

@@ -1,0 +1,151 @@
+"""Named-entity recognition: labels, training features, the BLURB metric and span decoding.
+
+BLURB's NER files carry untyped ``B``/``I``/``O`` tags; we type them with the dataset's entity
+type (``B`` → ``B-CHEMICAL``) so a model's output says what it found. The metric is BLURB's
+entity-level strict F1: seqeval in strict IOB2 mode, where an ``I-`` that does not continue an
+entity of the same type is not an entity. Span decoding follows the same rule, so the entities
+the runtime returns are exactly the ones the metric counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from seqeval.metrics import f1_score, precision_score, recall_score
+from seqeval.scheme import IOB2
+
+from biomedserve.data.records import TaggedSentence
+from biomedserve.tasks.encoding import make_windows, word_pieces
+
+IGNORE_INDEX = -100  # label of non-first sub-words and specials: PyTorch's cross-entropy skips it
+
+
+def label_list(entity_types: Sequence[str]) -> list[str]:
+    """``O`` then ``B-``/``I-`` per type, in a fixed order (the model's output layout)."""
+    labels = ["O"]
+    for entity_type in entity_types:
+        labels += [f"B-{entity_type}", f"I-{entity_type}"]
+    return labels
+
+
+def type_tags(tags: Sequence[str], entity_type: str) -> list[str]:
+    """Untyped BLURB tags → typed IOB2 tags (``B`` → ``B-<type>``)."""
+    return [tag if tag == "O" else f"{tag}-{entity_type}" for tag in tags]
+
+
+def encode_sentences(
+    sentences: Sequence[TaggedSentence],
+    tokenizer,
+    label2id: dict[str, int],
+    entity_type: str,
+    max_length: int,
+) -> list[dict[str, list[int]]]:
+    """Training features: one feature per window, labels on first sub-words, -100 elsewhere.
+
+    Uses the runtime's windowing, so a long training sentence is split, not truncated.
+    """
+    features = []
+    cls_id, sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
+    for index, sentence in enumerate(sentences):
+        label_ids = [label2id[t] for t in type_tags(sentence.tags, entity_type)]
+        pieces = word_pieces(tokenizer, sentence.tokens)
+        for window in make_windows(index, pieces, cls_id, sep_id, max_length):
+            labels = [IGNORE_INDEX] * len(window.input_ids)
+            for position, word in zip(window.first_piece, range(window.start, window.end)):
+                labels[position] = label_ids[word]
+            features.append(
+                {
+                    "input_ids": window.input_ids,
+                    "attention_mask": [1] * len(window.input_ids),
+                    "labels": labels,
+                }
+            )
+    return features
+
+
+def entity_scores(true_tags: list[list[str]], pred_tags: list[list[str]]) -> dict[str, float]:
+    """BLURB NER metric: entity-level strict precision/recall/F1 in points (0–100)."""
+    kwargs = {"mode": "strict", "scheme": IOB2, "zero_division": 0}
+    return {
+        "precision": 100 * precision_score(true_tags, pred_tags, **kwargs),
+        "recall": 100 * recall_score(true_tags, pred_tags, **kwargs),
+        "f1": 100 * f1_score(true_tags, pred_tags, **kwargs),
+    }
+
+
+def trainer_metrics(id2label: dict[int, str]):
+    """``compute_metrics`` for the HF Trainer: first-sub-word logits → tags → strict F1.
+
+    Predictions and labels arrive in the same (possibly length-grouped) order, so pairing them
+    row by row is safe here; only pairing with the original examples would not be.
+    """
+
+    def compute(eval_pred) -> dict[str, float]:
+        logits, labels = eval_pred.predictions, eval_pred.label_ids
+        predictions = np.argmax(logits, axis=-1)
+        true, pred = [], []
+        for p_row, l_row in zip(predictions, labels):
+            keep = l_row != IGNORE_INDEX
+            true.append([id2label[int(i)] for i in l_row[keep]])
+            pred.append([id2label[int(i)] for i in p_row[keep]])
+        return entity_scores(true, pred)
+
+    return compute
+
+
+@dataclass(frozen=True)
+class TagSpan:
+    """Words ``[start, end)`` tagged as one entity of ``label``."""
+
+    start: int
+    end: int
+    label: str
+
+
+def tags_to_spans(tags: Sequence[str]) -> list[TagSpan]:
+    """Strict IOB2 decoding: an entity starts at ``B-X`` and continues over ``I-X``.
+
+    A stray ``I-X`` (after ``O`` or another type) opens nothing — as in seqeval's strict mode.
+    """
+    spans: list[TagSpan] = []
+    start: int | None = None
+    label: str | None = None
+    for index, tag in enumerate(list(tags) + ["O"]):
+        prefix, _, kind = tag.partition("-")
+        if start is not None and not (prefix == "I" and kind == label):
+            spans.append(TagSpan(start, index, label))
+            start, label = None, None
+        if prefix == "B":
+            start, label = index, kind
+    return spans
+
+
+def evaluate(predictor, sentences: Sequence[TaggedSentence], spec) -> dict[str, float]:
+    """Score a runtime NER predictor on gold sentences, in file order, with BLURB's metric."""
+    predicted = predictor.predict_words([s.tokens for s in sentences])
+    gold = [type_tags(s.tags, spec.entity_type) for s in sentences]
+    return entity_scores(gold, [p.tags for p in predicted])
+
+
+def _make_definition():
+    from transformers import AutoModelForTokenClassification
+
+    from biomedserve.tasks.base import TaskDefinition
+
+    return TaskDefinition(
+        name="ner",
+        auto_model=AutoModelForTokenClassification,
+        onnx_task="token-classification",
+        metric="f1",
+        labels=lambda spec: label_list([spec.entity_type]),
+        features=lambda records, tok, label2id, spec, max_length: encode_sentences(
+            records, tok, label2id, spec.entity_type, max_length
+        ),
+        trainer_metrics=trainer_metrics,
+        evaluate=evaluate,
+    )
+
+
+NER = _make_definition()

@@ -1,0 +1,70 @@
+"""The runtime Predictor on a real exported graph: offsets, windowing, batching, parity, bad input."""
+
+import numpy as np
+import pytest
+
+from biomedserve.data.registry import get_dataset
+from biomedserve.runtime import InputError, Predictor
+
+
+@pytest.fixture(scope="module")
+def onnx_predictor(tiny_model):
+    return Predictor.from_dir(tiny_model)
+
+
+@pytest.fixture(scope="module")
+def torch_predictor(tiny_model):
+    return Predictor.from_dir(tiny_model, backend="torch")
+
+
+TEXTS = [
+    "Selegiline-induced postural hypotension in Parkinson's disease.",
+    "Naloxone reversed the effect of clonidine (5-HT2A; α-methyldopa) at 0.5 mg/kg.",
+    "",
+    "   ",
+    "Na+/K+-ATPase inhibition by ouabain…",
+]
+
+
+def test_entities_index_the_input_text(onnx_predictor):
+    for text, entities in zip(TEXTS, onnx_predictor.predict(TEXTS)):
+        for e in entities:
+            assert text[e.start:e.end] == e.text
+            assert e.label == "CHEMICAL" and 0 < e.score <= 1
+
+
+def test_empty_text_gives_no_entities(onnx_predictor):
+    assert onnx_predictor.predict("") == []
+    assert onnx_predictor.predict(["", " \n"]) == [[], []]
+    assert onnx_predictor.predict([]) == []
+
+
+def test_batch_equals_one_by_one(onnx_predictor):
+    batched = onnx_predictor.predict(TEXTS)
+    single = [onnx_predictor.predict(t) for t in TEXTS]
+    assert [[(e.start, e.end, e.label) for e in es] for es in batched] == \
+           [[(e.start, e.end, e.label) for e in es] for es in single]
+
+
+def test_long_text_is_windowed_not_truncated(onnx_predictor):
+    words = [f"word{i}" for i in range(400)]  # ~1200 pieces against a 64-piece model
+    [tagged] = onnx_predictor.predict_words([words])
+    assert len(tagged.tags) == 400 and len(tagged.scores) == 400
+    text = " ".join(["Clonidine lowered blood pressure."] * 60)
+    for e in onnx_predictor.predict(text):
+        assert text[e.start:e.end] == e.text
+
+
+def test_onnx_and_torch_agree(onnx_predictor, torch_predictor):
+    sentences = [s.tokens for s in get_dataset("BC5-chem").load("dev")[:64]]
+    a = onnx_predictor.predict_words(sentences)
+    b = torch_predictor.predict_words(sentences)
+    assert [x.tags for x in a] == [y.tags for y in b]
+    np.testing.assert_allclose(np.concatenate([x.scores for x in a]), np.concatenate([y.scores for y in b]),
+                               atol=1e-4)
+
+
+@pytest.mark.parametrize("bad", [None, 42, b"bytes", ["ok", 3], [None]])
+def test_non_text_is_a_clear_error(onnx_predictor, bad):
+    with pytest.raises(InputError):
+        onnx_predictor.predict(bad)

@@ -1,0 +1,37 @@
+import random
+
+import pytest
+from seqeval.scheme import IOB2, Entities
+
+from biomedserve.tasks.ner import entity_scores, label_list, tags_to_spans, type_tags
+
+
+def test_label_list_and_typing():
+    assert label_list(["CHEMICAL"]) == ["O", "B-CHEMICAL", "I-CHEMICAL"]
+    assert type_tags(["B", "I", "O", "B"], "DISEASE") == ["B-DISEASE", "I-DISEASE", "O", "B-DISEASE"]
+
+
+def test_metric_hand_checked():
+    gold = [["B-X", "I-X", "O", "B-X"]]
+    pred = [["B-X", "I-X", "O", "O"]]
+    scores = entity_scores(gold, pred)
+    assert scores["precision"] == pytest.approx(100.0)
+    assert scores["recall"] == pytest.approx(50.0)
+    assert scores["f1"] == pytest.approx(200 / 3)
+
+
+def test_metric_is_strict_about_boundaries_and_stray_inside_tags():
+    # a wrong right boundary is a miss, and a stray I- opens no entity (lenient conlleval would count it)
+    assert entity_scores([["B-X", "I-X", "O"]], [["B-X", "O", "O"]])["f1"] == 0.0
+    assert entity_scores([["B-X", "I-X"]], [["I-X", "I-X"]])["f1"] == 0.0
+    assert entity_scores([["B-X", "I-X"]], [["B-X", "I-X"]])["f1"] == 100.0
+
+
+def test_decoding_matches_seqeval_strict_entities():
+    rng = random.Random(0)
+    tags = ["O", "B-A", "I-A", "B-B", "I-B"]
+    for _ in range(500):
+        seq = [rng.choice(tags) for _ in range(rng.randint(0, 12))]
+        ours = {(s.label, s.start, s.end) for s in tags_to_spans(seq)}
+        theirs = {(e.tag, e.start, e.end) for e in Entities([seq], IOB2).entities[0]}
+        assert ours == theirs, seq

@@ -1,0 +1,56 @@
+"""The console script, run as users run it: real process for stats, CliRunner for the rest."""
+
+import json
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from biomedserve.cli import app
+
+runner = CliRunner()
+
+
+def test_data_stats_json_is_one_object():
+    result = subprocess.run([sys.executable, "-m", "biomedserve.cli", "data", "stats", "--json",
+                             "-d", "BC5-chem", "-d", "GAD"], capture_output=True, text=True, check=True)
+    stats = json.loads(result.stdout)
+    assert stats["BC5-chem"]["test"] == {"sentences": 4797, "tokens": 124750, "mentions": 5385}
+    assert stats["GAD"]["dev"]["instances"] == 535
+
+
+def test_data_stats_missing_dir_is_a_clear_error(tmp_path):
+    result = runner.invoke(app, ["data", "stats", "--data-dir", str(tmp_path / "nope")])
+    assert result.exit_code == 2
+    assert "does not exist" in result.output
+
+
+def test_evaluate_json_last_line(tiny_model):
+    result = runner.invoke(app, ["evaluate", str(tiny_model), "--split", "dev", "--limit", "50", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output.strip().splitlines()[-1])
+    assert summary["model"] == tiny_model.name and summary["dataset"] == "BC5-chem"
+    assert summary["split"] == "dev" and summary["backend"] == "onnx" and summary["metric"] == "f1"
+    assert 0 <= summary["score"] <= 100
+
+
+def test_predict_prints_entities(tiny_model):
+    text = "Naloxone reversed the effect of clonidine."
+    result = runner.invoke(app, ["predict", str(tiny_model), text])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output.strip().splitlines()[-1])
+    assert record["text"] == text
+    for e in record["entities"]:
+        assert text[e["start"]:e["end"]] == e["text"]
+
+
+def test_predict_on_corrupt_model_fails_cleanly(tmp_path):
+    result = runner.invoke(app, ["predict", str(tmp_path), "text"])
+    assert result.exit_code == 2
+    assert "biomedserve.json is missing" in result.output
+
+
+def test_train_refuses_unknown_dataset(tmp_path):
+    result = runner.invoke(app, ["train", "--dataset", "NOPE", "--out", str(tmp_path / "m")])
+    assert result.exit_code == 2
+    assert "NOPE" in result.output
