@@ -1,0 +1,48 @@
+"""Typed records for every BLURB task type.
+
+Readers turn files into these; tasks turn these into model features. Keeping them plain
+(frozen dataclasses of strings and lists) means any front-end can build them too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class TaggedSentence:
+    """A pre-tokenised sentence with one tag per token (NER: IOB2; PICO: IO).
+
+    ``doc_id`` is the enclosing document (JNLPBA/EBM-PICO ``-DOCSTART-`` id) when the file has one;
+    ``doc_index`` counts ``-DOCSTART-`` markers, because JNLPBA repeats some ids for distinct documents.
+    """
+
+    tokens: list[str]
+    tags: list[str]
+    doc_id: str | None = None
+    doc_index: int | None = None
+
+
+@dataclass(frozen=True)
+class PairInstance:
+    """A classification or regression instance over one text or a text pair.
+
+    Relation extraction: ``text_a`` is the masked sentence, ``text_b`` is None.
+    Sentence similarity: both sentences, ``label`` is the float score.
+    QA: ``text_a`` is the question, ``text_b`` the context.
+    """
+
+    id: str
+    text_a: str
+    text_b: str | None
+    label: str | float
+
+
+@dataclass(frozen=True)
+class DocumentInstance:
+    """A multi-label document (HoC abstract): its sentences and the union of their labels."""
+
+    id: str
+    sentences: list[str]
+    sentence_labels: list[frozenset[str]]
+    labels: frozenset[str] = field(default_factory=frozenset)
