@@ -45,7 +45,8 @@ def main() -> None:
     runs = {}
     for backend in ("onnx", "torch"):
         started = time.perf_counter()
-        result = evaluate_model(args.model, split="test", backend=backend, data_dir=args.data_dir, record=True)
+        result = evaluate_model(args.model, split="test", backend=backend, data_dir=args.data_dir, record=True,
+                               progress=True)
         runs[backend] = {**result.details, "seconds": round(time.perf_counter() - started, 1), "sentences": result.n}
         print(f"{backend}: test F1 {result.score:.2f} ({runs[backend]['seconds']} s)", flush=True)
 

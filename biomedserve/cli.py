@@ -140,7 +140,8 @@ def evaluate(
 
     _quiet_libraries()
     try:
-        result = evaluate_model(model, split=split, backend=backend, data_dir=data_dir, limit=limit, record=record)
+        result = evaluate_model(model, split=split, backend=backend, data_dir=data_dir, limit=limit,
+                                record=record, progress=True)
     except BiomedserveError as exc:
         _fail(exc)
     if as_json:

@@ -30,7 +30,8 @@ class EvalResult:
 
 def evaluate_model(model_dir: str | Path, split: str = "test", backend: str = "onnx",
                    data_dir: str | Path | None = None, limit: int | None = None,
-                   record: bool = False, predictor: Predictor | None = None) -> EvalResult:
+                   record: bool = False, predictor: Predictor | None = None,
+                   progress: bool = False) -> EvalResult:
     """Evaluate in file order; with ``record`` the score is written into the model card
     (only for full splits: a ``limit``-ed score is kept apart as ``<split>@<n>``)."""
     model_dir = Path(model_dir)
@@ -41,7 +42,7 @@ def evaluate_model(model_dir: str | Path, split: str = "test", backend: str = "o
     records = spec.load(split, data_dir)
     if limit:
         records = records[:limit]
-    scores = task.evaluate(predictor, records, spec)
+    scores = task.evaluate(predictor, records, spec, progress=progress)
     result = EvalResult(meta.name, spec.name, split, backend, task.metric, scores[task.metric], scores, len(records))
     if record:
         fresh = read_meta(model_dir)

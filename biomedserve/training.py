@@ -155,7 +155,7 @@ def train(recipe: Recipe, out: str | Path, options: TrainOptions | None = None) 
         for split in options.evaluate_splits:
             if split in spec.files:
                 evaluate_model(out, split=split, backend="onnx", data_dir=options.data_dir,
-                               limit=options.limit_eval, record=True)
+                               limit=options.limit_eval, record=True, progress=options.progress)
     from biomedserve.modeldir import read_meta
 
     return read_meta(out)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
+from tqdm.auto import tqdm
 from transformers import AutoTokenizer
 
 from biomedserve.errors import BiomedserveError, ModelDirError
@@ -131,7 +132,7 @@ class NerPredictor(Predictor):
 
     task = "ner"
 
-    def predict_words(self, sequences: Sequence[Sequence[str]]) -> list[TaggedWords]:
+    def predict_words(self, sequences: Sequence[Sequence[str]], progress: bool = False) -> list[TaggedWords]:
         """Tag pre-split words; sequences longer than the model are windowed, never truncated."""
         labels = self.meta.labels
         cls_id, sep_id = self.tokenizer.cls_token_id, self.tokenizer.sep_token_id
@@ -145,13 +146,16 @@ class NerPredictor(Predictor):
             per_seq.append(list(range(first, len(windows))))
 
         probs: list[np.ndarray | None] = [None] * len(windows)
+        bar = tqdm(total=len(windows), desc="predicting", unit="seq", disable=not progress)
         for indices, batch in self._batches(windows):
             logits = self.backend(batch)
+            bar.update(len(indices))
             logits = logits - logits.max(axis=-1, keepdims=True)
             p = np.exp(logits)
             p /= p.sum(axis=-1, keepdims=True)
             for row, index in enumerate(indices):
                 probs[index] = p[row, windows[index].first_piece]
+        bar.close()
 
         results = []
         for words, window_ids in zip(sequences, per_seq):

@@ -19,7 +19,7 @@ class TaskDefinition:
 
     ``auto_model`` is the transformers ``AutoModelFor*`` class of the head; ``onnx_task`` the
     optimum export task; ``metric`` the name of the BLURB metric in points (0–100).
-    ``evaluate(predictor, records, spec)`` scores a runtime predictor on records in file order.
+    ``evaluate(predictor, records, spec, progress=False)`` scores a runtime predictor on records in file order.
     """
 
     name: str
@@ -29,4 +29,4 @@ class TaskDefinition:
     labels: Callable[[DatasetSpec], list[str]]
     features: Callable[[Sequence[Any], Any, dict[str, int], DatasetSpec, int], list[dict[str, Any]]]
     trainer_metrics: Callable[[dict[int, str]], Callable[[Any], dict[str, float]]]
-    evaluate: Callable[[Any, Sequence[Any], DatasetSpec], dict[str, float]]
+    evaluate: Callable[..., dict[str, float]]  # (predictor, records, spec, progress=False)

@@ -122,9 +122,9 @@ def tags_to_spans(tags: Sequence[str]) -> list[TagSpan]:
     return spans
 
 
-def evaluate(predictor, sentences: Sequence[TaggedSentence], spec) -> dict[str, float]:
+def evaluate(predictor, sentences: Sequence[TaggedSentence], spec, progress: bool = False) -> dict[str, float]:
     """Score a runtime NER predictor on gold sentences, in file order, with BLURB's metric."""
-    predicted = predictor.predict_words([s.tokens for s in sentences])
+    predicted = predictor.predict_words([s.tokens for s in sentences], progress=progress)
     gold = [type_tags(s.tags, spec.entity_type) for s in sentences]
     return entity_scores(gold, [p.tags for p in predicted])
 

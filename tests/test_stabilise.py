@@ -1,0 +1,119 @@
+"""Each stabilisation technique does what it says, on a small random BERT."""
+
+import math
+
+import pytest
+import torch
+from transformers import BertConfig, BertForSequenceClassification
+
+from biomedserve.stabilise import (AdamW, encoder_layers, freeze_lower, parameter_groups,
+                                   prune_top_layers, reinit_top_layers)
+
+
+def _model(layers=4, seed=0):
+    torch.manual_seed(seed)
+    config = BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=layers, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=64, num_labels=2)
+    return BertForSequenceClassification(config)
+
+
+def _step(model, optimizer):
+    ids = torch.randint(0, 100, (4, 12))
+    loss = model(input_ids=ids, labels=torch.tensor([0, 1, 0, 1])).loss
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad()
+
+
+def test_frozen_parameters_stay_bit_identical_after_a_step():
+    model = _model()
+    freeze_lower(model, embeddings=True, k=2)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    _step(model, AdamW(parameter_groups(model, 1e-2, 0.0, None), lr=1e-2))
+    for name, p in model.named_parameters():
+        frozen = ".embeddings." in f".{name}" or any(f"encoder.layer.{i}." in name for i in (0, 1))
+        if frozen:
+            assert torch.equal(p, before[name]), name
+    changed = [n for n, p in model.named_parameters() if not torch.equal(p, before[n])]
+    assert any("encoder.layer.3." in n for n in changed) and any("classifier" in n for n in changed)
+
+
+def test_layerwise_rates_follow_lr_xi_power_l_minus_depth():
+    model = _model(layers=4)
+    lr, xi = 1e-3, 0.8
+    groups = parameter_groups(model, lr, 0.01, xi)
+    rate = {}
+    for group in groups:
+        for p in group["params"]:
+            rate[id(p)] = group["lr"]
+    named = dict(model.named_parameters())
+    assert rate[id(named["bert.embeddings.word_embeddings.weight"])] == pytest.approx(lr * xi ** 4)
+    for layer in range(4):
+        p = named[f"bert.encoder.layer.{layer}.attention.self.query.weight"]
+        assert rate[id(p)] == pytest.approx(lr * xi ** (4 - (layer + 1)))
+    assert rate[id(named["classifier.weight"])] == pytest.approx(lr)
+    # biases and LayerNorm get no weight decay
+    for group in groups:
+        names = [n for n, p in named.items() if any(p is q for q in group["params"])]
+        if any(n.endswith("bias") for n in names):
+            assert group["weight_decay"] == 0.0
+
+
+def test_reinitialised_layers_differ_from_checkpoint_and_match_init_distribution():
+    model = _model(layers=4)
+    layers = encoder_layers(model)
+    # push weights away from the init distribution, as pre-training does
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(5.0)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    reinit_top_layers(model, 1)
+    w = layers[3].intermediate.dense.weight
+    assert not torch.equal(w, before["bert.encoder.layer.3.intermediate.dense.weight"])
+    assert w.std().item() == pytest.approx(model.config.initializer_range, rel=0.15)
+    assert w.mean().abs().item() < 0.01
+    assert torch.all(layers[3].output.LayerNorm.weight == 1)
+    # lower layers untouched
+    assert torch.equal(layers[2].intermediate.dense.weight, before["bert.encoder.layer.2.intermediate.dense.weight"])
+
+
+def test_pruning_drops_top_layers_and_keeps_the_rest(tmp_path):
+    model = _model(layers=4)
+    kept = layers_before = [l.attention.self.query.weight.clone() for l in encoder_layers(model)]
+    prune_top_layers(model, 2)
+    assert len(encoder_layers(model)) == 2 and model.config.num_hidden_layers == 2
+    for layer, original in zip(encoder_layers(model), kept[:2]):
+        assert torch.equal(layer.attention.self.query.weight, original)
+    model.save_pretrained(tmp_path)
+    assert len(encoder_layers(BertForSequenceClassification.from_pretrained(tmp_path))) == 2
+    with pytest.raises(ValueError):
+        prune_top_layers(model, 2)
+    assert layers_before
+
+
+def test_adamw_with_bias_correction_matches_torch():
+    a, b = _model(seed=1), _model(seed=1)
+    ours = AdamW(a.parameters(), lr=1e-3, eps=1e-8, weight_decay=0.01)
+    theirs = torch.optim.AdamW(b.parameters(), lr=1e-3, eps=1e-8, weight_decay=0.01)
+    for _ in range(3):
+        torch.manual_seed(7)
+        _step(a, ours)
+        torch.manual_seed(7)
+        _step(b, theirs)
+    for p, q in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(p, q, atol=1e-6, rtol=1e-5)
+
+
+def test_without_bias_correction_first_step_is_smaller_by_the_missing_factor():
+    # BertAdam's first update is lr·(1−β1)/sqrt(1−β2)·sign(g) ≈ 3.16·lr... for β=(0.9, 0.999)
+    # but with bias correction it is lr·sign(g): the ratio is (1−β1)/sqrt(1−β2)
+    p1 = torch.nn.Parameter(torch.zeros(5))
+    p2 = torch.nn.Parameter(torch.zeros(5))
+    grad = torch.tensor([1.0, -2.0, 0.5, 3.0, -0.1])
+    for p, corrected in ((p1, True), (p2, False)):
+        opt = AdamW([p], lr=0.1, eps=1e-12, bias_correction=corrected)
+        p.grad = grad.clone()
+        opt.step()
+    torch.testing.assert_close(p1.detach(), -0.1 * grad.sign())
+    ratio = (1 - 0.9) / math.sqrt(1 - 0.999)
+    torch.testing.assert_close(p2.detach(), -0.1 * ratio * grad.sign())
