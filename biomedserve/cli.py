@@ -122,7 +122,7 @@ def train(
         _fail(exc)
     err.print(f"[green]wrote {out}[/] in {meta.train_seconds:.0f} s of training")
     for key, scores in sorted(meta.metrics.items()):
-        err.print(f"  {key}: F1 {scores['f1']:.2f} (P {scores['precision']:.2f}, R {scores['recall']:.2f})")
+        err.print(f"  {key}: " + ", ".join(f"{name} {value:.2f}" for name, value in scores.items()))
 
 
 @app.command()
@@ -141,7 +141,7 @@ def evaluate(
     _quiet_libraries()
     try:
         result = evaluate_model(model, split=split, backend=backend, data_dir=data_dir, limit=limit,
-                                record=record, progress=True)
+                                record=record, progress=not as_json)
     except BiomedserveError as exc:
         _fail(exc)
     if as_json:
@@ -157,7 +157,11 @@ def predict(
     texts: list[str] = typer.Argument(None, help="Texts to annotate; '-' or none reads lines from stdin."),
     backend: str = typer.Option("onnx", "--backend", help="onnx (default) or torch."),
 ) -> None:
-    """Print entities (start, end, text, label, score) as JSON, one object per text."""
+    """Print predictions as JSON, one object per text (NER: entities with start, end, text, label, score).
+
+    Relation models take a sentence with both entities masked; QA models a 'question<TAB>context'
+    line; similarity models 'sentence1<TAB>sentence2'; HoC models an abstract.
+    """
     from biomedserve.runtime import Predictor
 
     _quiet_libraries()
@@ -165,11 +169,19 @@ def predict(
         texts = [line.rstrip("\n") for line in sys.stdin]
     try:
         predictor = Predictor.from_dir(model, backend=backend)
-        results = predictor.predict(texts)
+        pair_task = predictor.meta.task in ("qa", "similarity")
+        inputs = [tuple(t.split("\t", 1)) if pair_task else t for t in texts]
+        if pair_task and any(len(i) != 2 for i in inputs):
+            raise BiomedserveError("this model takes pairs: give each input as 'first<TAB>second'")
+        results = predictor.predict(inputs)
     except BiomedserveError as exc:
         _fail(exc)
-    for text, entities in zip(texts, results):
-        print(json.dumps({"text": text, "entities": [e.to_dict() for e in entities]}, ensure_ascii=False))
+    for text, result in zip(texts, results):
+        if isinstance(result, list):  # NER / PICO entities
+            result = {"entities": [e.to_dict() for e in result]}
+        elif not isinstance(result, dict):
+            result = {"score": result}
+        print(json.dumps({"text": text, **result}, ensure_ascii=False))
 
 
 @app.command()

@@ -118,8 +118,10 @@ def render_card(meta: ModelMeta) -> str:
         "",
         "## Use",
         "",
-        "```bash",
-        f"biomedserve predict models/{meta.name} \"Selegiline-induced postural hypotension in Parkinson's disease.\"",
+        "```python",
+        "from biomedserve import Predictor",
+        f"model = Predictor.from_dir(\"models/{meta.name}\")",
+        "model.predict(...)",
         "```",
         "",
         f"Labels: {', '.join(f'`{label}`' for label in meta.labels)} · max length {meta.max_length} sub-words "
@@ -127,15 +129,14 @@ def render_card(meta: ModelMeta) -> str:
         "",
         "## Metrics (points, 0–100)",
         "",
-        "| split / backend | " + " | ".join(["precision", "recall", "f1"]) + " |",
-        "|---|---|---|---|",
     ]
-    for key, scores in sorted(meta.metrics.items()):
-        lines.append(
-            f"| {key} | "
-            + " | ".join(f"{scores.get(m, float('nan')):.2f}" for m in ("precision", "recall", "f1"))
-            + " |"
-        )
+    columns = sorted({k for scores in meta.metrics.values() for k in scores})
+    if columns:
+        lines += ["| split / backend | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+        for key, scores in sorted(meta.metrics.items()):
+            lines.append(f"| {key} | " + " | ".join(f"{scores[c]:.2f}" if c in scores else "" for c in columns) + " |")
+    else:
+        lines.append("Not evaluated yet: `biomedserve evaluate --record`.")
     lines += ["", "## Recipe", "", "```json", json.dumps(meta.recipe, indent=2), "```", ""]
     if meta.train_seconds is not None:
         lines += [f"Training time: {meta.train_seconds:.0f} s.", ""]

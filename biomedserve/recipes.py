@@ -33,7 +33,22 @@ class Recipe(BaseModel):
     max_length: int = Field(256, ge=16, le=512, description="sub-word tokens per training sequence")
     warmup_ratio: float = Field(0.0, ge=0, le=1)
     weight_decay: float = Field(0.0, ge=0)
+    adam_epsilon: float = Field(1e-8, gt=0)
     seed: int = 42
+
+    # --- stabilisation (Tinn et al.); defaults are the standard setting ---
+    bias_correction: bool = Field(True, description="Adam bias correction (BertAdam omitted it)")
+    early_stopping_patience: int | None = Field(
+        None, ge=1, description="stop after this many dev evaluations without improvement")
+    freeze_embeddings: bool = Field(False, description="freeze the embedding layer")
+    freeze_layers: int = Field(0, ge=0, description="freeze the lowest k transformer layers")
+    layerwise_lr_decay: float | None = Field(
+        None, gt=0, le=1, description="ξ: layer l of L trains at lr·ξ^(L−l)")
+    reinit_top_layers: int = Field(0, ge=0, description="re-initialise the top k layers")
+    prune_top_layers: int = Field(0, ge=0, description="drop the top k layers before fine-tuning")
+    single_segment: bool = Field(False, description="pair tasks: segment id 0 for both texts")
+    refit_train_dev: bool = Field(
+        False, description="after picking the best epoch on dev, retrain on train+dev for that many epochs")
 
     def override(self, **changes: Any) -> "Recipe":
         """A copy with the non-None ``changes`` applied and validated (CLI flags)."""

@@ -1,10 +1,17 @@
 """Fine-tune an encoder on a BLURB dataset and write a complete model directory.
 
-The path is the same for every task type: read the splits → build features with the task's
-encoder → fine-tune with the Hugging Face ``Trainer`` (length-grouped batches, dev evaluation
-each epoch, best epoch kept) → save weights and tokenizer → export ONNX → evaluate through the
-runtime ``Predictor`` in file order (``Trainer.predict`` with ``group_by_length`` reorders) →
-write the model card.
+The path is the same for every task type, and short enough to read in one sitting:
+
+1. read the splits and build features with the task's encoder;
+2. build the model: the task's head on the base encoder, then the recipe's stabilisation
+   (prune → re-initialise → freeze);
+3. build the optimiser: AdamW with or without bias correction, layerwise learning rates, a linear
+   schedule with warm-up;
+4. fine-tune with the Hugging Face ``Trainer`` (length-grouped batches, dev evaluation each epoch,
+   the best epoch kept, optional early stopping);
+5. optionally refit on train+dev for the number of epochs that was best on dev;
+6. save weights and tokenizer, export ONNX, evaluate through the runtime ``Predictor`` in file
+   order (``Trainer.predict`` with ``group_by_length`` reorders), write the model card.
 """
 
 from __future__ import annotations
@@ -15,15 +22,18 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from biomedserve.data.registry import get_dataset
+from biomedserve.data.registry import DatasetSpec, get_dataset
 from biomedserve.encoders import resolve_base_model
 from biomedserve.errors import BiomedserveError
 from biomedserve.export import export_onnx
-from biomedserve.modeldir import ONNX_FILE, TORCH_FILES, ModelMeta, record_files, write_meta
+from biomedserve.modeldir import ONNX_FILE, TORCH_FILES, ModelMeta, read_meta, record_files, write_meta
 from biomedserve.provenance import provenance
 from biomedserve.recipes import Recipe
+from biomedserve.stabilise import AdamW, freeze_lower, parameter_groups, prune_top_layers, reinit_top_layers
 from biomedserve.tasks import get_task
+from biomedserve.tasks.base import TaskDefinition
 
 log = logging.getLogger(__name__)
 
@@ -33,69 +43,67 @@ class TrainOptions:
     """Run options that are not hyperparameters (so they stay out of the recipe)."""
 
     data_dir: str | Path | None = None
-    limit_train: int | None = None  # first N training sentences: smoke runs and tests
-    limit_eval: int | None = None  # first N dev/test sentences
+    limit_train: int | None = None  # first N training records: smoke runs and tests
+    limit_eval: int | None = None  # first N dev/test records
     progress: bool = True
     evaluate_splits: tuple[str, ...] = ("dev", "test")
 
 
-def _load(spec, split, options: TrainOptions, limit: int | None):
-    records = spec.load(split, options.data_dir)
-    return records[:limit] if limit else records
+def build_model(task: TaskDefinition, base: str, labels: list[str], recipe: Recipe):
+    """The task head on the base encoder, with the recipe's structural changes applied."""
+    from transformers import set_seed
 
-
-def train(recipe: Recipe, out: str | Path, options: TrainOptions | None = None) -> ModelMeta:
-    """Fine-tune per ``recipe`` and write ``out`` as a model directory; return its metadata."""
-    import torch
-    from datasets import Dataset
-    from transformers import (AutoTokenizer, DataCollatorForTokenClassification, Trainer,
-                              TrainingArguments, set_seed)
-
-    options = options or TrainOptions()
-    out = Path(out)
-    spec = get_dataset(recipe.dataset)
-    task = get_task(spec.task)
-    if "train" not in spec.files:
-        raise BiomedserveError(f"{spec.name} has no train split here; it can be evaluated but not trained on")
-    base = resolve_base_model(recipe.base_model)
-
-    train_records = _load(spec, "train", options, options.limit_train)
-    dev_records = _load(spec, "dev", options, options.limit_eval)
-    labels = task.labels(spec)
-    label2id = {label: i for i, label in enumerate(labels)}
-    id2label = dict(enumerate(labels))
-
-    set_seed(recipe.seed)  # before the head is initialised, so the same seed gives the same model
+    set_seed(recipe.seed)  # before the head is initialised, so one seed gives one model
     try:
-        tokenizer = AutoTokenizer.from_pretrained(base)
-        model = task.auto_model.from_pretrained(base, num_labels=len(labels), id2label=id2label,
-                                                label2id=label2id)
+        model = task.auto_model.from_pretrained(
+            base, num_labels=len(labels), id2label=dict(enumerate(labels)),
+            label2id={label: i for i, label in enumerate(labels)}, problem_type=task.problem_type)
     except OSError as exc:
         raise BiomedserveError(f"base model {recipe.base_model!r} could not be loaded: {exc}") from None
+    prune_top_layers(model, recipe.prune_top_layers)
+    reinit_top_layers(model, recipe.reinit_top_layers)
+    freeze_lower(model, recipe.freeze_embeddings, recipe.freeze_layers)
+    return model
 
-    def features(records):
-        return Dataset.from_list(task.features(records, tokenizer, label2id, spec, recipe.max_length))
 
-    train_set, dev_set = features(train_records), features(dev_records)
+def build_optimizer(model, recipe: Recipe, total_steps: int):
+    """AdamW (bias correction per recipe) over layerwise groups, linear decay after warm-up."""
+    from transformers import get_linear_schedule_with_warmup
+
+    groups = parameter_groups(model, recipe.learning_rate, recipe.weight_decay, recipe.layerwise_lr_decay)
+    optimizer = AdamW(groups, lr=recipe.learning_rate, eps=recipe.adam_epsilon,
+                      weight_decay=recipe.weight_decay, bias_correction=recipe.bias_correction)
+    schedule = get_linear_schedule_with_warmup(optimizer, int(recipe.warmup_ratio * total_steps), total_steps)
+    return optimizer, schedule
+
+
+def fit(task: TaskDefinition, spec: DatasetSpec, recipe: Recipe, model, tokenizer, train_set: list[dict],
+        dev_set: list[dict] | None, work: Path, options: TrainOptions, epochs: float | None = None):
+    """Run the Trainer; with a dev set, evaluate each epoch and keep the best. Returns the Trainer."""
+    import torch
+    from transformers import (DataCollatorForTokenClassification, DataCollatorWithPadding,
+                              EarlyStoppingCallback, Trainer, TrainingArguments)
+
     steps_per_epoch = math.ceil(len(train_set) / recipe.batch_size)
-    # evaluate (and checkpoint) once per epoch; a --max-steps run shorter than an epoch evaluates at its end
-    eval_steps = min(steps_per_epoch, recipe.max_steps) if recipe.max_steps else steps_per_epoch
-    work = out / ".checkpoints"
+    if epochs is not None:  # an explicit epoch count (the refit) wins over the recipe's max_steps
+        total_steps = max(1, math.ceil(epochs * steps_per_epoch))
+    else:
+        total_steps = recipe.max_steps or math.ceil(recipe.epochs * steps_per_epoch)
+    # evaluate (and checkpoint) once per epoch; a run shorter than an epoch evaluates at its end
+    eval_steps = min(steps_per_epoch, total_steps)
+    selecting = dev_set is not None
     args = TrainingArguments(
         output_dir=str(work),
-        learning_rate=recipe.learning_rate,
-        num_train_epochs=recipe.epochs,
-        max_steps=recipe.max_steps or -1,
+        max_steps=total_steps,
         per_device_train_batch_size=recipe.batch_size,
         per_device_eval_batch_size=recipe.eval_batch_size,
-        warmup_ratio=recipe.warmup_ratio,
-        weight_decay=recipe.weight_decay,
-        eval_strategy="steps",
+        eval_strategy="steps" if selecting else "no",
         eval_steps=eval_steps,
-        save_strategy="steps",
+        save_strategy="steps" if selecting else "no",
         save_steps=eval_steps,
         save_total_limit=2,
-        load_best_model_at_end=True,
+        save_only_model=True,
+        load_best_model_at_end=selecting,
         metric_for_best_model=task.metric,
         greater_is_better=True,
         group_by_length=True,
@@ -106,25 +114,66 @@ def train(recipe: Recipe, out: str | Path, options: TrainOptions | None = None) 
         disable_tqdm=not options.progress,
         dataloader_num_workers=0,
         use_cpu=not torch.cuda.is_available(),
-        save_only_model=True,
     )
-    trainer = Trainer(
-        model=model,
-        args=args,
-        train_dataset=train_set,
-        eval_dataset=dev_set,
-        data_collator=DataCollatorForTokenClassification(tokenizer),
-        compute_metrics=task.trainer_metrics(id2label),
-    )
-    started = time.perf_counter()
+    collator = (DataCollatorForTokenClassification if task.token_level else DataCollatorWithPadding)(tokenizer)
+    callbacks = ([EarlyStoppingCallback(recipe.early_stopping_patience)]
+                 if selecting and recipe.early_stopping_patience else [])
+    trainer = Trainer(model=model, args=args, train_dataset=train_set, eval_dataset=dev_set,
+                      data_collator=collator, compute_metrics=task.trainer_metrics(model.config.id2label, spec),
+                      optimizers=build_optimizer(model, recipe, total_steps), callbacks=callbacks)
     trainer.train()
+    return trainer
+
+
+def _dev_history(trainer, metric: str, steps_per_epoch: int) -> list[dict[str, Any]]:
+    return [{"epoch": round(e["step"] / steps_per_epoch, 3), "step": e["step"], metric: e[f"eval_{metric}"]}
+            for e in trainer.state.log_history if f"eval_{metric}" in e]
+
+
+def train(recipe: Recipe, out: str | Path, options: TrainOptions | None = None) -> ModelMeta:
+    """Fine-tune per ``recipe`` and write ``out`` as a model directory; return its metadata."""
+    from transformers import AutoTokenizer
+
+    options = options or TrainOptions()
+    out = Path(out)
+    spec = get_dataset(recipe.dataset)
+    task = get_task(spec.task)
+    base = resolve_base_model(recipe.base_model)
+
+    def load(split: str, limit: int | None) -> list:
+        records = spec.load(split, options.data_dir)
+        return records[:limit] if limit else records
+
+    train_records, dev_records = load("train", options.limit_train), load("dev", options.limit_eval)
+    labels = task.labels(spec)
+    label2id = {label: i for i, label in enumerate(labels)}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(base)
+    except OSError as exc:
+        raise BiomedserveError(f"base model {recipe.base_model!r} could not be loaded: {exc}") from None
+    train_set = task.features(train_records, tokenizer, label2id, spec, recipe)
+    dev_set = task.features(dev_records, tokenizer, label2id, spec, recipe)
+    steps_per_epoch = math.ceil(len(train_set) / recipe.batch_size)
+
+    work = out / ".checkpoints"
+    started = time.perf_counter()
+    trainer = fit(task, spec, recipe, build_model(task, base, labels, recipe), tokenizer,
+                  train_set, dev_set, work, options)
+    history = _dev_history(trainer, task.metric, steps_per_epoch)
+    best = max(history, key=lambda e: e[task.metric]) if history else None
+    refit_epochs = None
+    if recipe.refit_train_dev and best is not None:
+        # the selected epoch count, now on train+dev, from the same initialisation; no dev left to select on
+        refit_epochs = max(best["epoch"], 1 / steps_per_epoch)
+        shutil.rmtree(work, ignore_errors=True)
+        trainer = fit(task, spec, recipe, build_model(task, base, labels, recipe),
+                      tokenizer, train_set + dev_set, None, work, options, epochs=refit_epochs)
     train_seconds = time.perf_counter() - started
 
     out.mkdir(parents=True, exist_ok=True)
     trainer.save_model(str(out))
     tokenizer.save_pretrained(str(out))
     (out / "training_args.bin").unlink(missing_ok=True)  # a pickle; the recipe in the card says it all
-    history = [e for e in trainer.state.log_history if f"eval_{task.metric}" in e]
     shutil.rmtree(work, ignore_errors=True)
     export_onnx(out, task.onnx_task)
 
@@ -137,12 +186,13 @@ def train(recipe: Recipe, out: str | Path, options: TrainOptions | None = None) 
         base_model=recipe.base_model,
         recipe=recipe.model_dump(),
         provenance={
-            **provenance(recipe.base_model, base, spec, options.data_dir, list(spec.files)),
+            **provenance(recipe.base_model, base, spec, options.data_dir, spec.available_splits(options.data_dir)),
             "limit_train": options.limit_train,
             "limit_eval": options.limit_eval,
-            "dev_history": [{"epoch": e.get("epoch"), "step": e.get("step"), task.metric: e[f"eval_{task.metric}"]}
-                            for e in history],
-            "best_checkpoint_metric": trainer.state.best_metric,
+            "metric": task.metric,
+            "dev_history": history,
+            "best_dev": best,
+            "refit_epochs_on_train_dev": refit_epochs,
             "train_loss_curve": [[e["step"], round(e["loss"], 4)] for e in trainer.state.log_history if "loss" in e],
         },
         files=record_files(out, [ONNX_FILE, *TORCH_FILES]),
@@ -153,9 +203,7 @@ def train(recipe: Recipe, out: str | Path, options: TrainOptions | None = None) 
         from biomedserve.evaluation import evaluate_model
 
         for split in options.evaluate_splits:
-            if split in spec.files:
+            if split in spec.available_splits(options.data_dir):
                 evaluate_model(out, split=split, backend="onnx", data_dir=options.data_dir,
                                limit=options.limit_eval, record=True, progress=options.progress)
-    from biomedserve.modeldir import read_meta
-
     return read_meta(out)

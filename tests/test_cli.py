@@ -28,7 +28,7 @@ def test_data_stats_missing_dir_is_a_clear_error(tmp_path):
 def test_evaluate_json_last_line(tiny_model):
     result = runner.invoke(app, ["evaluate", str(tiny_model), "--split", "dev", "--limit", "50", "--json"])
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.output.strip().splitlines()[-1])
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["model"] == tiny_model.name and summary["dataset"] == "BC5-chem"
     assert summary["split"] == "dev" and summary["backend"] == "onnx" and summary["metric"] == "f1"
     assert 0 <= summary["score"] <= 100
@@ -38,7 +38,7 @@ def test_predict_prints_entities(tiny_model):
     text = "Naloxone reversed the effect of clonidine."
     result = runner.invoke(app, ["predict", str(tiny_model), text])
     assert result.exit_code == 0, result.output
-    record = json.loads(result.output.strip().splitlines()[-1])
+    record = json.loads(result.stdout.strip().splitlines()[-1])
     assert record["text"] == text
     for e in record["entities"]:
         assert text[e["start"]:e["end"]] == e["text"]

@@ -39,6 +39,13 @@ class DatasetSpec:
     read: Callable[[Path], Iterable[Any]]
     labels: tuple[str, ...] = ()
     entity_type: str | None = None
+    negative: str | None = None  # relation extraction: the "no relation" class, not scored
+    optional_splits: frozenset[str] = frozenset()  # splits that may be absent (EBM-PICO train)
+
+    def available_splits(self, data_dir: str | Path | None = None) -> list[str]:
+        """Splits whose files are there (a required split that is missing still raises on load)."""
+        root = resolve_data_dir(data_dir) / self.name
+        return [s for s in self.files if s not in self.optional_splits or (root / self.files[s]).is_file()]
 
     def path(self, split: str, data_dir: str | Path | None = None) -> Path:
         """The file of ``split``, or a clear error naming the dataset, split and path."""
@@ -48,7 +55,8 @@ class DatasetSpec:
             )
         path = resolve_data_dir(data_dir) / self.name / self.files[split]
         if not path.is_file():
-            raise DataNotFoundError(f"{self.name} {split} split not found: looked for {path}")
+            hint = " (not staged here; MANIFEST.md says how to rebuild it)" if split in self.optional_splits else ""
+            raise DataNotFoundError(f"{self.name} {split} split not found: looked for {path}{hint}")
         return path
 
     def load(self, split: str, data_dir: str | Path | None = None) -> list[Any]:
@@ -74,14 +82,17 @@ DATASETS: dict[str, DatasetSpec] = {
         _ner("NCBI-disease", "DISEASE"),
         _ner("BC2GM", "GENE"),
         _ner("JNLPBA", "BIOENTITY"),
-        DatasetSpec("EBM-PICO", "pico", {"dev": "dev.tsv", "test": "test.tsv"},
-                    partial(read_tagged_tsv, allowed_tags=PICO_TAGS), labels=("PAR", "INT", "OUT")),
+        DatasetSpec("EBM-PICO", "pico", _TSV, partial(read_tagged_tsv, allowed_tags=PICO_TAGS),
+                    labels=("PAR", "INT", "OUT"), optional_splits=frozenset({"train"})),
         DatasetSpec("ChemProt", "relation", _TSV,
-                    partial(read_relation_tsv, labels=frozenset(_CHEMPROT), header=False), labels=_CHEMPROT),
+                    partial(read_relation_tsv, labels=frozenset(_CHEMPROT), header=False), labels=_CHEMPROT,
+                    negative="false"),
         DatasetSpec("DDI", "relation", _TSV,
-                    partial(read_relation_tsv, labels=frozenset(_DDI), header=False), labels=_DDI),
+                    partial(read_relation_tsv, labels=frozenset(_DDI), header=False), labels=_DDI,
+                    negative="DDI-false"),
         DatasetSpec("GAD", "relation", _TSV,
-                    partial(read_relation_tsv, labels=frozenset({"0", "1"}), header=True), labels=("0", "1")),
+                    partial(read_relation_tsv, labels=frozenset({"0", "1"}), header=True), labels=("0", "1"),
+                    negative="0"),
         DatasetSpec("BIOSSES", "similarity", _TSV, read_biosses),
         DatasetSpec("HoC", "doc_classification", _TSV, read_hoc, labels=tuple(str(k) for k in range(10))),
         DatasetSpec("PubMedQA", "qa", {s: f"{s}_set.json" for s in SPLITS},

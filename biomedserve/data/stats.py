@@ -58,6 +58,6 @@ def all_stats(data_dir: str | Path | None = None, names: list[str] | None = None
     """``{dataset: {split: counts}}`` for every registered dataset (or the ``names`` given)."""
     chosen = list(DATASETS) if names is None else names
     return {
-        name: {split: split_stats(DATASETS[name], split, data_dir) for split in DATASETS[name].files}
+        name: {split: split_stats(DATASETS[name], split, data_dir) for split in DATASETS[name].available_splits(data_dir)}
         for name in chosen
     }

@@ -22,7 +22,7 @@ from biomedserve.modeldir import ONNX_FILE, TOKENIZER_FILES, TORCH_FILES, ModelM
 from biomedserve.runtime.backends import OnnxBackend, TorchBackend
 from biomedserve.tasks import get_task
 from biomedserve.tasks.encoding import Window, best_window_per_word, make_windows, word_pieces
-from biomedserve.tasks.ner import tags_to_spans
+from biomedserve.tasks.ner import io_tags_to_spans, tags_to_spans
 from biomedserve.runtime.words import split_words
 
 BACKENDS = ("onnx", "torch")
@@ -36,11 +36,12 @@ class Predictor:
     """Base class: a loaded model directory plus a backend. Use :meth:`from_dir`."""
 
     registry: ClassVar[dict[str, type["Predictor"]]] = {}
-    task: ClassVar[str]
+    tasks: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        Predictor.registry[cls.task] = cls
+        for task in cls.tasks:
+            Predictor.registry[task] = cls
 
     def __init__(self, model_dir: Path, meta: ModelMeta, backend, tokenizer,
                  max_tokens_per_batch: int = 16384, max_batch_size: int = 64):
@@ -59,6 +60,8 @@ class Predictor:
         if backend not in BACKENDS:
             raise BiomedserveError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
         meta = read_meta(model_dir)
+        import biomedserve.runtime.sequence  # noqa: F401  (registers the sequence-level predictors)
+
         if meta.task not in Predictor.registry:
             raise ModelDirError(
                 f"{model_dir}: task {meta.task!r} has no runtime predictor; known: {', '.join(Predictor.registry)}"
@@ -79,30 +82,55 @@ class Predictor:
     def name(self) -> str:
         return self.meta.name
 
-    def _batches(self, windows: list[Window]) -> Iterator[tuple[list[int], dict[str, np.ndarray]]]:
-        """Length-sorted batches cut by a token budget, padded only to their own longest window."""
-        order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
+    def _batches(self, inputs: list[list[int]], segments: list[list[int]] | None = None,
+                 ) -> Iterator[tuple[list[int], dict[str, np.ndarray]]]:
+        """Length-sorted batches cut by a token budget, padded only to their own longest member.
+
+        Sorting by length keeps padding (wasted compute) small; the token budget keeps a batch of
+        long inputs from costing more memory than one of short ones.
+        """
+        order = sorted(range(len(inputs)), key=lambda i: len(inputs[i]))
         pad = self.tokenizer.pad_token_id or 0
-        batch: list[int] = []
 
         def emit(indices: list[int]):
-            width = len(windows[indices[-1]].input_ids)
+            width = len(inputs[indices[-1]])
             ids = np.full((len(indices), width), pad, dtype=np.int64)
             mask = np.zeros((len(indices), width), dtype=np.int64)
+            types = np.zeros((len(indices), width), dtype=np.int64)
             for row, index in enumerate(indices):
-                seq = windows[index].input_ids
+                seq = inputs[index]
                 ids[row, : len(seq)] = seq
                 mask[row, : len(seq)] = 1
-            return indices, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+                if segments is not None:
+                    types[row, : len(seq)] = segments[index]
+            return indices, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
 
+        batch: list[int] = []
         for index in order:
-            width = len(windows[index].input_ids)
-            if batch and (len(batch) + 1) * width > self.max_tokens_per_batch or len(batch) >= self.max_batch_size:
+            width = len(inputs[index])
+            if batch and ((len(batch) + 1) * width > self.max_tokens_per_batch or len(batch) >= self.max_batch_size):
                 yield emit(batch)
                 batch = []
             batch.append(index)
         if batch:
             yield emit(batch)
+
+    def _run(self, inputs: list[list[int]], segments: list[list[int]] | None = None,
+             progress: bool = False) -> list[np.ndarray]:
+        """Logits per input, in input order."""
+        outputs: list[np.ndarray | None] = [None] * len(inputs)
+        with tqdm(total=len(inputs), desc="predicting", unit="seq", disable=not progress) as bar:
+            for indices, batch in self._batches(inputs, segments):
+                logits = self.backend(batch)
+                for row, index in enumerate(indices):
+                    outputs[index] = logits[row]
+                bar.update(len(indices))
+        return outputs
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
 @dataclass(frozen=True)
@@ -130,7 +158,12 @@ class TaggedWords:
 class NerPredictor(Predictor):
     """Entities in raw text (or tags for pre-split words), any length, many texts per call."""
 
-    task = "ner"
+    tasks = ("ner", "pico")
+
+    @property
+    def io_scheme(self) -> bool:
+        """PICO's IO tags (no ``B-``): an entity is a run of one ``I-`` label."""
+        return not any(label.startswith("B-") for label in self.meta.labels)
 
     def predict_words(self, sequences: Sequence[Sequence[str]], progress: bool = False) -> list[TaggedWords]:
         """Tag pre-split words; sequences longer than the model are windowed, never truncated."""
@@ -145,17 +178,8 @@ class NerPredictor(Predictor):
                 windows.extend(make_windows(seq, pieces, cls_id, sep_id, self.meta.max_length))
             per_seq.append(list(range(first, len(windows))))
 
-        probs: list[np.ndarray | None] = [None] * len(windows)
-        bar = tqdm(total=len(windows), desc="predicting", unit="seq", disable=not progress)
-        for indices, batch in self._batches(windows):
-            logits = self.backend(batch)
-            bar.update(len(indices))
-            logits = logits - logits.max(axis=-1, keepdims=True)
-            p = np.exp(logits)
-            p /= p.sum(axis=-1, keepdims=True)
-            for row, index in enumerate(indices):
-                probs[index] = p[row, windows[index].first_piece]
-        bar.close()
+        logits = self._run([w.input_ids for w in windows], progress=progress)
+        probs = [softmax(out[w.first_piece]) for out, w in zip(logits, windows)]
 
         results = []
         for words, window_ids in zip(sequences, per_seq):
@@ -187,7 +211,7 @@ class NerPredictor(Predictor):
         results = []
         for text, ws, tw in zip(batch, words, tagged):
             entities = []
-            for span in tags_to_spans(tw.tags):
+            for span in (io_tags_to_spans if self.io_scheme else tags_to_spans)(tw.tags):
                 start, end = ws[span.start].start, ws[span.end - 1].end
                 score = float(np.mean(tw.scores[span.start : span.end]))
                 entities.append(Entity(start, end, text[start:end], span.label, round(score, 4)))

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from biomedserve.errors import BiomedserveError
 from biomedserve.tasks.base import TaskDefinition
+from biomedserve.tasks.hoc import DOC_CLASSIFICATION
 from biomedserve.tasks.ner import NER
+from biomedserve.tasks.pico import PICO
+from biomedserve.tasks.qa import QA
+from biomedserve.tasks.relation import RELATION
+from biomedserve.tasks.similarity import SIMILARITY
 
-TASKS: dict[str, TaskDefinition] = {NER.name: NER}
+TASKS: dict[str, TaskDefinition] = {t.name: t for t in (NER, PICO, RELATION, SIMILARITY, DOC_CLASSIFICATION, QA)}
 
 
 def get_task(name: str) -> TaskDefinition:
@@ -14,6 +19,4 @@ def get_task(name: str) -> TaskDefinition:
     try:
         return TASKS[name]
     except KeyError:
-        raise BiomedserveError(
-            f"task type {name!r} is not supported yet; supported: {', '.join(TASKS)}"
-        ) from None
+        raise BiomedserveError(f"unknown task type {name!r}; supported: {', '.join(TASKS)}") from None

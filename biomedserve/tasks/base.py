@@ -17,9 +17,16 @@ from biomedserve.data.registry import DatasetSpec
 class TaskDefinition:
     """A task type: its model head, features, training metric and evaluation.
 
-    ``auto_model`` is the transformers ``AutoModelFor*`` class of the head; ``onnx_task`` the
-    optimum export task; ``metric`` the name of the BLURB metric in points (0–100).
-    ``evaluate(predictor, records, spec, progress=False)`` scores a runtime predictor on records in file order.
+    * ``auto_model``: the transformers ``AutoModelFor*`` class of the head, built with
+      ``problem_type`` (``regression``, ``multi_label_classification`` or None).
+    * ``onnx_task``: the optimum export task.
+    * ``metric``: the name of the BLURB metric, reported in points (0–100).
+    * ``labels(spec)``: the output layout of the head.
+    * ``features(records, tokenizer, label2id, spec, recipe)``: training features.
+    * ``trainer_metrics(id2label, spec)``: ``compute_metrics`` for dev evaluation in the Trainer.
+    * ``evaluate(predictor, records, spec, progress=False)``: BLURB metric of a runtime predictor,
+      on records in file order.
+    * ``token_level``: token classification (pads labels with -100) rather than sequence level.
     """
 
     name: str
@@ -27,6 +34,12 @@ class TaskDefinition:
     onnx_task: str
     metric: str
     labels: Callable[[DatasetSpec], list[str]]
-    features: Callable[[Sequence[Any], Any, dict[str, int], DatasetSpec, int], list[dict[str, Any]]]
-    trainer_metrics: Callable[[dict[int, str]], Callable[[Any], dict[str, float]]]
-    evaluate: Callable[..., dict[str, float]]  # (predictor, records, spec, progress=False)
+    features: Callable[..., list[dict[str, Any]]]
+    trainer_metrics: Callable[[dict[int, str], DatasetSpec], Callable[[Any], dict[str, float]]]
+    evaluate: Callable[..., dict[str, float]]
+    problem_type: str | None = None
+    token_level: bool = False
+    description: str = ""
+
+    def records_for_training(self, records: Sequence[Any]) -> Sequence[Any]:
+        return records

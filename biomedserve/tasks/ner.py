@@ -39,17 +39,18 @@ def encode_sentences(
     sentences: Sequence[TaggedSentence],
     tokenizer,
     label2id: dict[str, int],
-    entity_type: str,
+    to_labels,
     max_length: int,
 ) -> list[dict[str, list[int]]]:
     """Training features: one feature per window, labels on first sub-words, -100 elsewhere.
 
+    ``to_labels`` maps a sentence's file tags to model labels (NER: types them; PICO: as is).
     Uses the runtime's windowing, so a long training sentence is split, not truncated.
     """
     features = []
     cls_id, sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
     for index, sentence in enumerate(sentences):
-        label_ids = [label2id[t] for t in type_tags(sentence.tags, entity_type)]
+        label_ids = [label2id[t] for t in to_labels(sentence.tags)]
         pieces = word_pieces(tokenizer, sentence.tokens)
         for window in make_windows(index, pieces, cls_id, sep_id, max_length):
             labels = [IGNORE_INDEX] * len(window.input_ids)
@@ -75,7 +76,7 @@ def entity_scores(true_tags: list[list[str]], pred_tags: list[list[str]]) -> dic
     }
 
 
-def trainer_metrics(id2label: dict[int, str]):
+def trainer_metrics(id2label: dict[int, str], spec=None):
     """``compute_metrics`` for the HF Trainer: first-sub-word logits → tags → strict F1.
 
     Predictions and labels arrive in the same (possibly length-grouped) order, so pairing them
@@ -140,12 +141,29 @@ def _make_definition():
         onnx_task="token-classification",
         metric="f1",
         labels=lambda spec: label_list([spec.entity_type]),
-        features=lambda records, tok, label2id, spec, max_length: encode_sentences(
-            records, tok, label2id, spec.entity_type, max_length
+        features=lambda records, tok, label2id, spec, recipe: encode_sentences(
+            records, tok, label2id, lambda tags: type_tags(tags, spec.entity_type), recipe.max_length
         ),
         trainer_metrics=trainer_metrics,
         evaluate=evaluate,
+        token_level=True,
+        description="entity-level strict F1 (seqeval, IOB2)",
     )
 
 
 NER = _make_definition()
+
+
+def io_tags_to_spans(tags: Sequence[str]) -> list[TagSpan]:
+    """IO decoding (EBM-PICO): a maximal run of the same ``I-X`` is one span of ``X``."""
+    spans: list[TagSpan] = []
+    start: int | None = None
+    label: str | None = None
+    for index, tag in enumerate(list(tags) + ["O"]):
+        kind = tag.partition("-")[2] if tag != "O" else None
+        if start is not None and kind != label:
+            spans.append(TagSpan(start, index, label))
+            start = None
+        if kind is not None and start is None:
+            start, label = index, kind
+    return spans

@@ -158,19 +158,27 @@ class TestRegistry:
         with pytest.raises(DataNotFoundError):
             get_dataset("bc5-chem")
 
-    def test_missing_split_lists_available(self, empty_cwd):
-        """EBM-PICO has no train split; the error needs no data directory to be found."""
+    def test_unknown_split_lists_available(self, empty_cwd):
+        """An unknown split name is refused before any data directory is needed."""
         with pytest.raises(DataNotFoundError) as excinfo:
-            get_dataset("EBM-PICO").path("train")
+            get_dataset("EBM-PICO").path("validation")
         message = str(excinfo.value)
-        assert "EBM-PICO" in message
-        assert "train" in message
+        assert "EBM-PICO" in message and "validation" in message
         assert "dev" in message and "test" in message
+
+    def test_unstaged_optional_split_says_how_to_get_it(self):
+        """EBM-PICO's train split is not staged: a clear error pointing at MANIFEST.md."""
+        spec = get_dataset("EBM-PICO")
+        assert spec.available_splits() == ["dev", "test"]
+        with pytest.raises(DataNotFoundError) as excinfo:
+            spec.path("train")
+        message = str(excinfo.value)
+        assert "EBM-PICO" in message and "train" in message and "MANIFEST" in message
 
     def test_missing_split_with_data_dir(self, tmp_path):
         with pytest.raises(DataNotFoundError) as excinfo:
             get_dataset("EBM-PICO").load("train", tmp_path)
-        assert "dev, test" in str(excinfo.value)
+        assert str(tmp_path / "EBM-PICO" / "train.tsv") in str(excinfo.value)
 
     def test_unknown_split_name(self, tmp_path):
         with pytest.raises(DataNotFoundError) as excinfo:

@@ -1,0 +1,117 @@
+"""Runtime predictors for the sequence-level tasks: relations, QA, similarity, HoC.
+
+They share the base class's batching; each adds the input shape its users have (a masked sentence,
+a question and a context, two sentences, an abstract) and the output they want (a label with
+probabilities, a score, hallmarks).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from biomedserve.runtime.predictor import InputError, Predictor, softmax
+from biomedserve.tasks.classification import encode_pair
+
+Pair = tuple[str, "str | None"]
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
+
+
+def split_sentences(text: str) -> list[str]:
+    """A light sentence splitter for abstracts (HoC was annotated per sentence)."""
+    return [s for s in (p.strip() for p in _SENTENCE_END.split(text)) if s]
+
+
+def _check_text(value, what: str) -> str:
+    if not isinstance(value, str):
+        raise InputError(f"{what} is {type(value).__name__}, expected str")
+    return value
+
+
+class SequencePredictor(Predictor):
+    """Encodes texts or pairs like training did (segment ids included) and returns head outputs."""
+
+    @property
+    def single_segment(self) -> bool:
+        return bool(self.meta.recipe.get("single_segment", False))
+
+    def predict_raw(self, pairs: Sequence[Pair], progress: bool = False) -> np.ndarray:
+        """Head outputs (logits or regression values), one row per pair, in input order."""
+        encoded = [encode_pair(self.tokenizer, a, b, self.meta.max_length, self.single_segment) for a, b in pairs]
+        if not encoded:
+            return np.zeros((0, len(self.meta.labels)), dtype=np.float32)
+        segments = [e["token_type_ids"] for e in encoded] if "token_type_ids" in encoded[0] else None
+        return np.stack(self._run([e["input_ids"] for e in encoded], segments, progress=progress))
+
+    def predict_proba(self, pairs: Sequence[Pair], progress: bool = False) -> np.ndarray:
+        return softmax(self.predict_raw(pairs, progress=progress))
+
+
+class PairClassifierPredictor(SequencePredictor):
+    """Relation extraction (a masked sentence) and yes/no/maybe QA (question + context)."""
+
+    tasks = ("relation", "qa")
+
+    def predict(self, texts: str | Sequence[str] | Sequence[Pair]) -> list[dict]:
+        """``{"label", "probabilities"}`` per input: a masked sentence, or a (question, context) pair."""
+        items = [texts] if isinstance(texts, (str, tuple)) else list(texts)
+        pairs = []
+        for index, item in enumerate(items):
+            if isinstance(item, str):
+                pairs.append((item, None))
+            elif isinstance(item, (tuple, list)) and len(item) == 2:
+                pairs.append((_check_text(item[0], f"input {index} first text"),
+                              _check_text(item[1], f"input {index} second text")))
+            else:
+                raise InputError(f"input {index} must be a string or a (text, text) pair")
+        probs = self.predict_proba(pairs)
+        labels = self.meta.labels
+        return [
+            {"label": labels[int(row.argmax())],
+             "probabilities": {label: round(float(p), 6) for label, p in zip(labels, row)}}
+            for row in probs
+        ]
+
+
+class SimilarityPredictor(SequencePredictor):
+    """BIOSSES-style similarity of two sentences on the 0–4 scale."""
+
+    tasks = ("similarity",)
+
+    def predict(self, pairs: Pair | Sequence[Pair]) -> list[float]:
+        items = [pairs] if isinstance(pairs, tuple) else list(pairs)
+        checked = [(_check_text(a, f"pair {i} first"), _check_text(b, f"pair {i} second")) for i, (a, b) in enumerate(items)]
+        raw = self.predict_raw(checked).reshape(-1)
+        return [round(float(np.clip(v, 0.0, 4.0)), 4) for v in raw]
+
+
+class DocumentClassifierPredictor(SequencePredictor):
+    """HoC hallmarks of an abstract: sentences are classified, the abstract takes the max per class."""
+
+    tasks = ("doc_classification",)
+    threshold = 0.5
+
+    def predict_documents(self, documents: Sequence[Sequence[str]], progress: bool = False) -> np.ndarray:
+        """Per-document class probabilities: the maximum over its sentences (0 for an empty document)."""
+        flat = [(s, None) for doc in documents for s in doc]
+        probs = 1 / (1 + np.exp(-self.predict_raw(flat, progress=progress))) if flat else np.zeros((0, 0))
+        out = np.zeros((len(documents), len(self.meta.labels)), dtype=np.float32)
+        start = 0
+        for i, doc in enumerate(documents):
+            if doc:
+                out[i] = probs[start:start + len(doc)].max(axis=0)
+            start += len(doc)
+        return out
+
+    def predict(self, abstracts: str | Sequence[str]) -> list[dict]:
+        """``{"labels": [...], "probabilities": {...}}`` per abstract."""
+        items = [abstracts] if isinstance(abstracts, str) else list(abstracts)
+        docs = [split_sentences(_check_text(a, f"abstract {i}")) for i, a in enumerate(items)]
+        probs = self.predict_documents(docs)
+        return [
+            {"labels": [l for l, p in zip(self.meta.labels, row) if p >= self.threshold],
+             "probabilities": {l: round(float(p), 6) for l, p in zip(self.meta.labels, row)}}
+            for row in probs
+        ]

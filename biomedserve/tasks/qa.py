@@ -1,0 +1,50 @@
+"""Yes/no(/maybe) question answering (PubMedQA, BioASQ): classify a question + context pair.
+
+Metric: accuracy. The context is the second segment and is truncated first when the pair is longer
+than the model; ``single_segment`` in the recipe gives both texts segment id 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from biomedserve.data.records import PairInstance
+from biomedserve.tasks.classification import accuracy
+from biomedserve.tasks.relation import features
+
+
+def trainer_metrics(id2label: dict[int, str], spec):
+    def compute(eval_pred) -> dict[str, float]:
+        pred = np.argmax(eval_pred.predictions, axis=-1)
+        return {"accuracy": accuracy(eval_pred.label_ids.tolist(), pred.tolist())}
+
+    return compute
+
+
+def evaluate(predictor, records: Sequence[PairInstance], spec, progress: bool = False) -> dict[str, float]:
+    probs = predictor.predict_proba([(r.text_a, r.text_b) for r in records], progress=progress)
+    pred = [predictor.meta.labels[i] for i in probs.argmax(axis=-1)]
+    return {"accuracy": accuracy([r.label for r in records], pred)}
+
+
+def _make_definition():
+    from transformers import AutoModelForSequenceClassification
+
+    from biomedserve.tasks.base import TaskDefinition
+
+    return TaskDefinition(
+        name="qa",
+        auto_model=AutoModelForSequenceClassification,
+        onnx_task="text-classification",
+        metric="accuracy",
+        labels=lambda spec: list(spec.labels),
+        features=features,
+        trainer_metrics=trainer_metrics,
+        evaluate=evaluate,
+        description="accuracy",
+    )
+
+
+QA = _make_definition()

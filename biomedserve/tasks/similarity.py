@@ -1,0 +1,54 @@
+"""Sentence similarity (BIOSSES): a regression head on the sentence pair; metric Pearson r.
+
+The gold score is the mean of five annotators in [0, 4]. The runtime clips its output to that range
+for users; evaluation uses the raw output (clipping would only change Pearson for outliers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from biomedserve.data.records import PairInstance
+from biomedserve.tasks.classification import encode_pair, pearson
+
+
+def features(records: Sequence[PairInstance], tokenizer, label2id, spec, recipe) -> list[dict]:
+    return [
+        {**encode_pair(tokenizer, r.text_a, r.text_b, recipe.max_length, recipe.single_segment),
+         "labels": float(r.label)}
+        for r in records
+    ]
+
+
+def trainer_metrics(id2label: dict[int, str], spec):
+    def compute(eval_pred) -> dict[str, float]:
+        return {"pearson": pearson(eval_pred.label_ids.reshape(-1), eval_pred.predictions.reshape(-1))}
+
+    return compute
+
+
+def evaluate(predictor, records: Sequence[PairInstance], spec, progress: bool = False) -> dict[str, float]:
+    raw = predictor.predict_raw([(r.text_a, r.text_b) for r in records], progress=progress)
+    return {"pearson": pearson([float(r.label) for r in records], raw.reshape(-1))}
+
+
+def _make_definition():
+    from transformers import AutoModelForSequenceClassification
+
+    from biomedserve.tasks.base import TaskDefinition
+
+    return TaskDefinition(
+        name="similarity",
+        auto_model=AutoModelForSequenceClassification,
+        onnx_task="text-classification",
+        metric="pearson",
+        labels=lambda spec: ["score"],
+        features=features,
+        trainer_metrics=trainer_metrics,
+        evaluate=evaluate,
+        problem_type="regression",
+        description="Pearson correlation",
+    )
+
+
+SIMILARITY = _make_definition()
