@@ -184,6 +184,71 @@ def predict(
         print(json.dumps({"text": text, **result}, ensure_ascii=False))
 
 
+def _parse_seeds(text: str) -> list[int]:
+    """``1,2,5`` or ``1-5``."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        if "-" in part.strip()[1:]:
+            low, high = part.split("-", 1)
+            seeds += list(range(int(low), int(high) + 1))
+        elif part.strip():
+            seeds.append(int(part))
+    return seeds
+
+
+def _parse_grid(items: list[str]) -> dict[str, list]:
+    """``learning_rate=1e-4,5e-5`` → {"learning_rate": [1e-4, 5e-5]} (values parsed as YAML scalars)."""
+    import yaml
+
+    grid = {}
+    for item in items:
+        name, sep, values = item.partition("=")
+        if not sep or not values:
+            raise BiomedserveError(f"--grid {item!r}: expected field=value1,value2")
+        grid[name.strip()] = [yaml.safe_load(v) for v in values.split(",")]
+    return grid
+
+
+@app.command()
+def sweep(
+    dataset: str = typer.Option(..., "--dataset", "-d", help="BLURB dataset folder name."),
+    recipe: str = typer.Option("standard", "--recipe", "-r", help="Recipe name or YAML file."),
+    seeds: str = typer.Option("1-5", "--seeds", help="Seeds: '1-5' or '1,2,7'."),
+    grid: Optional[list[str]] = typer.Option(None, "--grid", help="field=v1,v2 (repeatable); picked on dev."),
+    results: Path = typer.Option(Path("runs/sweep"), "--results", help="Folder of per-run result files."),
+    base_model: Optional[str] = typer.Option(None, "--base-model", help="Override the recipe's encoder."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
+) -> None:
+    """Run a recipe over seeds (and an optional grid), resumably; report mean, std, min, max and
+    catastrophic seeds (below half the median). Finished runs are read back, never redone.
+
+    Example: biomedserve sweep -d BIOSSES -r stabilised --seeds 1-5 --grid learning_rate=5e-5,1e-4
+    """
+    from biomedserve.recipes import find_recipe, load_recipe
+    from biomedserve.sweep import expand, run_one, select_on_dev, summarize
+
+    _quiet_libraries()
+    try:
+        chosen = load_recipe(find_recipe(recipe, dataset)).override(base_model=base_model)
+        runs = expand(recipe, chosen, _parse_seeds(seeds), _parse_grid(grid or []))
+        outcomes = []
+        for index, run in enumerate(runs, 1):
+            err.print(f"[bold]run {index}/{len(runs)}[/]: {run.variant} seed {run.recipe.seed}")
+            outcomes.append(run_one(run, results, data_dir=data_dir, progress=True))
+    except BiomedserveError as exc:
+        _fail(exc)
+    table = Table(title=f"{dataset}: test {outcomes[0]['metric']} over seeds")
+    for column in ("variant", "n", "mean", "std", "min", "max", "catastrophic", "dev mean"):
+        table.add_column(column)
+    summary, dev = summarize(outcomes), summarize(outcomes, split="dev")
+    for variant, stats in summary.get(dataset, {}).items():
+        table.add_row(variant, *(str(stats[k]) for k in ("n", "mean", "std", "min", "max", "catastrophic")),
+                      str(dev[dataset][variant]["mean"]))
+    Console().print(table)
+    if grid:
+        err.print(f"selected on dev: {select_on_dev(outcomes)}")
+
+
 @app.command()
 def export(model: Path = typer.Argument(..., help="Model directory with PyTorch weights.")) -> None:
     """Re-export a model directory's PyTorch weights to model.onnx and update its card."""

@@ -82,16 +82,29 @@ def find_recipe(name_or_path: str, dataset: str) -> Path:
     )
 
 
-def load_recipe(path: str | Path) -> Recipe:
-    """Parse and validate one recipe file."""
-    path = Path(path)
+def _read_fields(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The recipe's fields, with ``extends: <name>`` resolved against the same folder."""
+    if path in seen:
+        raise RecipeError(f"recipe {path} extends itself through {' → '.join(map(str, seen))}")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise RecipeError(f"recipe {path} is not valid YAML: {exc}") from None
     if not isinstance(data, dict):
         raise RecipeError(f"recipe {path} must be a YAML mapping of field: value")
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    parent_path = path.with_name(f"{parent}.yaml")
+    if not parent_path.is_file():
+        raise RecipeError(f"recipe {path} extends {parent!r}, but {parent_path} does not exist")
+    return {**_read_fields(parent_path, seen + (path,)), **data}
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Parse and validate one recipe file (``extends: standard`` inherits a sibling recipe)."""
+    path = Path(path)
     try:
-        return Recipe.model_validate(data)
+        return Recipe.model_validate(_read_fields(path))
     except ValidationError as exc:
         raise RecipeError(_explain(exc, str(path))) from None

@@ -52,3 +52,32 @@ def test_override_validates_and_ignores_none():
 def test_missing_recipe_lists_where_it_looked():
     with pytest.raises(RecipeError, match="train/BC5-chem/nope.yaml"):
         find_recipe("nope", "BC5-chem")
+
+
+def test_every_dataset_has_standard_and_stabilised_recipes():
+    for name in DATASETS:
+        standard = load_recipe(find_recipe("standard", name))
+        stabilised = load_recipe(find_recipe("stabilised", name))
+        assert standard.dataset == stabilised.dataset == name
+        assert standard.bias_correction and stabilised.bias_correction
+
+
+def test_stabilised_recipes_carry_the_papers_best_practice():
+    biosses = load_recipe(find_recipe("stabilised", "BIOSSES"))
+    assert biosses.reinit_top_layers == 1 and biosses.refit_train_dev and biosses.epochs > 5
+    assert load_recipe(find_recipe("stabilised", "PubMedQA")).single_segment
+    bioasq = load_recipe(find_recipe("stabilised", "BioASQ"))
+    assert bioasq.freeze_embeddings and bioasq.freeze_layers > 0
+
+
+def test_extends_inherits_and_overrides(tmp_path):
+    (tmp_path / "base.yaml").write_text("dataset: GAD\nlearning_rate: 0.001\nepochs: 2\n")
+    (tmp_path / "child.yaml").write_text("extends: base\nepochs: 9\n")
+    child = load_recipe(tmp_path / "child.yaml")
+    assert (child.learning_rate, child.epochs) == (0.001, 9)
+    (tmp_path / "loop.yaml").write_text("extends: loop\n")
+    with pytest.raises(RecipeError, match="extends itself"):
+        load_recipe(tmp_path / "loop.yaml")
+    (tmp_path / "orphan.yaml").write_text("extends: nothing\n")
+    with pytest.raises(RecipeError, match="nothing"):
+        load_recipe(tmp_path / "orphan.yaml")

@@ -32,12 +32,12 @@ HALLMARKS = (
 
 
 def encode_pair(tokenizer, text_a: str, text_b: str | None, max_length: int, single_segment: bool) -> dict:
-    """Token ids for a text or pair, truncating the context (second text) first.
+    """Token ids for a text or pair; a pair too long is cut from its longer text (the context in QA).
 
     ``single_segment`` gives every token segment id 0 — the paper found this better for PubMedQA
     with models pre-trained without next-sentence prediction.
     """
-    encoded = tokenizer(text_a, text_b, truncation="only_second" if text_b else True, max_length=max_length)
+    encoded = tokenizer(text_a, text_b, truncation="longest_first", max_length=max_length)
     if "token_type_ids" in encoded and single_segment:
         encoded["token_type_ids"] = [0] * len(encoded["input_ids"])
     return dict(encoded)

@@ -1,7 +1,7 @@
 """Yes/no(/maybe) question answering (PubMedQA, BioASQ): classify a question + context pair.
 
-Metric: accuracy. The context is the second segment and is truncated first when the pair is longer
-than the model; ``single_segment`` in the recipe gives both texts segment id 0.
+Metric: accuracy. The context is the second segment; a pair longer than the model is cut from its
+longer text (in practice the context); ``single_segment`` in the recipe gives both texts segment id 0.
 """
 
 from __future__ import annotations

@@ -1,0 +1,253 @@
+"""Benchmark: the BLURB study for one encoder — standard vs stabilised recipes, seed statistics on
+the low-resource sets, a Table-4-style ablation and a Table-7-style pruning table.
+
+    python benchmarks/blurb.py                       # run (or resume) every stage of blurb_plan.yaml
+    python benchmarks/blurb.py --stage main          # one stage
+    python benchmarks/blurb.py --report-only         # rebuild the report from finished runs
+    python benchmarks/blurb.py --base-model microsoft/BiomedNLP-PubMedBERT-base-uncased-abstract-fulltext \
+                               --label pubmedbert     # another encoder
+
+Runs are resumable: each writes ``benchmarks/results/blurb_runs/<label>/<dataset>/<key>.json`` and is
+skipped when that exists. After every run the aggregate ``benchmarks/results/blurb_<label>.json``,
+the report ``blurb_<label>.md`` and the plot ``blurb_<label>_seeds.png`` are rewritten, so a partial
+sweep is reported as exactly what it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from machine import describe  # noqa: E402
+
+from biomedserve.blurb import blurb_score  # noqa: E402
+from biomedserve.data.registry import DATASETS  # noqa: E402
+from biomedserve.recipes import find_recipe, load_recipe  # noqa: E402
+from biomedserve.sweep import RunSpec, run_one, run_path, seed_stats  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+
+
+def plan_runs(plan: dict, stage_names: list[str] | None, base_model: str | None) -> list[tuple[str, RunSpec]]:
+    """(stage, run) pairs in priority order, from the plan's stages."""
+    runs = []
+    for stage in plan["stages"]:
+        if stage_names and stage["name"] not in stage_names:
+            continue
+        for group in stage["groups"]:
+            for dataset in group["datasets"]:
+                if "recipes" in stage:
+                    variants = {name: (name, {}) for name in stage["recipes"]}
+                else:
+                    variants = {v: (stage["base_recipe"], o) for v, o in stage["variants"].items()}
+                for seed in group["seeds"]:
+                    for variant, (recipe_name, overrides) in variants.items():
+                        recipe = load_recipe(find_recipe(recipe_name, dataset))
+                        recipe = recipe.override(**overrides, seed=seed, base_model=base_model or plan["encoder"])
+                        runs.append((stage["name"], RunSpec(variant, recipe)))
+    return runs
+
+
+def collect(plan_list: list[tuple[str, RunSpec]], runs_dir: Path) -> dict[str, list[dict]]:
+    """Finished results per stage (a run shared by stages counts in each)."""
+    done: dict[str, list[dict]] = {}
+    for stage, run in plan_list:
+        path = run_path(runs_dir, run)
+        if path.is_file():
+            result = json.loads(path.read_text())
+            done.setdefault(stage, []).append({**result, "variant": run.variant})
+    return done
+
+
+def table(results: list[dict]) -> dict[str, dict[str, dict]]:
+    grouped: dict[str, dict[str, list[float]]] = {}
+    for r in results:
+        if r.get("test") is not None:
+            grouped.setdefault(r["dataset"], {}).setdefault(r["variant"], []).append(r["test"])
+    return {d: {v: seed_stats(s) for v, s in vs.items()} for d, vs in grouped.items()}
+
+
+def build_report(plan: dict, label: str, done: dict[str, list[dict]], machine: dict, planned: int) -> dict:
+    main = table(done.get("main", []))
+    scores = {variant: {d: main[d][variant]["mean"] for d in main if variant in main[d]}
+              for variant in ("standard", "stabilised")}
+    blurb = {variant: blurb_score(s) for variant, s in scores.items()}
+    low = plan["low_resource"]
+    complete = all(d in scores[v] for v in scores for d in DATASETS if DATASETS[d].task != "pico")
+    hardware = f"{machine['cpu']}, {machine['usable_cores']} cores, no GPU"
+    finished = sum(len(v) for v in done.values())
+    return {
+        "benchmark": "blurb",
+        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "summary": {
+            "encoder": plan["encoder"] if label == plan["encoder_label"] else label,
+            "encoder_label": label,
+            "blurb_standard": blurb["standard"]["score"],
+            "blurb_stabilised": blurb["stabilised"]["score"],
+            "datasets": len(set(scores["standard"]) & set(scores["stabilised"])),
+            "complete": complete,
+            "seeds_low_resource": min((main.get(d, {}).get(v, {}).get("n", 0) for d in low for v in scores), default=0),
+            "catastrophic_standard": sum(main.get(d, {}).get("standard", {}).get("catastrophic", 0) for d in low),
+            "catastrophic_stabilised": sum(main.get(d, {}).get("stabilised", {}).get("catastrophic", 0) for d in low),
+            "hardware": hardware,
+            "runs_finished": finished,
+            "note": "EBM-PICO is left out of the BLURB score: its train split is not staged here.",
+        },
+        "blurb": blurb,
+        "main": main,
+        "ablation": table(done.get("ablation", [])),
+        "pruning": table(done.get("pruning", [])),
+        "runs": {stage: sorted(results, key=lambda r: (r["dataset"], r["variant"], r["seed"]))
+                 for stage, results in done.items()},
+        "planned_runs": planned,
+        "machine": machine,
+    }
+
+
+def _cell(stats: dict | None) -> str:
+    if not stats:
+        return "–"
+    if stats["n"] == 1:
+        return f"{stats['mean']:.2f}"
+    return f"{stats['mean']:.2f} ± {stats['std']:.2f} (n={stats['n']}, min {stats['min']:.2f})"
+
+
+def markdown(report: dict, plan: dict) -> str:
+    s = report["summary"]
+    paper = plan["paper_pubmedbert"]
+    lines = [
+        f"# BLURB with the {s['encoder_label']} encoder: standard vs stabilised fine-tuning",
+        "",
+        f"Measured {report['when']} on {s['hardware']}; {s['runs_finished']} finished runs of "
+        f"{report['planned_runs']} planned{'' if s['complete'] else ' — **partial: datasets without a score are still to run**'}.",
+        "Scores are test-set points (0–100) through the ONNX runtime; mean ± std over seeds where several ran.",
+        "Recipes: `train/<dataset>/{standard,stabilised}.yaml`. " + s["note"],
+        "",
+        "| dataset | metric | standard | stabilised | PubMedBERT standard (paper) | PubMedBERT optimal (paper) |",
+        "|---|---|---|---|---|---|",
+    ]
+    main = report["main"]
+    for dataset, spec in DATASETS.items():
+        row = main.get(dataset, {})
+        metric = next((r["metric"] for r in report["runs"].get("main", []) if r["dataset"] == dataset), "")
+        lines.append(f"| {dataset} | {metric} | {_cell(row.get('standard'))} | {_cell(row.get('stabilised'))} | "
+                     f"{paper[dataset][0]} | {paper[dataset][1]} |")
+    fmt = lambda v: "–" if v is None else f"{v:.2f}"  # noqa: E731
+    lines += [f"| **BLURB score** | mean of task-type means | **{fmt(s['blurb_standard'])}** | "
+              f"**{fmt(s['blurb_stabilised'])}** | {paper['BLURB'][0]} | {paper['BLURB'][1]} |", ""]
+    lines += ["## Seeds on the low-resource sets", "",
+              "Catastrophic seed: test score below half the median of its group.", "",
+              "| dataset | recipe | scores per seed | mean | std | min | max | catastrophic |", "|---|---|---|---|---|---|---|---|"]
+    for dataset in plan["low_resource"]:
+        for variant in ("standard", "stabilised"):
+            st = main.get(dataset, {}).get(variant)
+            if st:
+                lines.append(f"| {dataset} | {variant} | {', '.join(f'{x:.1f}' for x in st['scores'])} | {st['mean']} | "
+                             f"{st['std']} | {st['min']} | {st['max']} | {st['catastrophic']} |")
+    lines += ["", f"Catastrophic seeds in total: standard {s['catastrophic_standard']}, stabilised {s['catastrophic_stabilised']}.", ""]
+    if report["ablation"]:
+        lines += ["## Ablation (Table 4 shape): one technique on top of the standard recipe", "",
+                  "| dataset | baseline | freeze (emb + 2 lowest) | layerwise decay ξ=0.8 | re-init top layer |", "|---|---|---|---|---|"]
+        for dataset, row in report["ablation"].items():
+            lines.append(f"| {dataset} | " + " | ".join(_cell(row.get(v)) for v in ("baseline", "freeze", "layerwise_decay", "reinit")) + " |")
+        lines.append("")
+    if report["pruning"]:
+        pp = plan["paper_pruning"]
+        lines += ["## Pruning (Table 7 shape): top layers removed from the 6-layer encoder before fine-tuning", "",
+                  "| dataset | 0 removed | 2 removed | 4 removed | paper (PubMedBERT, 12 layers) 0 / 2 / 4 |", "|---|---|---|---|---|"]
+        for dataset, row in report["pruning"].items():
+            lines.append(f"| {dataset} | " + " | ".join(_cell(row.get(v)) for v in ("0", "2", "4")) +
+                         f" | {' / '.join(map(str, pp.get(dataset, [])))} |")
+        lines.append("")
+    lines += [f"![per-seed scores](blurb_{s['encoder_label']}_seeds.png)", "",
+              "Reproduce: `python benchmarks/blurb.py` (resumable; `--report-only` rebuilds this page).", ""]
+    return "\n".join(lines)
+
+
+def plot(report: dict, plan: dict, path: Path) -> None:
+    """Per-seed test scores, standard vs stabilised, on the low-resource sets."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    datasets = [d for d in plan["low_resource"] if d in report["main"]]
+    if not datasets:
+        return
+    fig, axes = plt.subplots(1, len(datasets), figsize=(4 * len(datasets), 3.6), squeeze=False)
+    for ax, dataset in zip(axes[0], datasets):
+        for x, variant in enumerate(("standard", "stabilised")):
+            scores = report["main"][dataset].get(variant, {}).get("scores", [])
+            ax.scatter([x] * len(scores), scores, alpha=0.7, s=40)
+            if scores:
+                ax.hlines(sum(scores) / len(scores), x - 0.2, x + 0.2, colors="black")
+        ax.set_xticks([0, 1], ["standard", "stabilised"])
+        ax.set_xlim(-0.6, 1.6)
+        ax.set_title(dataset)
+        ax.set_ylabel("test score (points)")
+    fig.suptitle(f"Per-seed test scores, {report['summary']['encoder_label']}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write(report: dict, plan: dict, label: str) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    target = RESULTS / f"blurb_{label}.json"
+    tmp = target.with_suffix(".tmp")
+    tmp.write_text(json.dumps(report, indent=2) + "\n")
+    tmp.replace(target)
+    (RESULTS / f"blurb_{label}.md").write_text(markdown(report, plan))
+    plot(report, plan, RESULTS / f"blurb_{label}_seeds.png")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--plan", type=Path, default=HERE / "blurb_plan.yaml")
+    parser.add_argument("--stage", action="append", help="only these stages (repeatable)")
+    parser.add_argument("--base-model", default=None, help="encoder (default: the plan's)")
+    parser.add_argument("--label", default=None, help="name for results files (default: the plan's)")
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--max-hours", type=float, default=None, help="stop starting new runs after this long")
+    args = parser.parse_args()
+
+    plan = yaml.safe_load(args.plan.read_text())
+    label = args.label or plan["encoder_label"]
+    runs_dir = RESULTS / "blurb_runs" / label
+    plan_list = plan_runs(plan, args.stage, args.base_model)
+    all_runs = plan_runs(plan, None, args.base_model)
+    machine = describe()
+    unique: dict[str, RunSpec] = {}
+    for _, run in plan_list:
+        unique.setdefault(run.key, run)  # a run shared by stages keeps its first (main) name
+    started = time.time()
+    if not args.report_only:
+        pending = [run for run in unique.values() if not run_path(runs_dir, run).is_file()]
+        print(f"{len(unique)} distinct runs planned, {len(pending)} to do", flush=True)
+        for index, run in enumerate(pending, 1):
+            if args.max_hours and time.time() - started > args.max_hours * 3600:
+                print("time budget reached; re-run to continue", flush=True)
+                break
+            print(f"[{index}/{len(pending)}] {run.recipe.dataset} {run.variant} seed {run.recipe.seed}", flush=True)
+            result = run_one(run, runs_dir, data_dir=args.data_dir)
+            print(f"    test {result['metric']} {result['test']:.2f} (dev {result['dev']:.2f}) "
+                  f"in {result['wall_seconds']:.0f} s", flush=True)
+            write(build_report(plan, label, collect(all_runs, runs_dir), machine, len({r.key for _, r in all_runs})), plan, label)
+    write(build_report(plan, label, collect(all_runs, runs_dir), machine, len({r.key for _, r in all_runs})), plan, label)
+    print((RESULTS / f"blurb_{label}.md").read_text())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""Sweeps: seed statistics, catastrophic seeds, resumability, grid selection."""
+
+import json
+
+import pytest
+
+from biomedserve.recipes import Recipe
+from biomedserve.sweep import RunSpec, expand, run_one, run_path, seed_stats, select_on_dev, summarize
+
+
+def test_seed_stats_and_catastrophic_seeds():
+    stats = seed_stats([90.0, 88.0, 91.0, 30.0, 89.0])
+    assert stats["n"] == 5 and stats["median"] == 89.0
+    assert stats["catastrophic"] == 1  # 30 < 89 / 2
+    assert stats["min"] == 30.0 and stats["max"] == 91.0
+    assert stats["mean"] == pytest.approx(77.6)
+    assert seed_stats([]) == {"n": 0}
+
+
+def test_expand_grid_and_seeds_with_stable_keys():
+    recipe = Recipe(dataset="BIOSSES")
+    runs = expand("stabilised", recipe, [1, 2], {"learning_rate": [1e-4, 5e-5]})
+    assert len(runs) == 4 and len({r.key for r in runs}) == 4
+    assert {r.variant for r in runs} == {"stabilised[learning_rate=0.0001]", "stabilised[learning_rate=5e-05]"}
+    # the key depends on the resolved hyperparameters only, not on the variant name
+    assert RunSpec("a", recipe).key == RunSpec("b", recipe).key
+    assert RunSpec("a", recipe).key != RunSpec("a", recipe.override(seed=7)).key
+
+
+def test_summarize_and_select_on_dev():
+    results = [
+        {"dataset": "D", "variant": "a", "dev": 50, "test": 40},
+        {"dataset": "D", "variant": "a", "dev": 52, "test": 42},
+        {"dataset": "D", "variant": "b", "dev": 60, "test": 39},
+    ]
+    summary = summarize(results)
+    assert summary["D"]["a"]["mean"] == 41.0 and summary["D"]["b"]["n"] == 1
+    assert select_on_dev(results) == "b"
+
+
+def test_finished_runs_are_not_redone(tiny_base, tmp_path):
+    recipe = Recipe(dataset="GAD", base_model=str(tiny_base), max_steps=2, batch_size=8, max_length=32, seed=1)
+    run = RunSpec("standard", recipe)
+    results = tmp_path / "runs"
+    path = run_path(results, run)
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"dataset": "GAD", "variant": "standard", "test": 12.5, "marker": True}))
+    assert run_one(run, results)["marker"] is True  # read back, not retrained
+    assert not (results / ".work").exists()

@@ -1,0 +1,68 @@
+"""The recipe's stabilisation fields reach the model and the optimiser during real training."""
+
+import json
+
+import torch
+from safetensors.torch import load_file
+from transformers import AutoConfig
+
+from biomedserve.recipes import Recipe
+from biomedserve.runtime import Predictor
+from biomedserve.training import TrainOptions, build_model, build_optimizer, train
+from biomedserve.tasks import get_task
+
+
+def test_pruned_model_trains_exports_and_serves_with_fewer_layers(tiny_base, tmp_path):
+    recipe = Recipe(dataset="GAD", base_model=str(tiny_base), max_steps=2, batch_size=8, max_length=32,
+                    prune_top_layers=1)
+    train(recipe, tmp_path / "m", TrainOptions(limit_train=16, limit_eval=8, progress=False))
+    assert AutoConfig.from_pretrained(tmp_path / "m").num_hidden_layers == 1
+    weights = load_file(str(tmp_path / "m" / "model.safetensors"))
+    assert not any("encoder.layer.1." in name for name in weights)
+    assert Predictor.from_dir(tmp_path / "m").predict("@GENE$ and @DISEASE$")[0]["label"] in {"0", "1"}
+
+
+def test_frozen_layers_are_unchanged_by_training(tiny_base, tmp_path):
+    recipe = Recipe(dataset="GAD", base_model=str(tiny_base), max_steps=3, batch_size=8, max_length=32,
+                    learning_rate=1e-2, freeze_embeddings=True, freeze_layers=1)
+    train(recipe, tmp_path / "m", TrainOptions(limit_train=24, limit_eval=8, progress=False, evaluate_splits=()))
+    before = load_file(str(tiny_base / "model.safetensors"))
+    after = load_file(str(tmp_path / "m" / "model.safetensors"))
+    for name, value in after.items():
+        base_name = name.removeprefix("bert.")
+        if base_name.startswith("embeddings.") or base_name.startswith("encoder.layer.0."):
+            assert torch.equal(value, before[base_name]), name
+    assert not torch.equal(after["bert.encoder.layer.1.output.dense.weight"],
+                           before["encoder.layer.1.output.dense.weight"])
+
+
+def test_optimizer_follows_the_recipe(tiny_base):
+    recipe = Recipe(dataset="BIOSSES", base_model=str(tiny_base), bias_correction=False,
+                    layerwise_lr_decay=0.5, learning_rate=1e-3, warmup_ratio=0.5)
+    model = build_model(get_task("similarity"), str(tiny_base), ["score"], recipe)
+    optimizer, schedule = build_optimizer(model, recipe, total_steps=10)
+    assert all(group["bias_correction"] is False for group in optimizer.param_groups)
+    rates = sorted({group["initial_lr"] for group in optimizer.param_groups})
+    assert rates == [1e-3 * 0.5 ** 2, 1e-3 * 0.5, 1e-3]  # 2 layers: embeddings, layer 1, layer 2 + head
+    assert schedule.get_last_lr()[0] == 0.0  # warm-up starts from zero
+
+
+def test_refit_on_train_dev_records_the_selected_epochs(tiny_base, tmp_path):
+    recipe = Recipe(dataset="BIOSSES", base_model=str(tiny_base), epochs=2, batch_size=16, max_length=64,
+                    refit_train_dev=True, reinit_top_layers=1)
+    meta = train(recipe, tmp_path / "m", TrainOptions(progress=False))
+    prov = meta.provenance
+    assert prov["best_dev"] is not None
+    assert prov["refit_epochs_on_train_dev"] == prov["best_dev"]["epoch"]
+    # the refit run saw train + dev (64 + 16 pairs → 5 steps per epoch at batch 16)
+    last_step = prov["train_loss_curve"][-1][0] if prov["train_loss_curve"] else None
+    assert last_step is None or last_step <= 5 * 2
+    assert "test/onnx" in meta.metrics, json.dumps(meta.metrics)
+
+
+def test_early_stopping_stops_before_the_last_epoch(tiny_base, tmp_path):
+    recipe = Recipe(dataset="BIOSSES", base_model=str(tiny_base), epochs=40, batch_size=32, max_length=32,
+                    learning_rate=1e-6, early_stopping_patience=1)
+    meta = train(recipe, tmp_path / "m", TrainOptions(progress=False, evaluate_splits=()))
+    evaluated = [e["epoch"] for e in meta.provenance["dev_history"]]
+    assert len(evaluated) < 40
