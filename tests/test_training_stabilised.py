@@ -66,3 +66,12 @@ def test_early_stopping_stops_before_the_last_epoch(tiny_base, tmp_path):
     meta = train(recipe, tmp_path / "m", TrainOptions(progress=False, evaluate_splits=()))
     evaluated = [e["epoch"] for e in meta.provenance["dev_history"]]
     assert len(evaluated) < 40
+
+
+def test_the_saved_model_is_the_best_dev_epoch(tiny_base, tmp_path):
+    recipe = Recipe(dataset="BIOSSES", base_model=str(tiny_base), epochs=6, batch_size=16, max_length=64,
+                    learning_rate=3e-3, seed=11)
+    meta = train(recipe, tmp_path / "m", TrainOptions(progress=False, evaluate_splits=("dev",)))
+    history = [e["pearson"] for e in meta.provenance["dev_history"]]
+    assert len(history) == 6
+    assert meta.metrics["dev/onnx"]["pearson"] == __import__("pytest").approx(max(history), abs=0.05)
