@@ -136,7 +136,7 @@ def markdown(report: dict, plan: dict) -> str:
         "|---|---|---|---|---|---|",
     ]
     main = report["main"]
-    for dataset, spec in DATASETS.items():
+    for dataset in DATASETS:
         row = main.get(dataset, {})
         metric = next((r["metric"] for r in report["runs"].get("main", []) if r["dataset"] == dataset), "")
         lines.append(f"| {dataset} | {metric} | {_cell(row.get('standard'))} | {_cell(row.get('stabilised'))} | "

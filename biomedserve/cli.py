@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -105,7 +104,8 @@ def train(
     Example: biomedserve train --dataset BC5-chem --out models/bc5chem-minilm
     """
     from biomedserve.recipes import find_recipe, load_recipe
-    from biomedserve.training import TrainOptions, train as run_training
+    from biomedserve.training import TrainOptions
+    from biomedserve.training import train as run_training
 
     _quiet_libraries()
     try:

@@ -118,8 +118,7 @@ def fit(task: TaskDefinition, spec: DatasetSpec, recipe: Recipe, model, tokenize
         dev_set: list[dict] | None, work: Path, options: TrainOptions, epochs: float | None = None):
     """Run the Trainer; with a dev set, evaluate each epoch and keep the best. Returns the Trainer."""
     import torch
-    from transformers import (DataCollatorForTokenClassification, DataCollatorWithPadding, Trainer,
-                              TrainingArguments)
+    from transformers import DataCollatorForTokenClassification, DataCollatorWithPadding, Trainer, TrainingArguments
 
     steps_per_epoch = math.ceil(len(train_set) / recipe.batch_size)
     if epochs is not None:  # an explicit epoch count (the refit) wins over the recipe's max_steps

@@ -8,8 +8,8 @@ from transformers import AutoConfig
 
 from biomedserve.recipes import Recipe
 from biomedserve.runtime import Predictor
-from biomedserve.training import TrainOptions, build_model, build_optimizer, train
 from biomedserve.tasks import get_task
+from biomedserve.training import TrainOptions, build_model, build_optimizer, train
 
 
 def test_pruned_model_trains_exports_and_serves_with_fewer_layers(tiny_base, tmp_path):

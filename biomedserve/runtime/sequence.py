@@ -111,7 +111,7 @@ class DocumentClassifierPredictor(SequencePredictor):
         docs = [split_sentences(_check_text(a, f"abstract {i}")) for i, a in enumerate(items)]
         probs = self.predict_documents(docs)
         return [
-            {"labels": [l for l, p in zip(self.meta.labels, row) if p >= self.threshold],
-             "probabilities": {l: round(float(p), 6) for l, p in zip(self.meta.labels, row)}}
+            {"labels": [name for name, p in zip(self.meta.labels, row) if p >= self.threshold],
+             "probabilities": {name: round(float(p), 6) for name, p in zip(self.meta.labels, row)}}
             for row in probs
         ]

@@ -12,10 +12,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from transformers import AutoModelForSequenceClassification
 
 from biomedserve.data.records import DocumentInstance
-from biomedserve.tasks.classification import (HALLMARKS, documents_to_sentences, encode_pair,
-                                              multi_hot, multilabel_micro_f1)
+from biomedserve.tasks.base import TaskDefinition
+from biomedserve.tasks.classification import (
+    HALLMARKS,
+    documents_to_sentences,
+    encode_pair,
+    multi_hot,
+    multilabel_micro_f1,
+)
 
 THRESHOLD = 0.5
 
@@ -42,23 +49,16 @@ def evaluate(predictor, records: Sequence[DocumentInstance], spec, progress: boo
     return {"f1": multilabel_micro_f1(gold, (probs >= THRESHOLD).astype(int))}
 
 
-def _make_definition():
-    from transformers import AutoModelForSequenceClassification
+DOC_CLASSIFICATION = TaskDefinition(
+    name="doc_classification",
+    auto_model=AutoModelForSequenceClassification,
+    onnx_task="text-classification",
+    metric="f1",
+    labels=lambda spec: list(HALLMARKS),
+    features=features,
+    trainer_metrics=trainer_metrics,
+    evaluate=evaluate,
+    problem_type="multi_label_classification",
+    description="abstract-level micro F1 over the 10 hallmarks",
+)
 
-    from biomedserve.tasks.base import TaskDefinition
-
-    return TaskDefinition(
-        name="doc_classification",
-        auto_model=AutoModelForSequenceClassification,
-        onnx_task="text-classification",
-        metric="f1",
-        labels=lambda spec: list(HALLMARKS),
-        features=features,
-        trainer_metrics=trainer_metrics,
-        evaluate=evaluate,
-        problem_type="multi_label_classification",
-        description="abstract-level micro F1 over the 10 hallmarks",
-    )
-
-
-DOC_CLASSIFICATION = _make_definition()

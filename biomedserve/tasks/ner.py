@@ -15,8 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 from seqeval.metrics import f1_score, precision_score, recall_score
 from seqeval.scheme import IOB2
+from transformers import AutoModelForTokenClassification
 
 from biomedserve.data.records import TaggedSentence
+from biomedserve.tasks.base import TaskDefinition
 from biomedserve.tasks.encoding import make_windows, word_pieces
 
 IGNORE_INDEX = -100  # label of non-first sub-words and specials: PyTorch's cross-entropy skips it
@@ -130,28 +132,20 @@ def evaluate(predictor, sentences: Sequence[TaggedSentence], spec, progress: boo
     return entity_scores(gold, [p.tags for p in predicted])
 
 
-def _make_definition():
-    from transformers import AutoModelForTokenClassification
-
-    from biomedserve.tasks.base import TaskDefinition
-
-    return TaskDefinition(
-        name="ner",
-        auto_model=AutoModelForTokenClassification,
-        onnx_task="token-classification",
-        metric="f1",
-        labels=lambda spec: label_list([spec.entity_type]),
-        features=lambda records, tok, label2id, spec, recipe: encode_sentences(
-            records, tok, label2id, lambda tags: type_tags(tags, spec.entity_type), recipe.max_length
-        ),
-        trainer_metrics=trainer_metrics,
-        evaluate=evaluate,
-        token_level=True,
-        description="entity-level strict F1 (seqeval, IOB2)",
-    )
-
-
-NER = _make_definition()
+NER = TaskDefinition(
+    name="ner",
+    auto_model=AutoModelForTokenClassification,
+    onnx_task="token-classification",
+    metric="f1",
+    labels=lambda spec: label_list([spec.entity_type]),
+    features=lambda records, tok, label2id, spec, recipe: encode_sentences(
+        records, tok, label2id, lambda tags: type_tags(tags, spec.entity_type), recipe.max_length
+    ),
+    trainer_metrics=trainer_metrics,
+    evaluate=evaluate,
+    token_level=True,
+    description="entity-level strict F1 (seqeval, IOB2)",
+)
 
 
 def io_tags_to_spans(tags: Sequence[str]) -> list[TagSpan]:

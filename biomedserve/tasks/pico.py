@@ -11,8 +11,10 @@ from collections.abc import Sequence
 
 import numpy as np
 from sklearn.metrics import f1_score
+from transformers import AutoModelForTokenClassification
 
 from biomedserve.data.records import TaggedSentence
+from biomedserve.tasks.base import TaskDefinition
 from biomedserve.tasks.ner import IGNORE_INDEX, encode_sentences
 
 PICO_LABELS = ["O", "I-PAR", "I-INT", "I-OUT"]
@@ -45,25 +47,18 @@ def evaluate(predictor, sentences: Sequence[TaggedSentence], spec, progress: boo
     return token_macro_f1(gold, pred)
 
 
-def _make_definition():
-    from transformers import AutoModelForTokenClassification
+PICO = TaskDefinition(
+    name="pico",
+    auto_model=AutoModelForTokenClassification,
+    onnx_task="token-classification",
+    metric="macro_f1",
+    labels=lambda spec: list(PICO_LABELS),
+    features=lambda records, tok, label2id, spec, recipe: encode_sentences(
+        records, tok, label2id, list, recipe.max_length
+    ),
+    trainer_metrics=trainer_metrics,
+    evaluate=evaluate,
+    token_level=True,
+    description="word-level macro F1 over PAR/INT/OUT",
+)
 
-    from biomedserve.tasks.base import TaskDefinition
-
-    return TaskDefinition(
-        name="pico",
-        auto_model=AutoModelForTokenClassification,
-        onnx_task="token-classification",
-        metric="macro_f1",
-        labels=lambda spec: list(PICO_LABELS),
-        features=lambda records, tok, label2id, spec, recipe: encode_sentences(
-            records, tok, label2id, list, recipe.max_length
-        ),
-        trainer_metrics=trainer_metrics,
-        evaluate=evaluate,
-        token_level=True,
-        description="word-level macro F1 over PAR/INT/OUT",
-    )
-
-
-PICO = _make_definition()

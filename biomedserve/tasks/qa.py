@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from transformers import AutoModelForSequenceClassification
 
 from biomedserve.data.records import PairInstance
+from biomedserve.tasks.base import TaskDefinition
 from biomedserve.tasks.classification import accuracy
 from biomedserve.tasks.relation import features
 
@@ -29,22 +31,15 @@ def evaluate(predictor, records: Sequence[PairInstance], spec, progress: bool = 
     return {"accuracy": accuracy([r.label for r in records], pred)}
 
 
-def _make_definition():
-    from transformers import AutoModelForSequenceClassification
+QA = TaskDefinition(
+    name="qa",
+    auto_model=AutoModelForSequenceClassification,
+    onnx_task="text-classification",
+    metric="accuracy",
+    labels=lambda spec: list(spec.labels),
+    features=features,
+    trainer_metrics=trainer_metrics,
+    evaluate=evaluate,
+    description="accuracy",
+)
 
-    from biomedserve.tasks.base import TaskDefinition
-
-    return TaskDefinition(
-        name="qa",
-        auto_model=AutoModelForSequenceClassification,
-        onnx_task="text-classification",
-        metric="accuracy",
-        labels=lambda spec: list(spec.labels),
-        features=features,
-        trainer_metrics=trainer_metrics,
-        evaluate=evaluate,
-        description="accuracy",
-    )
-
-
-QA = _make_definition()

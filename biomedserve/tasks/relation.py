@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from transformers import AutoModelForSequenceClassification
 
 from biomedserve.data.records import PairInstance
+from biomedserve.tasks.base import TaskDefinition
 from biomedserve.tasks.classification import encode_pair, positive_micro_f1
 
 
@@ -39,22 +41,15 @@ def evaluate(predictor, records: Sequence[PairInstance], spec, progress: bool = 
     return {"f1": positive_micro_f1([r.label for r in records], pred, predictor.meta.labels, spec.negative)}
 
 
-def _make_definition():
-    from transformers import AutoModelForSequenceClassification
+RELATION = TaskDefinition(
+    name="relation",
+    auto_model=AutoModelForSequenceClassification,
+    onnx_task="text-classification",
+    metric="f1",
+    labels=lambda spec: list(spec.labels),
+    features=features,
+    trainer_metrics=trainer_metrics,
+    evaluate=evaluate,
+    description="micro F1 over the positive relation classes",
+)
 
-    from biomedserve.tasks.base import TaskDefinition
-
-    return TaskDefinition(
-        name="relation",
-        auto_model=AutoModelForSequenceClassification,
-        onnx_task="text-classification",
-        metric="f1",
-        labels=lambda spec: list(spec.labels),
-        features=features,
-        trainer_metrics=trainer_metrics,
-        evaluate=evaluate,
-        description="micro F1 over the positive relation classes",
-    )
-
-
-RELATION = _make_definition()

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from transformers import AutoModelForSequenceClassification
+
 from biomedserve.data.records import PairInstance
+from biomedserve.tasks.base import TaskDefinition
 from biomedserve.tasks.classification import encode_pair, pearson
 
 
@@ -32,23 +35,16 @@ def evaluate(predictor, records: Sequence[PairInstance], spec, progress: bool = 
     return {"pearson": pearson([float(r.label) for r in records], raw.reshape(-1))}
 
 
-def _make_definition():
-    from transformers import AutoModelForSequenceClassification
+SIMILARITY = TaskDefinition(
+    name="similarity",
+    auto_model=AutoModelForSequenceClassification,
+    onnx_task="text-classification",
+    metric="pearson",
+    labels=lambda spec: ["score"],
+    features=features,
+    trainer_metrics=trainer_metrics,
+    evaluate=evaluate,
+    problem_type="regression",
+    description="Pearson correlation",
+)
 
-    from biomedserve.tasks.base import TaskDefinition
-
-    return TaskDefinition(
-        name="similarity",
-        auto_model=AutoModelForSequenceClassification,
-        onnx_task="text-classification",
-        metric="pearson",
-        labels=lambda spec: ["score"],
-        features=features,
-        trainer_metrics=trainer_metrics,
-        evaluate=evaluate,
-        problem_type="regression",
-        description="Pearson correlation",
-    )
-
-
-SIMILARITY = _make_definition()
