@@ -54,3 +54,17 @@ def test_train_refuses_unknown_dataset(tmp_path):
     result = runner.invoke(app, ["train", "--dataset", "NOPE", "--out", str(tmp_path / "m")])
     assert result.exit_code == 2
     assert "NOPE" in result.output
+
+
+def test_sweep_runs_seeds_and_reports_statistics(tiny_base, tmp_path):
+    recipe = tmp_path / "tiny.yaml"
+    recipe.write_text(f"dataset: BIOSSES\nbase_model: {tiny_base}\nmax_steps: 2\nbatch_size: 16\nmax_length: 32\n")
+    args = ["sweep", "-d", "BIOSSES", "-r", str(recipe), "--seeds", "1-2", "--results", str(tmp_path / "runs")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "catastrophic" in result.stdout
+    files = sorted((tmp_path / "runs" / "BIOSSES").glob("*.json"))
+    assert len(files) == 2
+    stamps = [f.stat().st_mtime_ns for f in files]
+    again = runner.invoke(app, args)  # resumed: nothing retrained, files untouched
+    assert again.exit_code == 0 and [f.stat().st_mtime_ns for f in files] == stamps
