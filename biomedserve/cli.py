@@ -250,21 +250,51 @@ def sweep(
 
 
 @app.command()
-def export(model: Path = typer.Argument(..., help="Model directory with PyTorch weights.")) -> None:
-    """Re-export a model directory's PyTorch weights to model.onnx and update its card."""
+def export(
+    model: Path = typer.Argument(..., help="Model directory."),
+    optimize: Optional[str] = typer.Option(None, "--optimize", help="ORT graph optimisation preset: O1, O2, O3 or O4."),
+    quantize: Optional[str] = typer.Option(None, "--quantize", help="int8: dynamic quantisation for this CPU's ISA."),
+    fp16: bool = typer.Option(False, "--fp16", help="fp16 graph for CUDA GPUs (implies O4)."),
+    force: bool = typer.Option(False, "--force", help="Make the variant the default even if it fails the gate."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
+    limit: Optional[int] = typer.Option(None, help="Gate on the first N dev examples only (quick checks)."),
+) -> None:
+    """Export to ONNX, or build a faster variant beside model.onnx and gate it on dev.
+
+    With no option: (re-)export the PyTorch weights to model.onnx. With --optimize/--quantize/--fp16:
+    build model.<variant>.onnx, score it on dev against fp32, and make it the default only if it
+    loses at most 0.5 points (--force overrides). int8 failing the gate is retried with the known
+    remedies (per-channel weights, head kept in fp32, QUInt8 weights).
+
+    Example: biomedserve export models/bc5chem-minilm --optimize O2 --quantize int8
+    """
     from biomedserve.export import export_onnx
     from biomedserve.modeldir import ONNX_FILE, read_meta, record_files, write_meta
     from biomedserve.tasks import get_task
+    from biomedserve.variants import VariantPlan, build_variant
 
     _quiet_libraries()
     try:
-        meta = read_meta(model)
-        export_onnx(model, get_task(meta.task).onnx_task)
-        meta.files.update(record_files(model, [ONNX_FILE]))
-        write_meta(model, meta)
+        if not (optimize or quantize or fp16):
+            meta = read_meta(model)
+            export_onnx(model, get_task(meta.task).onnx_task)
+            meta.files.update(record_files(model, [ONNX_FILE]))
+            write_meta(model, meta)
+            err.print(f"[green]exported {model / ONNX_FILE}[/]")
+            return
+        plan = VariantPlan(optimize=optimize, quantize=quantize, fp16=fp16)
+        err.print(f"building variant [bold]{plan.name}[/] of {model}"
+                  + (f" (int8 for {plan.isa})" if plan.quantize else ""))
+        entry = build_variant(model, plan, force=force, data_dir=data_dir, limit=limit,
+                              log=lambda m: err.print(m))
     except BiomedserveError as exc:
         _fail(exc)
-    err.print(f"[green]exported {model / ONNX_FILE}[/]")
+    if entry["passed"]:
+        err.print(f"[green]{plan.name} passed the gate[/] ({entry['reason']}): it is now the default")
+    elif entry["forced"]:
+        err.print(f"[yellow]{plan.name} failed the gate ({entry['reason']}) but --force made it the default[/]")
+    else:
+        err.print(f"[yellow]{plan.name} is stored but NOT the default:[/] {entry['reason']}")
 
 
 @app.command()

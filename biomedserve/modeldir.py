@@ -53,6 +53,10 @@ class ModelMeta(BaseModel):
     provenance: dict[str, Any] = {}
     files: dict[str, FileRecord] = {}
     train_seconds: float | None = None
+    # faster forms of model.onnx (biomedserve.variants), each gated on dev against fp32
+    variants: dict[str, dict[str, Any]] = {}
+    default_variant: str = "fp32"
+    default_gpu_variant: str | None = None
 
 
 def record_files(model_dir: Path, names: list[str]) -> dict[str, FileRecord]:
@@ -90,15 +94,15 @@ def read_meta(model_dir: str | Path) -> ModelMeta:
         raise ModelDirError(f"{path} is corrupt: not UTF-8 text") from None
 
 
-def verify_files(model_dir: str | Path, meta: ModelMeta, names: tuple[str, ...]) -> None:
-    """Every file in ``names`` must exist and, if recorded, match its size and checksum."""
+def verify_files(model_dir: str | Path, meta: ModelMeta, names: tuple[str, ...], checksums: bool = True) -> None:
+    """Every file in ``names`` must exist and, if recorded (and ``checksums``), match its size and SHA-256."""
     model_dir = Path(model_dir)
     for name in names:
         path = model_dir / name
         if not path.is_file():
             raise ModelDirError(f"{model_dir} is incomplete: {name} is missing")
         record = meta.files.get(name)
-        if record is None:
+        if record is None or not checksums:
             continue
         size = path.stat().st_size
         if size != record.size:
@@ -137,6 +141,15 @@ def render_card(meta: ModelMeta) -> str:
             lines.append(f"| {key} | " + " | ".join(f"{scores[c]:.2f}" if c in scores else "" for c in columns) + " |")
     else:
         lines.append("Not evaluated yet: `biomedserve evaluate --record`.")
+    if meta.variants:
+        lines += ["", "## Variants", "",
+                  f"Default on CPU: **{meta.default_variant}**; on GPU: **{meta.default_gpu_variant or 'fp32'}**.",
+                  "", "| variant | file | dev | fp32 dev | loss | gate |", "|---|---|---|---|---|---|"]
+        for name, v in sorted(meta.variants.items()):
+            dev = "–" if v.get("dev") is None else f"{v['dev']:.2f}"
+            loss = "–" if v.get("loss") is None else f"{v['loss']:.2f}"
+            gate = "passed" if v.get("passed") else ("forced" if v.get("forced") else v.get("reason", ""))
+            lines.append(f"| {name} | {v.get('file')} | {dev} | {v.get('reference_dev', 0):.2f} | {loss} | {gate} |")
     lines += ["", "## Recipe", "", "```json", json.dumps(meta.recipe, indent=2), "```", ""]
     if meta.train_seconds is not None:
         lines += [f"Training time: {meta.train_seconds:.0f} s.", ""]

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from transformers import AutoTokenizer
 
 from biomedserve.errors import BiomedserveError, ModelDirError
-from biomedserve.modeldir import ONNX_FILE, TOKENIZER_FILES, TORCH_FILES, ModelMeta, read_meta, verify_files
+from biomedserve.modeldir import TOKENIZER_FILES, TORCH_FILES, ModelMeta, read_meta, verify_files
 from biomedserve.runtime.backends import OnnxBackend, TorchBackend
 from biomedserve.runtime.words import split_words
 from biomedserve.tasks import get_task
@@ -32,11 +32,35 @@ class InputError(BiomedserveError, TypeError):
     """The caller passed something that is not text."""
 
 
+def _choose_variant(meta: ModelMeta, variant: str, providers: list[str] | None) -> str:
+    """The ONNX file for ``variant`` (see :meth:`Predictor.from_dir`)."""
+    from biomedserve.variants import variant_file
+
+    if variant == "auto":
+        on_gpu = "CUDAExecutionProvider" in (providers or _available_providers())
+        # int8 graphs (MatMulInteger) are CPU kernels: a GPU takes its gated fp16 variant or fp32
+        variant = (meta.default_gpu_variant or "fp32") if on_gpu else meta.default_variant
+    if variant != "fp32" and variant not in meta.variants:
+        known = ", ".join(["fp32", *meta.variants])
+        raise ModelDirError(f"{meta.name} has no variant {variant!r}; it has: {known}")
+    return variant_file(variant)
+
+
+def _available_providers() -> list[str]:
+    try:
+        import onnxruntime as ort
+
+        return ort.get_available_providers()
+    except ImportError:
+        return []
+
+
 class Predictor:
     """Base class: a loaded model directory plus a backend. Use :meth:`from_dir`."""
 
     registry: ClassVar[dict[str, type["Predictor"]]] = {}
     tasks: ClassVar[tuple[str, ...]] = ()
+    variant: str = "model.onnx"  # the ONNX file in use (set by from_dir)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -54,8 +78,14 @@ class Predictor:
 
     @classmethod
     def from_dir(cls, model_dir: str | Path, backend: str = "onnx", threads: int | None = None,
-                 providers: list[str] | None = None) -> "Predictor":
-        """Open ``model_dir`` and return the predictor for its task type."""
+                 providers: list[str] | None = None, variant: str = "auto", verify: bool = True) -> "Predictor":
+        """Open ``model_dir`` and return the predictor for its task type.
+
+        ``variant`` picks the ONNX graph: ``auto`` takes the card's gated default for this hardware
+        (fp16 on a CUDA GPU if it passed there, else the CPU default, else fp32); a name such as
+        ``fp32``, ``o2`` or ``int8`` forces one. ``verify=False`` skips the checksum pass (for a
+        variant being built).
+        """
         model_dir = Path(model_dir)
         if backend not in BACKENDS:
             raise BiomedserveError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
@@ -66,17 +96,20 @@ class Predictor:
             raise ModelDirError(
                 f"{model_dir}: task {meta.task!r} has no runtime predictor; known: {', '.join(Predictor.registry)}"
             )
-        weights = (ONNX_FILE,) if backend == "onnx" else TORCH_FILES
-        verify_files(model_dir, meta, weights + TOKENIZER_FILES)
+        graph = _choose_variant(meta, variant, providers) if backend == "onnx" else None
+        weights = (graph,) if backend == "onnx" else TORCH_FILES
+        verify_files(model_dir, meta, weights + TOKENIZER_FILES, checksums=verify)
         try:
             tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
         except Exception as exc:
             raise ModelDirError(f"{model_dir}: tokenizer could not be loaded: {exc}") from None
         if backend == "onnx":
-            engine = OnnxBackend(model_dir / ONNX_FILE, providers=providers, threads=threads)
+            engine = OnnxBackend(model_dir / graph, providers=providers, threads=threads)
         else:
             engine = TorchBackend(model_dir, get_task(meta.task).auto_model, threads=threads)
-        return Predictor.registry[meta.task](model_dir, meta, engine, tokenizer)
+        predictor = Predictor.registry[meta.task](model_dir, meta, engine, tokenizer)
+        predictor.variant = graph
+        return predictor
 
     @property
     def name(self) -> str:
