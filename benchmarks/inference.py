@@ -1,0 +1,271 @@
+"""Benchmark: inference speed, memory and accuracy of the runtime's backends and variants.
+
+    python benchmarks/inference.py                 # builds what is missing, then measures
+    python benchmarks/inference.py --quick         # 600 test sentences instead of all 4,797
+
+One run measures, on the BC5-chem test sentences through the runtime ``Predictor`` (word splitting,
+windowing, length-sorted batches of up to 64, decoding — what users get):
+
+* the fine-tuned MiniLM NER model (``models/bc5chem-minilm``): PyTorch fp32 eager, ORT fp32,
+  ORT O2, ORT int8, ORT O2+int8, and the 2-layers-pruned model (``models/bc5chem-minilm-pruned2``)
+  with int8 — sentences/s, words/s, batch-1 p50/p99 latency, peak RSS, test F1;
+* a BERT-base-shaped model (12 layers, hidden 768, vocab 30522, random weights: the PubMedBERT
+  shape) and its 6-layer pruned form, for throughput only;
+* on a CUDA machine, additionally CUDA fp32/fp16 at batch sizes up to 256.
+
+Each configuration runs in its own process, so peak RSS is its own. Results:
+``benchmarks/results/inference.json`` and ``inference.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+MODEL = Path("models/bc5chem-minilm")
+PRUNED = Path("models/bc5chem-minilm-pruned2")
+SHAPES = Path("runs/bench-shapes")
+PUBMED_ABSTRACTS = 36_000_000
+
+
+# ---------------------------------------------------------------- one configuration, in a child process
+def measure(config: dict) -> dict:
+    from biomedserve.data.registry import get_dataset
+    from biomedserve.runtime import Predictor
+    from biomedserve.tasks.ner import entity_scores, type_tags
+
+    spec = get_dataset("BC5-chem")
+    sentences = spec.load("test")
+    if config.get("limit"):
+        sentences = sentences[: config["limit"]]
+    words = [s.tokens for s in sentences]
+    predictor = Predictor.from_dir(config["model"], backend=config["backend"], variant=config.get("variant", "fp32"),
+                                   providers=config.get("providers"))
+    predictor.max_batch_size = config.get("batch_size", 64)
+    predictor.max_tokens_per_batch = max(16384, 128 * predictor.max_batch_size)
+    predictor.predict_words(words[:64])  # warm-up: allocations, lazy kernels
+    started = time.perf_counter()
+    tagged = predictor.predict_words(words)
+    seconds = time.perf_counter() - started
+    n_words = sum(len(w) for w in words)
+    result = {
+        **config,
+        "graph": predictor.variant if config["backend"] == "onnx" else "pytorch",
+        "providers": predictor.backend.providers,
+        "sentences": len(words),
+        "sentences_per_s": round(len(words) / seconds, 1),
+        "words_per_s": round(n_words / seconds, 1),
+    }
+    if config.get("score", True):
+        gold = [type_tags(s.tags, spec.entity_type) for s in sentences]
+        result["f1"] = round(entity_scores(gold, [t.tags for t in tagged])["f1"], 2)
+    if config.get("latency", True):
+        latencies = []
+        for w in words[:200]:
+            t = time.perf_counter()
+            predictor.predict_words([w])
+            latencies.append(1000 * (time.perf_counter() - t))
+        latencies.sort()
+        result["p50_ms"] = round(statistics.median(latencies), 2)
+        result["p99_ms"] = round(latencies[int(0.99 * (len(latencies) - 1))], 2)
+    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return result
+
+
+def run_child(config: dict) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", json.dumps(config)], capture_output=True, text=True)
+    if out.returncode != 0:
+        return {**config, "error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "failed"}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------- building what the run needs
+def ensure_models(log) -> None:
+    """Train the pruned model and build the variants if they are missing (each gated on dev)."""
+    from biomedserve.modeldir import read_meta
+    from biomedserve.variants import VariantPlan, build_variant
+
+    if not (MODEL / "biomedserve.json").is_file():
+        raise SystemExit(f"{MODEL} is missing: run `biomedserve quickstart` (or benchmarks/ner_default.py) first")
+    if not (PRUNED / "biomedserve.json").is_file():
+        log(f"training {PRUNED} (recipe train/BC5-chem/pruned2.yaml)…")
+        subprocess.run([sys.executable, "-m", "biomedserve.cli", "train", "-d", "BC5-chem", "-r", "pruned2",
+                        "--out", str(PRUNED), "--overwrite"], check=True)
+    for model, plans in ((MODEL, [VariantPlan(optimize="O2"), VariantPlan(quantize="int8"),
+                                  VariantPlan(optimize="O2", quantize="int8")]),
+                         (PRUNED, [VariantPlan(quantize="int8")])):
+        for plan in plans:
+            if plan.name not in read_meta(model).variants:
+                log(f"building {model.name} {plan.name}…")
+                build_variant(model, plan, progress=False, log=log)
+
+
+def ensure_shape(layers: int, log) -> Path:
+    """A random BERT-base-shaped NER model directory with ONNX fp32 and int8 graphs."""
+    from transformers import AutoTokenizer, BertConfig, BertForTokenClassification
+
+    from biomedserve.export import export_onnx
+    from biomedserve.modeldir import ModelMeta, write_meta
+    from biomedserve.variants import QuantRemedy, cpu_isa, quantize_int8
+
+    path = SHAPES / f"bert-base-{layers}l"
+    if (path / "model.int8.onnx").is_file():
+        return path
+    log(f"building the BERT-base shape with {layers} layers (random weights)…")
+    path.mkdir(parents=True, exist_ok=True)
+    labels = ["O", "B-CHEMICAL", "I-CHEMICAL"]
+    config = BertConfig(vocab_size=30522, hidden_size=768, num_hidden_layers=layers, num_attention_heads=12,
+                        intermediate_size=3072, num_labels=3, id2label=dict(enumerate(labels)),
+                        label2id={label: i for i, label in enumerate(labels)})
+    BertForTokenClassification(config).save_pretrained(path)
+    AutoTokenizer.from_pretrained(str(MODEL)).save_pretrained(path)
+    export_onnx(path, "token-classification")
+    quantize_int8(path / "model.onnx", path, cpu_isa(), QuantRemedy("per-channel", per_channel=True),
+                  path / "model.int8.onnx")
+    meta = ModelMeta(name=path.name, task="ner", dataset="BC5-chem", labels=labels, max_length=512,
+                     base_model="random BertConfig (BERT-base shape)", recipe={},
+                     variants={"int8": {"file": "model.int8.onnx", "quantize": "int8", "passed": None}})
+    write_meta(path, meta)
+    return path
+
+
+# ---------------------------------------------------------------- the run
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true", help="600 test sentences instead of all")
+    parser.add_argument("--shape-sentences", type=int, default=1000,
+                        help="test sentences for the BERT-base-shape rows (default 1000)")
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure(json.loads(args.child))))
+        return
+
+    from machine import describe
+
+    from biomedserve.runtime.backends import GPU_PROVIDERS
+
+    log = lambda m: print(m, flush=True)  # noqa: E731
+    ensure_models(log)
+    limit = 600 if args.quick else None
+    import onnxruntime as ort
+
+    gpu = any(p in ort.get_available_providers() for p in GPU_PROVIDERS)
+    cpu = ["CPUExecutionProvider"]
+    rows = []
+    minilm = [
+        ("PyTorch fp32 (eager)", {"model": str(MODEL), "backend": "torch"}),
+        ("ORT fp32", {"model": str(MODEL), "backend": "onnx", "variant": "fp32", "providers": cpu}),
+        ("ORT O2", {"model": str(MODEL), "backend": "onnx", "variant": "o2", "providers": cpu}),
+        ("ORT int8", {"model": str(MODEL), "backend": "onnx", "variant": "int8", "providers": cpu}),
+        ("ORT O2 + int8", {"model": str(MODEL), "backend": "onnx", "variant": "o2-int8", "providers": cpu}),
+        ("pruned (4 layers) + ORT int8", {"model": str(PRUNED), "backend": "onnx", "variant": "int8", "providers": cpu}),
+    ]
+    for name, config in minilm:
+        log(f"measuring MiniLM NER: {name}")
+        rows.append({"group": "MiniLM NER (fine-tuned)", "name": name, **run_child({**config, "limit": limit})})
+        log(f"    {json.dumps({k: rows[-1].get(k) for k in ('sentences_per_s', 'f1', 'p50_ms', 'peak_rss_mb', 'error')})}")
+
+    shape12, shape6 = ensure_shape(12, log), ensure_shape(6, log)
+    shape_rows = [
+        ("BERT-base shape, PyTorch fp32", {"model": str(shape12), "backend": "torch"}),
+        ("BERT-base shape, ORT fp32", {"model": str(shape12), "backend": "onnx", "variant": "fp32", "providers": cpu}),
+        ("BERT-base shape, ORT int8", {"model": str(shape12), "backend": "onnx", "variant": "int8", "providers": cpu}),
+        ("6-layer pruned shape, ORT int8", {"model": str(shape6), "backend": "onnx", "variant": "int8", "providers": cpu}),
+    ]
+    for name, config in shape_rows:
+        log(f"measuring {name}")
+        rows.append({"group": "BERT-base shape (random weights, throughput only)", "name": name,
+                     **run_child({**config, "limit": args.shape_sentences, "score": False, "latency": False})})
+        log(f"    {rows[-1].get('sentences_per_s')} sentences/s")
+
+    if gpu:
+        for name, config in [("CUDA fp32", {"model": str(shape12), "backend": "onnx", "variant": "fp32",
+                                            "providers": ["CUDAExecutionProvider", "CPUExecutionProvider"]})]:
+            for batch in (1, 8, 32, 64, 128, 256):
+                rows.append({"group": "GPU", "name": f"BERT-base shape, {name}, batch {batch}",
+                             **run_child({**config, "batch_size": batch, "score": False, "latency": False})})
+
+    by_name = {r["name"]: r for r in rows}
+    base = by_name["PyTorch fp32 (eager)"]
+
+    def speedup(name: str, ref: dict) -> float | None:
+        row = by_name.get(name, {})
+        return round(row["sentences_per_s"] / ref["sentences_per_s"], 2) if "sentences_per_s" in row and "sentences_per_s" in ref else None
+
+    words_per_abstract = mean_abstract_words()
+    fastest = max((r for r in rows if r["group"].startswith("MiniLM") and "words_per_s" in r), key=lambda r: r["words_per_s"])
+    summary = {
+        "int8_vs_pytorch": speedup("ORT int8", base),
+        "o2_int8_vs_pytorch": speedup("ORT O2 + int8", base),
+        "int8_f1_loss": round(base["f1"] - by_name["ORT int8"]["f1"], 2) if "f1" in by_name.get("ORT int8", {}) else None,
+        "o2_int8_f1_loss": round(base["f1"] - by_name["ORT O2 + int8"]["f1"], 2) if "f1" in by_name.get("ORT O2 + int8", {}) else None,
+        "pruned_int8_vs_pytorch": speedup("pruned (4 layers) + ORT int8", base),
+        "bert_base_pruned_int8_vs_pytorch": speedup("6-layer pruned shape, ORT int8", by_name["BERT-base shape, PyTorch fp32"]),
+        "mean_words_per_abstract": words_per_abstract,
+        "pubmed_hours_fastest_cpu": round(PUBMED_ABSTRACTS * words_per_abstract / fastest["words_per_s"] / 3600, 1),
+        "fastest_cpu": fastest["name"],
+        "gpu": gpu,
+    }
+    report = {"benchmark": "inference", "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "summary": summary, "rows": rows, "machine": describe(),
+              "command": "python benchmarks/inference.py" + (" --quick" if args.quick else "")}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "inference.json").write_text(json.dumps(report, indent=2) + "\n")
+    (RESULTS / "inference.md").write_text(markdown(report))
+    print((RESULTS / "inference.md").read_text())
+
+
+def mean_abstract_words() -> float:
+    """Mean words per real PubMed abstract (the HoC test abstracts), for the 36M-abstract projection."""
+    from biomedserve.data.registry import get_dataset
+    from biomedserve.runtime.words import split_words
+
+    docs = get_dataset("HoC").load("test")
+    return round(statistics.fmean(sum(len(split_words(s)) for s in d.sentences) for d in docs), 1)
+
+
+def markdown(report: dict) -> str:
+    m, s = report["machine"], report["summary"]
+    lines = [
+        "# Inference speed, memory and accuracy",
+        "",
+        f"Run {report['when']} on {m['cpu']} ({m['usable_cores']} cores, flags: {', '.join(m['cpu_flags'])}), "
+        f"{'with' if s['gpu'] else 'no'} GPU. `{report['command']}`.",
+        "BC5-chem test sentences through the runtime Predictor (length-sorted batches of up to 64).",
+        "",
+        "| model | configuration | sentences/s | words/s | speed-up | batch-1 p50 ms | p99 ms | peak RSS MB | test F1 |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    refs = {}
+    for r in report["rows"]:
+        refs.setdefault(r["group"], r)
+        ref = refs[r["group"]]
+        if "error" in r:
+            lines.append(f"| {r['group']} | {r['name']} | error: {r['error']} |||||||")
+            continue
+        sp = r["sentences_per_s"] / ref["sentences_per_s"] if "sentences_per_s" in ref else float("nan")
+        lines.append(f"| {r['group']} | {r['name']} | {r['sentences_per_s']} | {r['words_per_s']} | {sp:.2f}× | "
+                     f"{r.get('p50_ms', '–')} | {r.get('p99_ms', '–')} | {r['peak_rss_mb']} | {r.get('f1', '–')} |")
+    lines += ["", "Speed-up is against the first row of the same group (PyTorch fp32).", "",
+              f"- ORT int8 vs PyTorch fp32: **{s['int8_vs_pytorch']}×** (F1 change {s['int8_f1_loss']} points lost); "
+              f"O2 + int8: **{s['o2_int8_vs_pytorch']}×** ({s['o2_int8_f1_loss']} lost).",
+              f"- BERT-base shape: 6-layer pruned + int8 vs 12-layer PyTorch fp32: **{s['bert_base_pruned_int8_vs_pytorch']}×**.",
+              f"- Projected time to annotate 36M PubMed abstracts ({s['mean_words_per_abstract']} words each, the HoC "
+              f"test mean) with {s['fastest_cpu']} on this machine: **{s['pubmed_hours_fastest_cpu']} hours**.", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
