@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -295,6 +296,35 @@ def export(
         err.print(f"[yellow]{plan.name} failed the gate ({entry['reason']}) but --force made it the default[/]")
     else:
         err.print(f"[yellow]{plan.name} is stored but NOT the default:[/] {entry['reason']}")
+
+
+@app.command()
+def serve(
+    models: Optional[str] = typer.Option(None, "--models", help="Comma-separated model dirs (default: all in models/)."),
+    port: int = typer.Option(3000, "--port", help="HTTP port."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind (0.0.0.0 for all)."),
+    batching: bool = typer.Option(True, "--batching/--no-batching", help="Merge concurrent requests by token budget."),
+) -> None:
+    """Start the BentoML HTTP service (POST /ner, /relations, /qa, /similarity, /classify; GET /models,
+    /visualize; /healthz, /readyz, /metrics). Every model is checked before the server starts.
+    """
+    import shutil
+
+    from biomedserve.serving.store import MODELS_ENV, ModelStore
+
+    _quiet_libraries()
+    root = Path(__file__).resolve().parent.parent
+    try:
+        store = ModelStore.load(models)  # fail here, with a clear message, not at the first request
+    except BiomedserveError as exc:
+        _fail(exc)
+    names = ", ".join(f"{n} ({s.task}, {s.predictor.variant})" for n, s in store.by_name.items())
+    err.print(f"serving {names} on http://{host}:{port}")
+    env = {**os.environ, MODELS_ENV: ",".join(str(Path(s.predictor.model_dir).resolve()) for s in store.by_name.values()),
+           "BIOMEDSERVE_BATCHING": "1" if batching else "0", "BENTOML_DO_NOT_TRACK": "true"}
+    bentoml = shutil.which("bentoml") or "bentoml"
+    os.execvpe(bentoml, [bentoml, "serve", "service.service:BiomedServe", "--working-dir", str(root),
+                         "--host", host, "--port", str(port)], env)
 
 
 @app.command()

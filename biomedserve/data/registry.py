@@ -40,6 +40,7 @@ class DatasetSpec:
     labels: tuple[str, ...] = ()
     entity_type: str | None = None
     negative: str | None = None  # relation extraction: the "no relation" class, not scored
+    entity_masks: tuple[str, str] | None = None  # relation extraction: the two entity types as masked
     optional_splits: frozenset[str] = frozenset()  # splits that may be absent (EBM-PICO train)
 
     def available_splits(self, data_dir: str | Path | None = None) -> list[str]:
@@ -86,13 +87,13 @@ DATASETS: dict[str, DatasetSpec] = {
                     labels=("PAR", "INT", "OUT"), optional_splits=frozenset({"train"})),
         DatasetSpec("ChemProt", "relation", _TSV,
                     partial(read_relation_tsv, labels=frozenset(_CHEMPROT), header=False), labels=_CHEMPROT,
-                    negative="false"),
+                    negative="false", entity_masks=("CHEMICAL", "GENE")),
         DatasetSpec("DDI", "relation", _TSV,
                     partial(read_relation_tsv, labels=frozenset(_DDI), header=False), labels=_DDI,
-                    negative="DDI-false"),
+                    negative="DDI-false", entity_masks=("DRUG", "DRUG")),
         DatasetSpec("GAD", "relation", _TSV,
                     partial(read_relation_tsv, labels=frozenset({"0", "1"}), header=True), labels=("0", "1"),
-                    negative="0"),
+                    negative="0", entity_masks=("GENE", "DISEASE")),
         DatasetSpec("BIOSSES", "similarity", _TSV, read_biosses),
         DatasetSpec("HoC", "doc_classification", _TSV, read_hoc, labels=tuple(str(k) for k in range(10))),
         DatasetSpec("PubMedQA", "qa", {s: f"{s}_set.json" for s in SPLITS},

@@ -53,3 +53,15 @@ RELATION = TaskDefinition(
     description="micro F1 over the positive relation classes",
 )
 
+
+
+def mask_entities(text: str, first: tuple[int, int, str], second: tuple[int, int, str]) -> str:
+    """Replace two non-overlapping character spans with ``@TYPE$`` masks, as the BLURB RE sets are.
+
+    ``first``/``second`` are ``(start, end, type)``; the result is what the relation models read.
+    """
+    spans = sorted([first, second])
+    if spans[0][1] > spans[1][0]:
+        raise ValueError("the two entity spans overlap")
+    (s1, e1, t1), (s2, e2, t2) = spans
+    return f"{text[:s1]}@{t1}${text[e1:s2]}@{t2}${text[e2:]}"

@@ -1,0 +1,75 @@
+"""The models a service serves: loaded once at start-up, looked up by name or task type."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from biomedserve.errors import BiomedserveError, ModelDirError
+from biomedserve.modeldir import META_FILE
+from biomedserve.runtime import Predictor
+from biomedserve.serving.batcher import TokenBatcher
+from biomedserve.serving.settings import SETTINGS, Settings
+
+MODELS_ENV = "BIOMEDSERVE_MODELS"
+
+
+class UnknownModel(BiomedserveError):
+    """No loaded model has that name, or none serves that task."""
+
+
+@dataclass
+class Served:
+    predictor: Predictor
+    batcher: TokenBatcher
+
+    @property
+    def name(self) -> str:
+        return self.predictor.meta.name
+
+    @property
+    def task(self) -> str:
+        return self.predictor.meta.task
+
+
+def model_dirs(spec: str | None, store: Path = Path("models")) -> list[Path]:
+    """``a,b`` → those directories; empty → every model directory in ``store``."""
+    if spec:
+        return [Path(p.strip()) for p in spec.split(",") if p.strip()]
+    return sorted(p for p in store.iterdir() if (p / META_FILE).is_file()) if store.is_dir() else []
+
+
+class ModelStore:
+    def __init__(self, served: list[Served]):
+        if not served:
+            raise ModelDirError("no models to serve: pass --models models/<name>[,...] or train one first")
+        self.by_name = {s.name: s for s in served}
+
+    @classmethod
+    def load(cls, spec: str | None = None, settings: Settings = SETTINGS) -> "ModelStore":
+        """Open every model now, so a missing or corrupt one stops the service at start-up."""
+        spec = spec if spec is not None else os.environ.get(MODELS_ENV)
+        served = []
+        for path in model_dirs(spec):
+            predictor = Predictor.from_dir(path)
+            batcher = TokenBatcher(predictor.predict, settings.batch_max_tokens, settings.batch_max_items,
+                                   settings.batch_max_latency_ms, enabled=settings.batching)
+            served.append(Served(predictor, batcher))
+        return cls(served)
+
+    def get(self, name: str | None, tasks: tuple[str, ...]) -> Served:
+        """By name (which must serve one of ``tasks``), else the first model of those tasks."""
+        if name is not None:
+            served = self.by_name.get(name)
+            fitting = ", ".join(n for n, s in self.by_name.items() if s.task in tasks) or "none"
+            if served is None:
+                raise UnknownModel(f"no model named {name!r}; {'/'.join(tasks)} models loaded: {fitting}")
+            if served.task not in tasks:
+                raise UnknownModel(f"model {name!r} is a {served.task} model, not {'/'.join(tasks)}; "
+                                   f"{'/'.join(tasks)} models loaded: {fitting}")
+            return served
+        for served in self.by_name.values():
+            if served.task in tasks:
+                return served
+        raise UnknownModel(f"no {'/'.join(tasks)} model is loaded; loaded: {', '.join(self.by_name)}")
