@@ -42,7 +42,46 @@ def tiny_model(tiny_base, tmp_path_factory) -> Path:
     from biomedserve.training import TrainOptions, train
 
     out = tmp_path_factory.mktemp("models") / "tiny-bc5chem"
-    recipe = Recipe(dataset="BC5-chem", base_model=str(tiny_base), learning_rate=5e-3, max_steps=30,
+    recipe = Recipe(dataset="BC5-chem", base_model=str(tiny_base), learning_rate=5e-3, max_steps=120,
                     batch_size=16, max_length=64, seed=13)
-    train(recipe, out, TrainOptions(limit_train=480, limit_eval=200, progress=False))
+    train(recipe, out, TrainOptions(limit_train=1920, limit_eval=200, progress=False))
     return out
+
+
+@pytest.fixture(scope="session")
+def pico_data_dir(tmp_path_factory) -> Path:
+    """EBM-PICO has no staged train split: a data dir whose train.tsv is the first dev documents."""
+    import shutil
+
+    from biomedserve.data.location import resolve_data_dir
+
+    root = tmp_path_factory.mktemp("blurb")
+    source = resolve_data_dir() / "EBM-PICO"
+    (root / "EBM-PICO").mkdir()
+    for split in ("dev", "test"):
+        shutil.copy(source / f"{split}.tsv", root / "EBM-PICO" / f"{split}.tsv")
+    head = (source / "dev.tsv").read_text(encoding="utf-8").split("-DOCSTART-")[1:6]
+    (root / "EBM-PICO" / "train.tsv").write_text("".join("-DOCSTART-" + d for d in head), encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_task_model(tiny_base, pico_data_dir, tmp_path_factory):
+    """``tiny_task_model(dataset)`` → (model dir, data dir): a 3-step model of that dataset's task type."""
+    from biomedserve.recipes import Recipe
+    from biomedserve.training import TrainOptions, train
+
+    models: dict[str, tuple[Path, Path | None]] = {}
+
+    def get(dataset: str):
+        if dataset not in models:
+            out = tmp_path_factory.mktemp("task-models") / dataset
+            recipe = Recipe(dataset=dataset, base_model=str(tiny_base), learning_rate=1e-3, max_steps=3,
+                            batch_size=8, eval_batch_size=8, max_length=64, seed=3,
+                            single_segment=dataset == "PubMedQA")
+            data_dir = pico_data_dir if dataset == "EBM-PICO" else None
+            train(recipe, out, TrainOptions(data_dir=data_dir, limit_train=24, limit_eval=12, progress=False))
+            models[dataset] = (out, data_dir)
+        return models[dataset]
+
+    return get

@@ -17,7 +17,7 @@ def test_card_records_task_labels_metrics_and_provenance(tiny_model):
     meta = read_meta(tiny_model)
     assert meta.task == "ner" and meta.dataset == "BC5-chem"
     assert meta.labels == ["O", "B-CHEMICAL", "I-CHEMICAL"]
-    assert meta.max_length == 64 and meta.recipe["max_steps"] == 30
+    assert meta.max_length == 64 and meta.recipe["max_steps"] == 120
     # limited runs are recorded apart from full-split scores
     assert set(meta.metrics) == {"dev/onnx@200", "test/onnx@200"}
     assert all(0 <= s["f1"] <= 100 for s in meta.metrics.values())
@@ -33,10 +33,12 @@ def test_card_records_task_labels_metrics_and_provenance(tiny_model):
 
 
 def test_tiny_model_learned_something(tiny_model):
-    # 30 steps with a 2-layer, 32-wide random BERT is too little for entities, but the loss must fall
-    curve = read_meta(tiny_model).provenance["train_loss_curve"]
+    # 120 steps of a 2-layer, 32-wide random BERT: far from good, but the loss falls and entities appear
+    meta = read_meta(tiny_model)
+    curve = meta.provenance["train_loss_curve"]
     assert len(curve) >= 3, json.dumps(curve)
     assert curve[-1][1] < 0.8 * curve[0][1], json.dumps(curve)
+    assert meta.metrics["dev/onnx@200"]["f1"] > 20, json.dumps(meta.metrics)
 
 
 def test_same_seed_same_model(tiny_base, tmp_path):

@@ -6,49 +6,18 @@ features, metrics, ONNX export, runtime decoding), not accuracy.
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
 
-from biomedserve.data.location import resolve_data_dir
 from biomedserve.evaluation import evaluate_model
-from biomedserve.recipes import Recipe
 from biomedserve.runtime import Predictor
-from biomedserve.training import TrainOptions, train
 
 CASES = ["EBM-PICO", "ChemProt", "DDI", "GAD", "BIOSSES", "HoC", "PubMedQA", "BioASQ"]
 
 
 @pytest.fixture(scope="module")
-def pico_data_dir(tmp_path_factory):
-    """EBM-PICO has no staged train split: build a data dir whose train.tsv is the first dev documents."""
-    root = tmp_path_factory.mktemp("blurb")
-    source = resolve_data_dir() / "EBM-PICO"
-    (root / "EBM-PICO").mkdir()
-    for split in ("dev", "test"):
-        shutil.copy(source / f"{split}.tsv", root / "EBM-PICO" / f"{split}.tsv")
-    head = (source / "dev.tsv").read_text(encoding="utf-8").split("-DOCSTART-")[1:6]
-    (root / "EBM-PICO" / "train.tsv").write_text("".join("-DOCSTART-" + d for d in head), encoding="utf-8")
-    return root
-
-
-@pytest.fixture(scope="module")
-def trained(tiny_base, pico_data_dir, tmp_path_factory):
-    models = {}
-
-    def get(dataset: str):
-        if dataset not in models:
-            out = tmp_path_factory.mktemp("task-models") / dataset
-            recipe = Recipe(dataset=dataset, base_model=str(tiny_base), learning_rate=1e-3, max_steps=3,
-                            batch_size=8, eval_batch_size=8, max_length=64, seed=3,
-                            single_segment=dataset == "PubMedQA")
-            data_dir = pico_data_dir if dataset == "EBM-PICO" else None
-            train(recipe, out, TrainOptions(data_dir=data_dir, limit_train=24, limit_eval=12, progress=False))
-            models[dataset] = (out, data_dir)
-        return models[dataset]
-
-    return get
+def trained(tiny_task_model):
+    return tiny_task_model
 
 
 @pytest.mark.parametrize("dataset", CASES)

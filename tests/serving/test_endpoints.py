@@ -1,0 +1,123 @@
+"""Every endpoint of the real service over HTTP, and every error path."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from biomedserve.data.registry import get_dataset
+
+
+def test_probes_and_metrics(client):
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/readyz").status_code == 200
+    metrics = client.get("/metrics")
+    assert metrics.status_code == 200 and "bentoml" in metrics.text
+
+
+def test_openapi_lists_every_endpoint(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/ner", "/relations", "/qa", "/similarity", "/classify", "/models", "/visualize"):
+        assert path in paths
+
+
+def test_models_lists_cards(client, served_models):
+    models = {m["name"]: m for m in client.get("/models").json()}
+    assert set(models) == {p.name for p in served_models.values()}
+    ner = models[served_models["ner"].name]
+    assert ner["task"] == "ner" and ner["labels"] == ["O", "B-CHEMICAL", "I-CHEMICAL"]
+    assert ner["variant"] == "model.onnx" and ner["metrics"]
+
+
+def test_ner_many_texts_with_valid_offsets(client):
+    texts = ["Naloxone reversed the effect of clonidine.", "", "Cisplatin (CDDP) and 5-fluorouracil…"]
+    body = client.post("/ner", json={"texts": texts}).json()
+    assert len(body["entities"]) == 3 and body["entities"][1] == []
+    for text, entities in zip(texts, body["entities"]):
+        for e in entities:
+            assert text[e["start"]:e["end"]] == e["text"]
+            assert e["label"] == "CHEMICAL" and 0 < e["score"] <= 1
+
+
+def test_relations_with_spans_masks_the_entities(client):
+    text = "Aspirin inhibits COX-1 in platelets."
+    body = client.post("/relations", json={"text": text, "entity1": {"start": 0, "end": 7},
+                                           "entity2": {"start": 17, "end": 22}})
+    assert body.status_code == 200, body.text
+    result = body.json()
+    assert result["masked_text"] == "@CHEMICAL$ inhibits @GENE$ in platelets."
+    assert result["label"] in result["probabilities"] and len(result["probabilities"]) == 6
+    masked = client.post("/relations", json={"text": "@CHEMICAL$ inhibits @GENE$."}).json()
+    assert masked["masked_text"] == "@CHEMICAL$ inhibits @GENE$."
+
+
+def test_qa_similarity_classify(client):
+    qa = client.post("/qa", json={"question": "Does aspirin reduce pain?", "context": "It did in 80% of cases."}).json()
+    assert qa["label"] in {"yes", "no", "maybe"} and abs(sum(qa["probabilities"].values()) - 1) < 1e-3
+    sim = client.post("/similarity", json={"sentence1": "Cells grow.", "sentence2": "Cells divide."}).json()
+    assert 0 <= sim["score"] <= 4
+    doc = client.post("/classify", json={"text": "Tumour cells evade apoptosis. VEGF induced angiogenesis."}).json()
+    assert len(doc["probabilities"]) == 10 and all(doc["probabilities"][k] >= 0.5 for k in doc["labels"])
+
+
+@pytest.mark.parametrize("path, body, field", [
+    ("/ner", {"texts": "not a list"}, "texts"),
+    ("/ner", {"texts": [1, 2]}, "texts.0"),
+    ("/ner", {}, "texts"),
+    ("/ner", {"texts": ["a"], "colour": "red"}, "colour"),
+    ("/ner", {"texts": []}, "texts"),
+    ("/qa", {"question": "q"}, "context"),
+    ("/similarity", {"sentence1": "a", "sentence2": None}, "sentence2"),
+    ("/relations", {"text": "abc", "entity1": {"start": 0, "end": 1}}, "body"),
+    ("/relations", {"text": "abcdef", "entity1": {"start": 0, "end": 3}, "entity2": {"start": 2, "end": 5}}, "overlap"),
+    ("/relations", {"text": "abc", "entity1": {"start": 0, "end": 1}, "entity2": {"start": 2, "end": 9}}, "beyond"),
+    ("/relations", {"text": "abc", "entity1": {"start": 2, "end": 1}, "entity2": {"start": 0, "end": 1}}, "entity1"),
+])
+def test_bad_input_is_422_naming_the_field(client, path, body, field):
+    response = client.post(path, json=body)
+    assert response.status_code == 422, response.text
+    assert field in response.json()["error"]
+
+
+def test_malformed_json_is_422(client):
+    response = client.post("/ner", content=b"{not json", headers={"content-type": "application/json"})
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize("body, needle", [
+    ({"texts": ["x" * 3001]}, "3000"),
+    ({"texts": ["a"] * 9}, "8"),
+    ({"texts": ["x" * 2500] * 3}, "6000"),
+])
+def test_limits_name_the_field_and_the_limit(client, body, needle):
+    response = client.post("/ner", json=body)
+    assert response.status_code == 422
+    assert "texts" in response.json()["error"] and needle in response.json()["error"]
+
+
+def test_huge_body_is_413(client):
+    response = client.post("/ner", content=b'{"texts": ["' + b"x" * 300_000 + b'"]}',
+                           headers={"content-type": "application/json"})
+    assert response.status_code == 413 and "200000" in response.json()["error"]
+
+
+def test_unknown_model_is_404_listing_the_available(client, served_models):
+    response = client.post("/ner", json={"texts": ["a"], "model": "nope"})
+    assert response.status_code == 404
+    assert served_models["ner"].name in response.json()["error"]
+    wrong_task = client.post("/qa", json={"question": "q", "context": "c", "model": served_models["ner"].name})
+    assert wrong_task.status_code == 404 and "ner model" in wrong_task.json()["error"]
+
+
+def test_concurrent_requests_get_their_own_results(service, client):
+    sentences = [" ".join(s.tokens) for s in get_dataset("BC5-chem").load("dev")[:40]]
+    expected = [client.post("/ner", json={"texts": [t]}).json()["entities"][0] for t in sentences]
+
+    async def fire():
+        async with httpx.AsyncClient(base_url=service, timeout=60) as c:
+            responses = await asyncio.gather(*(c.post("/ner", json={"texts": [t]}) for t in sentences))
+        return [r.json()["entities"][0] for r in responses]
+
+    assert asyncio.run(fire()) == expected

@@ -1,0 +1,46 @@
+"""The displaCy page, rendered by a real headless Chromium from the running service."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from urllib.parse import quote
+
+import pytest
+
+from biomedserve.data.registry import get_dataset
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _text_with_entities(client) -> tuple[str, list[dict]]:
+    for sentence in get_dataset("BC5-chem").load("dev")[:300]:
+        text = " ".join(sentence.tokens)
+        entities = client.post("/ner", json={"texts": [text]}).json()["entities"][0]
+        if entities:
+            return text, entities
+    pytest.fail("the tiny model found no entity in 300 dev sentences")
+
+
+def test_visualize_html(client):
+    text, entities = _text_with_entities(client)
+    page = client.get("/visualize", params={"text": text})
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert page.text.count("<mark") == len(entities)
+    assert client.post("/visualize", json={"text": text}).text == page.text
+    assert client.get("/visualize").status_code == 422  # text is required
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_chromium_renders_the_highlighted_entities(service, client, tmp_path):
+    text, entities = _text_with_entities(client)
+    url = f"{service}/visualize?text={quote(text)}"
+    dom = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", url],
+        capture_output=True, text=True, timeout=120, check=True).stdout
+    assert dom.count("<mark") == len(entities)
+    for e in entities:
+        assert e["text"] in dom
+        assert e["label"] in dom
