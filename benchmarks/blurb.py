@@ -221,7 +221,13 @@ def main() -> None:
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--max-hours", type=float, default=None, help="stop starting new runs after this long")
+    parser.add_argument("--results-dir", type=Path, default=None,
+                        help="where results go (default: benchmarks/results beside this script); lets a frozen "
+                             "copy of the code (a git worktree) run for hours while the checkout changes")
     args = parser.parse_args()
+    global RESULTS
+    if args.results_dir:
+        RESULTS = args.results_dir
 
     plan = yaml.safe_load(args.plan.read_text())
     label = args.label or plan["encoder_label"]
