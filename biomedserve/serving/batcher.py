@@ -3,8 +3,10 @@
 BentoML's adaptive batcher counts items; a request of one 5,000-word abstract and one of a
 10-word sentence are not the same load. This batcher estimates each input's sub-word tokens,
 queues inputs from all requests, and runs a batch when the budget is full or the oldest input has
-waited ``max_latency`` — one runtime call per batch, in one worker thread (so ONNX Runtime's own
-threads are not oversubscribed), results handed back to each caller's future.
+waited ``max_latency`` — one runtime call per batch, results handed back to each caller's future.
+``workers`` batches run at once, one per core, each on a single-threaded ONNX Runtime call: on a
+2-core CPU two parallel batches of 16 sentences ran 1.45× faster than one 2-threaded batch of 32
+(189 vs 130 sentences/s, BC5-chem MiniLM, measured on an idle machine).
 """
 
 from __future__ import annotations
@@ -38,27 +40,30 @@ class TokenBatcher:
     """``await batcher.submit(items)`` → ``fn(items)``'s results, computed in merged batches."""
 
     def __init__(self, fn: Callable[[list[Any]], list[Any]], max_tokens: int = 8192, max_items: int = 128,
-                 max_latency_ms: float = 10.0, enabled: bool = True):
+                 max_latency_ms: float = 10.0, enabled: bool = True, workers: int = 1):
         self.fn = fn
         self.max_tokens = max_tokens
         self.max_items = max_items
         self.max_latency = max_latency_ms / 1000
         self.enabled = enabled
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runtime")
+        self.workers = workers
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="runtime")
         self.queue: asyncio.Queue[_Pending] | None = None
-        self.worker: asyncio.Task | None = None
+        self.tasks: list[asyncio.Task] = []
         self.batches = 0  # how many runtime calls were made (observable in tests)
 
     async def submit(self, items: Sequence[Any]) -> list[Any]:
         if not items:
             return []
         loop = asyncio.get_running_loop()
-        if not self.enabled:
+        if not self.enabled:  # every request runs the model on arrival, in the server's thread pool
             self.batches += 1
-            return await loop.run_in_executor(self.executor, self.fn, list(items))
-        if self.worker is None or self.worker.done():
+            return await loop.run_in_executor(None, self.fn, list(items))
+        if not self.tasks or any(t.done() for t in self.tasks):
+            for task in self.tasks:
+                task.cancel()
             self.queue = asyncio.Queue()
-            self.worker = loop.create_task(self._run())
+            self.tasks = [loop.create_task(self._run()) for _ in range(self.workers)]
         pending = _Pending(items, loop.create_future(), sum(estimate_tokens(i) for i in items))
         await self.queue.put(pending)
         return await pending.future

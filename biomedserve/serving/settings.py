@@ -18,10 +18,11 @@ class Settings:
     max_texts: int = 256
     max_total_chars: int = 1_000_000
     max_body_bytes: int = 8_000_000
-    batching: bool = True
+    batching: bool = True  # off: each request runs the model as it arrives (a plain web service)
     batch_max_tokens: int = 8192  # estimated sub-word tokens merged into one runtime call
     batch_max_items: int = 128
     batch_max_latency_ms: float = 10.0  # how long the first request of a batch waits for company
+    workers: int = 0  # batches (or, unbatched, requests) running at once; 0 = one per usable core
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -34,6 +35,7 @@ class Settings:
             batch_max_tokens=_int("BIOMEDSERVE_BATCH_TOKENS", cls.batch_max_tokens),
             batch_max_items=_int("BIOMEDSERVE_BATCH_ITEMS", cls.batch_max_items),
             batch_max_latency_ms=float(os.environ.get("BIOMEDSERVE_BATCH_LATENCY_MS", cls.batch_max_latency_ms)),
+            workers=_int("BIOMEDSERVE_WORKERS", cls.workers),
         )
 
 

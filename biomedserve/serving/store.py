@@ -50,11 +50,15 @@ class ModelStore:
     def load(cls, spec: str | None = None, settings: Settings = SETTINGS) -> "ModelStore":
         """Open every model now, so a missing or corrupt one stops the service at start-up."""
         spec = spec if spec is not None else os.environ.get(MODELS_ENV)
+        from biomedserve.runtime.backends import default_threads
+
+        workers = settings.workers or default_threads()
         served = []
         for path in model_dirs(spec):
-            predictor = Predictor.from_dir(path)
+            # one ONNX Runtime thread per call, ``workers`` calls at once (see TokenBatcher)
+            predictor = Predictor.from_dir(path, threads=1)
             batcher = TokenBatcher(predictor.predict, settings.batch_max_tokens, settings.batch_max_items,
-                                   settings.batch_max_latency_ms, enabled=settings.batching)
+                                   settings.batch_max_latency_ms, enabled=settings.batching, workers=workers)
             served.append(Served(predictor, batcher))
         return cls(served)
 
