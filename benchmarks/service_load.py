@@ -17,9 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,59 +27,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
-import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from biomedserve.serving.launch import ServiceProcess  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
 RESULTS = HERE / "results"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Service:
-    """``bentoml serve`` in a subprocess; RSS counts the whole process tree."""
-
-    def __init__(self, model: Path, batching: bool, log_dir: Path):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "BIOMEDSERVE_MODELS": str(model.resolve()), "BENTOML_DO_NOT_TRACK": "true",
-               "BIOMEDSERVE_BATCHING": "1" if batching else "0", "BENTOML_HOME": str(log_dir / "bentoml")}
-        bentoml = Path(sys.executable).with_name("bentoml")
-        self.log = log_dir / f"service-{'batched' if batching else 'unbatched'}.log"
-        self.process = subprocess.Popen([str(bentoml), "serve", "service.service:BiomedServe", "--working-dir",
-                                         str(REPO), "--host", "127.0.0.1", "--port", str(self.port)],
-                                        env=env, stdout=self.log.open("w"), stderr=subprocess.STDOUT)
-
-    def wait(self, timeout: float = 120) -> None:
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"service exited:\n{self.log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        raise SystemExit("service did not become ready")
-
-    def rss_mb(self) -> float:
-        root = psutil.Process(self.process.pid)
-        procs = [root, *root.children(recursive=True)]
-        return round(sum(p.memory_info().rss for p in procs if p.is_running()) / 2**20, 1)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
 
 
 async def load(url: str, texts: list[str], clients: int, seconds: float) -> dict:
@@ -123,10 +75,15 @@ async def load(url: str, texts: list[str], clients: int, seconds: float) -> dict
             "mean_ms": round(statistics.fmean(latencies), 1) if latencies else None}
 
 
+def start(model: Path, batching: bool, log_dir: Path) -> ServiceProcess:
+    name = "batched" if batching else "unbatched"
+    return ServiceProcess([model], {"BIOMEDSERVE_BATCHING": "1" if batching else "0",
+                                    "BENTOML_HOME": str(log_dir / "bentoml")}, log=log_dir / f"{name}.log").wait_ready()
+
+
 def run_mode(model: Path, batching: bool, texts: list[str], args, log_dir: Path) -> dict:
-    service = Service(model, batching, log_dir)
+    service = start(model, batching, log_dir)
     try:
-        service.wait()
         info = httpx.get(f"{service.url}/models").json()[0]
         print(f"{'batched' if batching else 'unbatched'}: {info['name']} ({info['variant']}), warm-up {args.warmup} s",
               flush=True)
@@ -144,10 +101,9 @@ def run_mode(model: Path, batching: bool, texts: list[str], args, log_dir: Path)
 
 def fuzz(model: Path, examples: int, log_dir: Path) -> dict:
     """schemathesis over every operation; 5xx counted from the HAR log of all exchanges."""
-    service = Service(model, True, log_dir)
+    service = start(model, True, log_dir)
     har = log_dir / "fuzz.har"
     try:
-        service.wait()
         schemathesis = Path(sys.executable).with_name("schemathesis")
         run = subprocess.run([str(schemathesis), "run", f"{service.url}/openapi.json", "--checks", "all",
                               "--max-examples", str(examples), "--report", "har", "--report-har-path", str(har),

@@ -308,12 +308,10 @@ def serve(
     """Start the BentoML HTTP service (POST /ner, /relations, /qa, /similarity, /classify; GET /models,
     /visualize; /healthz, /readyz, /metrics). Every model is checked before the server starts.
     """
-    import shutil
-
+    from biomedserve.serving.launch import bentoml_command
     from biomedserve.serving.store import MODELS_ENV, ModelStore
 
     _quiet_libraries()
-    root = Path(__file__).resolve().parent.parent
     try:
         store = ModelStore.load(models)  # fail here, with a clear message, not at the first request
     except BiomedserveError as exc:
@@ -322,9 +320,8 @@ def serve(
     err.print(f"serving {names} on http://{host}:{port}")
     env = {**os.environ, MODELS_ENV: ",".join(str(Path(s.predictor.model_dir).resolve()) for s in store.by_name.values()),
            "BIOMEDSERVE_BATCHING": "1" if batching else "0", "BENTOML_DO_NOT_TRACK": "true"}
-    bentoml = shutil.which("bentoml") or "bentoml"
-    os.execvpe(bentoml, [bentoml, "serve", "service.service:BiomedServe", "--working-dir", str(root),
-                         "--host", host, "--port", str(port)], env)
+    command = bentoml_command(host, port)
+    os.execvpe(command[0], command, env)
 
 
 @app.command()

@@ -22,6 +22,15 @@ def _field(error: dict) -> str:
     return ".".join(str(part) for part in error.get("loc", ()) if part not in ("body", "query")) or "body"
 
 
+class ErrorBody(s.BaseModel):
+    error: str
+
+
+ERRORS = {404: {"model": ErrorBody, "description": "unknown model (the message lists the loaded ones)"},
+          413: {"model": ErrorBody, "description": "request body over the byte limit"},
+          422: {"model": ErrorBody, "description": "invalid input or over a limit (the message names the field)"}}
+
+
 def create_app() -> FastAPI:
     app = FastAPI(title="biomedserve", version="0.1.0",
                   description="Biomedical NLP models fine-tuned on BLURB: entities, relations, QA, similarity, "
@@ -59,13 +68,13 @@ def create_app() -> FastAPI:
     async def bad_input(_: Request, exc: BiomedserveError):
         return JSONResponse(status_code=422, content={"error": str(exc)})
 
-    @app.post("/ner", response_model=s.NerResponse, summary="Named entities in one or many texts")
+    @app.post("/ner", responses=ERRORS, response_model=s.NerResponse, summary="Named entities in one or many texts")
     async def ner(body: s.NerRequest) -> s.NerResponse:
         served = store().get(body.model, ("ner", "pico"))
         results = await served.batcher.submit(body.texts)
         return s.NerResponse(model=served.name, entities=[[e.to_dict() for e in ents] for ents in results])
 
-    @app.post("/relations", response_model=s.LabelResponse, summary="Relation between two entities of a sentence")
+    @app.post("/relations", responses=ERRORS, response_model=s.LabelResponse, summary="Relation between two entities of a sentence")
     async def relations(body: s.RelationRequest) -> s.LabelResponse:
         served = store().get(body.model, ("relation",))
         text = body.text
@@ -76,19 +85,19 @@ def create_app() -> FastAPI:
         [result] = await served.batcher.submit([text])
         return s.LabelResponse(model=served.name, masked_text=text, **result)
 
-    @app.post("/qa", response_model=s.LabelResponse, summary="Yes / no (/ maybe) answer from a context")
+    @app.post("/qa", responses=ERRORS, response_model=s.LabelResponse, summary="Yes / no (/ maybe) answer from a context")
     async def qa(body: s.QaRequest) -> s.LabelResponse:
         served = store().get(body.model, ("qa",))
         [result] = await served.batcher.submit([(body.question, body.context)])
         return s.LabelResponse(model=served.name, **result)
 
-    @app.post("/similarity", response_model=s.SimilarityResponse, summary="Semantic similarity, 0–4")
+    @app.post("/similarity", responses=ERRORS, response_model=s.SimilarityResponse, summary="Semantic similarity, 0–4")
     async def similarity(body: s.SimilarityRequest) -> s.SimilarityResponse:
         served = store().get(body.model, ("similarity",))
         [score] = await served.batcher.submit([(body.sentence1, body.sentence2)])
         return s.SimilarityResponse(model=served.name, score=score)
 
-    @app.post("/classify", response_model=s.ClassifyResponse, summary="Hallmarks of cancer of an abstract")
+    @app.post("/classify", responses=ERRORS, response_model=s.ClassifyResponse, summary="Hallmarks of cancer of an abstract")
     async def classify(body: s.ClassifyRequest) -> s.ClassifyResponse:
         served = store().get(body.model, ("doc_classification",))
         [result] = await served.batcher.submit([body.text])
@@ -109,12 +118,12 @@ def create_app() -> FastAPI:
                "title": f"{served.name} — {len(entities)} entities"}
         return HTMLResponse(displacy.render(doc, style="ent", manual=True, page=True, minify=True))
 
-    @app.get("/visualize", response_class=HTMLResponse, summary="displaCy page of the entities in a text")
+    @app.get("/visualize", responses=ERRORS, response_class=HTMLResponse, summary="displaCy page of the entities in a text")
     async def visualize_get(text: str = Query(..., max_length=SETTINGS.max_chars_per_text),
                             model: str | None = Query(None)) -> HTMLResponse:
         return await render(text, model)
 
-    @app.post("/visualize", response_class=HTMLResponse, summary="displaCy page of the entities in a text")
+    @app.post("/visualize", responses=ERRORS, response_class=HTMLResponse, summary="displaCy page of the entities in a text")
     async def visualize_post(body: s.VisualizeRequest) -> HTMLResponse:
         return await render(body.text, body.model)
 

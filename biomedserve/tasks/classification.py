@@ -75,3 +75,9 @@ def multi_hot(labels: frozenset[str], classes: Sequence[str]) -> list[float]:
 
 def pair_text(record: PairInstance) -> tuple[str, str | None]:
     return record.text_a, record.text_b
+
+
+def predicted_labels(predictor, records: Sequence[PairInstance], progress: bool = False) -> list[str]:
+    """The runtime's argmax label for each (text, pair) record, in order."""
+    probs = predictor.predict_proba([(r.text_a, r.text_b) for r in records], progress=progress)
+    return [predictor.meta.labels[i] for i in probs.argmax(axis=-1)]

@@ -13,7 +13,7 @@ from transformers import AutoModelForSequenceClassification
 
 from biomedserve.data.records import PairInstance
 from biomedserve.tasks.base import TaskDefinition
-from biomedserve.tasks.classification import accuracy
+from biomedserve.tasks.classification import accuracy, predicted_labels
 from biomedserve.tasks.relation import features
 
 
@@ -26,8 +26,7 @@ def trainer_metrics(id2label: dict[int, str], spec):
 
 
 def evaluate(predictor, records: Sequence[PairInstance], spec, progress: bool = False) -> dict[str, float]:
-    probs = predictor.predict_proba([(r.text_a, r.text_b) for r in records], progress=progress)
-    pred = [predictor.meta.labels[i] for i in probs.argmax(axis=-1)]
+    pred = predicted_labels(predictor, records, progress)
     return {"accuracy": accuracy([r.label for r in records], pred)}
 
 

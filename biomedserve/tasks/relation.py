@@ -13,7 +13,7 @@ from transformers import AutoModelForSequenceClassification
 
 from biomedserve.data.records import PairInstance
 from biomedserve.tasks.base import TaskDefinition
-from biomedserve.tasks.classification import encode_pair, positive_micro_f1
+from biomedserve.tasks.classification import encode_pair, positive_micro_f1, predicted_labels
 
 
 def features(records: Sequence[PairInstance], tokenizer, label2id, spec, recipe) -> list[dict]:
@@ -36,8 +36,7 @@ def trainer_metrics(id2label: dict[int, str], spec):
 
 
 def evaluate(predictor, records: Sequence[PairInstance], spec, progress: bool = False) -> dict[str, float]:
-    probs = predictor.predict_proba([(r.text_a, r.text_b) for r in records], progress=progress)
-    pred = [predictor.meta.labels[i] for i in probs.argmax(axis=-1)]
+    pred = predicted_labels(predictor, records, progress)
     return {"f1": positive_micro_f1([r.label for r in records], pred, predictor.meta.labels, spec.negative)}
 
 
