@@ -38,7 +38,7 @@ def git_commit() -> dict[str, Any]:
 
 
 def data_checksums(spec: DatasetSpec, data_dir: str | Path | None, splits: list[str]) -> dict[str, str]:
-    return {split: file_sha256(spec.path(split, data_dir)) for split in splits}
+    return {split: "+".join(file_sha256(p) for p in spec.source_paths(split, data_dir)) for split in splits}
 
 
 def provenance(base_model: str, resolved_base: str, spec: DatasetSpec, data_dir, splits: list[str]) -> dict[str, Any]:

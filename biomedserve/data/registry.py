@@ -14,6 +14,7 @@ from typing import Any
 
 from biomedserve.data.location import resolve_data_dir
 from biomedserve.data.pubmedqa import read_pubmedqa
+from biomedserve.data.records import TaggedSentence
 from biomedserve.data.tables import read_bioasq, read_biosses, read_hoc, read_relation_tsv
 from biomedserve.data.tagged import read_tagged_tsv
 from biomedserve.errors import DataNotFoundError
@@ -64,6 +65,74 @@ class DatasetSpec:
         """Read a whole split into typed records."""
         return list(self.read(self.path(split, data_dir)))
 
+    @property
+    def entity_types(self) -> tuple[str, ...]:
+        return (self.entity_type,) if self.entity_type else ()
+
+    def source_paths(self, split: str, data_dir: str | Path | None = None) -> list[Path]:
+        """Every file a split is read from (provenance checksums them all)."""
+        return [self.path(split, data_dir)]
+
+
+@dataclass(frozen=True)
+class MergedNerSpec(DatasetSpec):
+    """An NER set made of several BLURB sets over the same sentences, one tag layer each.
+
+    BC5-chem and BC5-disease annotate the same BC5CDR sentences, one type each; merged, they are
+    the joint CHEMICAL + DISEASE set that scispaCy's ``en_ner_bc5cdr_md`` is trained on. Where two
+    layers tag the same token (rare), the earlier source wins and the later entity is dropped
+    whole, so the merged tags stay valid IOB2.
+    """
+
+    sources: tuple[str, ...] = ()
+
+    def path(self, split: str, data_dir: str | Path | None = None) -> Path:
+        return DATASETS[self.sources[0]].path(split, data_dir)
+
+    def source_paths(self, split: str, data_dir: str | Path | None = None) -> list[Path]:
+        return [DATASETS[name].path(split, data_dir) for name in self.sources]
+
+    def available_splits(self, data_dir: str | Path | None = None) -> list[str]:
+        return list(self.files)
+
+    def load(self, split: str, data_dir: str | Path | None = None) -> list[Any]:
+        layers = [(DATASETS[name].entity_type, DATASETS[name].load(split, data_dir)) for name in self.sources]
+        return merge_tag_layers(layers, self.name)
+
+    @property
+    def entity_types(self) -> tuple[str, ...]:
+        return tuple(DATASETS[name].entity_type for name in self.sources)
+
+
+def merge_tag_layers(layers: list[tuple[str, list[TaggedSentence]]], name: str) -> list[TaggedSentence]:
+    """Typed IOB2 tags from untyped layers over identical token sequences."""
+    merged = []
+    (_, first), *_ = layers
+    for index, sentence in enumerate(first):
+        tags = ["O"] * len(sentence.tokens)
+        for entity_type, sentences in layers:
+            other = sentences[index]
+            if other.tokens != sentence.tokens:
+                raise DataNotFoundError(f"{name}: sentence {index} differs between the merged sets")
+            for start, end in _spans(other.tags):
+                if all(t == "O" for t in tags[start:end]):
+                    tags[start] = f"B-{entity_type}"
+                    for i in range(start + 1, end):
+                        tags[i] = f"I-{entity_type}"
+        merged.append(TaggedSentence(sentence.tokens, tags, sentence.doc_id, sentence.doc_index))
+    return merged
+
+
+def _spans(tags: list[str]) -> list[tuple[int, int]]:
+    spans, start = [], None
+    for i, tag in enumerate(tags + ["O"]):
+        if start is not None and tag != "I":
+            spans.append((start, i))
+            start = None
+        if tag == "B":
+            start = i
+    return spans
+
 
 def _ner(name: str, entity_type: str) -> DatasetSpec:
     files = {split: f"{split}.tsv" for split in SPLITS}
@@ -105,12 +174,18 @@ DATASETS: dict[str, DatasetSpec] = {
 }
 
 
+# Sets built from the BLURB ones (not BLURB tasks themselves: not in the BLURB score or data stats).
+DERIVED: dict[str, DatasetSpec] = {
+    "BC5CDR": MergedNerSpec("BC5CDR", "ner", _TSV, DATASETS["BC5-chem"].read, sources=("BC5-chem", "BC5-disease")),
+}
+
+
 def get_dataset(name: str) -> DatasetSpec:
-    """Look a dataset up by its folder name; an unknown name lists the known ones."""
-    try:
-        return DATASETS[name]
-    except KeyError:
-        raise DataNotFoundError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}") from None
+    """Look a dataset up by its folder name (or a derived set's name); unknown names list the known ones."""
+    spec = DATASETS.get(name) or DERIVED.get(name)
+    if spec is None:
+        raise DataNotFoundError(f"unknown dataset {name!r}; known: {', '.join([*DATASETS, *DERIVED])}")
+    return spec
 
 
 def file_sha256(path: str | Path) -> str:

@@ -32,9 +32,9 @@ def label_list(entity_types: Sequence[str]) -> list[str]:
     return labels
 
 
-def type_tags(tags: Sequence[str], entity_type: str) -> list[str]:
-    """Untyped BLURB tags → typed IOB2 tags (``B`` → ``B-<type>``)."""
-    return [tag if tag == "O" else f"{tag}-{entity_type}" for tag in tags]
+def type_tags(tags: Sequence[str], entity_type: str | None) -> list[str]:
+    """Untyped BLURB tags → typed IOB2 tags (``B`` → ``B-<type>``); typed tags (merged sets) pass."""
+    return [tag if tag == "O" or "-" in tag else f"{tag}-{entity_type}" for tag in tags]
 
 
 def encode_sentences(
@@ -137,7 +137,7 @@ NER = TaskDefinition(
     auto_model=AutoModelForTokenClassification,
     onnx_task="token-classification",
     metric="f1",
-    labels=lambda spec: label_list([spec.entity_type]),
+    labels=lambda spec: label_list(spec.entity_types),
     features=lambda records, tok, label2id, spec, recipe: encode_sentences(
         records, tok, label2id, lambda tags: type_tags(tags, spec.entity_type), recipe.max_length
     ),

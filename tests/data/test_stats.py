@@ -173,3 +173,16 @@ def test_names_subset(stats):
         mp.chdir(REPO_ROOT)
         subset = all_stats(names=["BIOSSES", "BioASQ"])
     assert subset == {"BIOSSES": stats["BIOSSES"], "BioASQ": stats["BioASQ"]}
+
+
+def test_joint_bc5cdr_merges_both_layers_with_types():
+    from biomedserve.data.registry import DATASETS, get_dataset
+    from biomedserve.tasks import get_task
+
+    spec = get_dataset("BC5CDR")
+    assert "BC5CDR" not in DATASETS  # a derived set: not a BLURB task, not in data stats
+    test = spec.load("test")
+    begins = [t for s in test for t in s.tags if t.startswith("B-")]
+    assert begins.count("B-CHEMICAL") == 5385 and begins.count("B-DISEASE") == 4424
+    assert get_task("ner").labels(spec) == ["O", "B-CHEMICAL", "I-CHEMICAL", "B-DISEASE", "I-DISEASE"]
+    assert len(spec.source_paths("test")) == 2

@@ -35,3 +35,15 @@ def test_decoding_matches_seqeval_strict_entities():
         ours = {(s.label, s.start, s.end) for s in tags_to_spans(seq)}
         theirs = {(e.tag, e.start, e.end) for e in Entities([seq], IOB2).entities[0]}
         assert ours == theirs, seq
+
+
+def test_merging_tag_layers_keeps_valid_iob2():
+    from biomedserve.data.records import TaggedSentence
+    from biomedserve.data.registry import merge_tag_layers
+
+    tokens = ["a", "b", "c", "d"]
+    chem = [TaggedSentence(tokens, ["B", "I", "O", "O"])]
+    disease = [TaggedSentence(tokens, ["O", "B", "I", "B"])]  # overlaps the chemical: dropped whole
+    [merged] = merge_tag_layers([("CHEMICAL", chem), ("DISEASE", disease)], "test")
+    assert merged.tags == ["B-CHEMICAL", "I-CHEMICAL", "O", "B-DISEASE"]
+    assert type_tags(merged.tags, None) == merged.tags
