@@ -57,6 +57,15 @@ def plan_runs(plan: dict, stage_names: list[str] | None, base_model: str | None)
     return runs
 
 
+def keep_path(plan: dict, run: RunSpec, models_dir: Path) -> Path | None:
+    """Where to keep this run's model, if the plan asks (the NER models the spaCy benchmark reuses)."""
+    keep = plan.get("keep_models", {})
+    if run.recipe.dataset in keep.get("datasets", []) and run.variant == keep.get("variant") \
+            and run.recipe.seed == keep.get("seed"):
+        return models_dir / f"{run.recipe.dataset.lower()}-{plan['encoder_label']}"
+    return None
+
+
 def collect(plan_list: list[tuple[str, RunSpec]], runs_dir: Path) -> dict[str, list[dict]]:
     """Finished results per stage (a run shared by stages counts in each)."""
     done: dict[str, list[dict]] = {}
@@ -221,6 +230,8 @@ def main() -> None:
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--max-hours", type=float, default=None, help="stop starting new runs after this long")
+    parser.add_argument("--models-dir", type=Path, default=Path("models"),
+                        help="where the models the plan keeps go (default: models/)")
     parser.add_argument("--results-dir", type=Path, default=None,
                         help="where results go (default: benchmarks/results beside this script); lets a frozen "
                              "copy of the code (a git worktree) run for hours while the checkout changes")
@@ -247,7 +258,8 @@ def main() -> None:
                 print("time budget reached; re-run to continue", flush=True)
                 break
             print(f"[{index}/{len(pending)}] {run.recipe.dataset} {run.variant} seed {run.recipe.seed}", flush=True)
-            result = run_one(run, runs_dir, data_dir=args.data_dir)
+            keep = keep_path(plan, run, args.models_dir)
+            result = run_one(run, runs_dir, data_dir=args.data_dir, keep_model=keep)
             print(f"    test {result['metric']} {result['test']:.2f} (dev {result['dev']:.2f}) "
                   f"in {result['wall_seconds']:.0f} s", flush=True)
             write(build_report(plan, label, collect(all_runs, runs_dir), machine, len({r.key for _, r in all_runs})), plan, label)
