@@ -161,3 +161,25 @@ def io_tags_to_spans(tags: Sequence[str]) -> list[TagSpan]:
         if kind is not None and start is None:
             start, label = index, kind
     return spans
+
+
+def lenient_scores(true_tags: list[list[str]], pred_tags: list[list[str]]) -> dict[str, float]:
+    """Overlap ("lenient") entity F1 in points, as in the paper's Table 11: a predicted entity is
+    correct if it overlaps a gold entity of the same type, and a gold entity is found if a
+    predicted one of its type overlaps it."""
+    predicted_ok = predicted = found = gold_total = 0
+    for gold_seq, pred_seq in zip(true_tags, pred_tags):
+        gold = tags_to_spans(gold_seq)
+        pred = tags_to_spans(pred_seq)
+
+        def overlaps(a: TagSpan, b: TagSpan) -> bool:
+            return a.label == b.label and a.start < b.end and b.start < a.end
+
+        predicted += len(pred)
+        gold_total += len(gold)
+        predicted_ok += sum(1 for p in pred if any(overlaps(p, g) for g in gold))
+        found += sum(1 for g in gold if any(overlaps(g, p) for p in pred))
+    precision = predicted_ok / predicted if predicted else 0.0
+    recall = found / gold_total if gold_total else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": 100 * precision, "recall": 100 * recall, "f1": 100 * f1}

@@ -47,3 +47,14 @@ def test_merging_tag_layers_keeps_valid_iob2():
     [merged] = merge_tag_layers([("CHEMICAL", chem), ("DISEASE", disease)], "test")
     assert merged.tags == ["B-CHEMICAL", "I-CHEMICAL", "O", "B-DISEASE"]
     assert type_tags(merged.tags, None) == merged.tags
+
+
+def test_lenient_f1_counts_overlaps_of_the_same_type():
+    from biomedserve.tasks.ner import lenient_scores
+
+    gold = [["B-X", "I-X", "I-X", "O", "B-Y", "O"]]
+    pred = [["O", "B-X", "O", "O", "B-X", "O"]]  # overlaps the X; the second has the wrong type
+    scores = lenient_scores(gold, pred)
+    assert scores["precision"] == pytest.approx(50.0)
+    assert scores["recall"] == pytest.approx(50.0)
+    assert entity_scores(gold, pred)["f1"] == 0.0  # strict: neither boundary matches

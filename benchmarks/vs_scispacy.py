@@ -1,0 +1,154 @@
+"""Benchmark: the biomedserve spaCy component against the scispaCy-recipe baseline (and any scispaCy
+model installed), strict and lenient entity F1 and words/s on the same texts — the paper's Tables 10/11.
+
+    python benchmarks/vs_scispacy.py                 # trains or builds whatever is missing first
+    python benchmarks/vs_scispacy.py --limit 500     # the first 500 test sentences of each set
+
+Systems, each run as a spaCy pipeline over the same raw test texts (tokens joined by spaces):
+* biomedserve_ner with the MiniLM model of the set (``models/<dataset>-minilm``, kept by
+  benchmarks/blurb.py; the joint ``models/bc5cdr-minilm`` for BC5CDR), fp32 and int8, and for BC5-chem
+  the 2-layers-pruned model with int8;
+* the spaCy-recipe baseline (``train/spacy/ner.cfg``) trained on the same training set;
+* scispaCy's en_ner_bc5cdr_md / en_ner_jnlpba_md / en_ner_bionlp13cg_md if installed.
+Entities are compared on the corpus tokens: a token is inside an entity when its characters are.
+Writes ``benchmarks/results/vs_scispacy.json`` and ``vs_scispacy.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import spacy  # noqa: E402
+
+from biomedserve.data.registry import get_dataset  # noqa: E402
+from biomedserve.tasks.ner import entity_scores, lenient_scores, type_tags  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+DATASETS = ["BC5-chem", "BC5-disease", "NCBI-disease", "BC2GM", "JNLPBA", "BC5CDR"]
+# Table 10 / 11 (test F1): scispaCy best-of-two, PubMedBERT — strict, then lenient
+PAPER = {"BC5-chem": (86.49, 93.33, 91.42, 95.18), "BC5-disease": (80.03, 85.62, 88.88, 93.34),
+         "NCBI-disease": (57.18, 87.82, 74.64, 95.22), "BC2GM": (51.98, 84.52, 68.87, 95.56),
+         "JNLPBA": (77.31, 79.10, 87.25, 88.79)}
+SCISPACY = {"en_ner_bc5cdr_md": {"CHEMICAL": "CHEMICAL", "DISEASE": "DISEASE"},
+            "en_ner_jnlpba_md": {k: "BIOENTITY" for k in ("PROTEIN", "DNA", "RNA", "CELL_LINE", "CELL_TYPE")},
+            "en_ner_bionlp13cg_md": {"GENE_OR_GENE_PRODUCT": "GENE", "SIMPLE_CHEMICAL": "CHEMICAL"}}
+
+
+def texts_and_gold(dataset: str, limit: int | None):
+    spec = get_dataset(dataset)
+    sentences = spec.load("test")[:limit]
+    texts, offsets = [], []
+    for s in sentences:
+        starts, pos = [], 0
+        for token in s.tokens:
+            starts.append((pos, pos + len(token)))
+            pos += len(token) + 1
+        texts.append(" ".join(s.tokens))
+        offsets.append(starts)
+    gold = [type_tags(s.tags, spec.entity_type) for s in sentences]
+    return texts, offsets, gold, set(spec.entity_types)
+
+
+def doc_tags(doc, token_offsets, keep: set[str], mapping: dict[str, str] | None = None) -> list[str]:
+    """Entities of a spaCy Doc → IOB2 tags over the corpus tokens (by character offsets)."""
+    tags = ["O"] * len(token_offsets)
+    for ent in doc.ents:
+        label = (mapping or {}).get(ent.label_, ent.label_)
+        if label not in keep:
+            continue
+        inside = [i for i, (a, b) in enumerate(token_offsets) if a >= ent.start_char and b <= ent.end_char]
+        for n, i in enumerate(inside):
+            tags[i] = f"{'B' if n == 0 else 'I'}-{label}"
+    return tags
+
+
+def evaluate(nlp, dataset: str, limit: int | None, mapping=None) -> dict:
+    texts, offsets, gold, keep = texts_and_gold(dataset, limit)
+    list(nlp.pipe(texts[:32]))  # warm-up
+    started = time.perf_counter()
+    docs = list(nlp.pipe(texts, batch_size=64))
+    seconds = time.perf_counter() - started
+    pred = [doc_tags(d, o, keep, mapping) for d, o in zip(docs, offsets)]
+    words = sum(len(o) for o in offsets)
+    return {"strict_f1": round(entity_scores(gold, pred)["f1"], 2), "lenient_f1": round(lenient_scores(gold, pred)["f1"], 2),
+            "words_per_s": round(words / seconds, 1), "sentences": len(texts)}
+
+
+def ensure(path: Path, command: list[str], log) -> Path | None:
+    if (path / "biomedserve.json").is_file() or (path / "meta.json").is_file():
+        return path
+    log(f"missing {path}: {' '.join(command)}")
+    result = subprocess.run(command)
+    return path if result.returncode == 0 else None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--datasets", nargs="*", default=DATASETS)
+    args = parser.parse_args()
+    from machine import describe
+
+    from biomedserve.modeldir import read_meta
+    from biomedserve.variants import VariantPlan, build_variant
+
+    log = lambda m: print(m, flush=True)  # noqa: E731
+    cli = [sys.executable, "-m", "biomedserve.cli"]
+    rows = []
+    for dataset in args.datasets:
+        model = Path(f"models/{dataset.lower()}-minilm")
+        ensure(model, [*cli, "train", "-d", dataset, "--out", str(model), "--overwrite"], log)
+        if "int8" not in read_meta(model).variants:
+            build_variant(model, VariantPlan(quantize="int8"), progress=False, log=log)
+        systems = [("biomedserve MiniLM fp32", str(model), "fp32"), ("biomedserve MiniLM int8", str(model), "int8")]
+        if dataset == "BC5-chem" and Path("models/bc5chem-minilm-pruned2/biomedserve.json").is_file():
+            systems.append(("biomedserve MiniLM pruned-2 int8", "models/bc5chem-minilm-pruned2", "int8"))
+        for name, path, variant in systems:
+            nlp = spacy.blank("en")
+            nlp.add_pipe("biomedserve_ner", config={"model": path, "variant": variant})
+            rows.append({"dataset": dataset, "system": name, **evaluate(nlp, dataset, args.limit)})
+            log(json.dumps(rows[-1]))
+        baseline = Path(f"models/spacy-baseline-{dataset.lower()}")
+        if not (baseline / "model-best").is_dir():
+            from biomedserve.spacy_baseline import train_baseline
+
+            log(f"training the spaCy-recipe baseline on {dataset}…")
+            train_baseline(dataset, baseline)
+        rows.append({"dataset": dataset, "system": "spaCy-recipe baseline (CNN + transition NER)",
+                     **evaluate(spacy.load(baseline / "model-best"), dataset, args.limit)})
+        log(json.dumps(rows[-1]))
+        for package, mapping in SCISPACY.items():
+            try:
+                nlp = spacy.load(package)
+            except OSError:
+                continue
+            rows.append({"dataset": dataset, "system": f"scispaCy {package}",
+                         **evaluate(nlp, dataset, args.limit, mapping)})
+    report = {"benchmark": "vs_scispacy", "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "rows": rows, "paper": PAPER, "machine": describe(),
+              "command": "python benchmarks/vs_scispacy.py " + " ".join(sys.argv[1:])}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "vs_scispacy.json").write_text(json.dumps(report, indent=2) + "\n")
+    lines = ["# biomedserve vs the scispaCy recipe: NER test F1 (strict / lenient) and speed", "",
+             f"Run {report['when']} on {report['machine']['cpu']} ({report['machine']['usable_cores']} cores). "
+             f"`{report['command'].strip()}`", "",
+             "| dataset | system | strict F1 | lenient F1 | words/s | paper: scispaCy strict / PubMedBERT strict / scispaCy lenient / PubMedBERT lenient |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        paper = " / ".join(map(str, PAPER.get(r["dataset"], ()))) or "–"
+        lines.append(f"| {r['dataset']} | {r['system']} | {r['strict_f1']} | {r['lenient_f1']} | {r['words_per_s']} | {paper} |")
+    (RESULTS / "vs_scispacy.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
