@@ -79,7 +79,7 @@ def evaluate(nlp, dataset: str, limit: int | None, mapping=None) -> dict:
     seconds = time.perf_counter() - started
     pred = [doc_tags(d, o, keep, mapping) for d, o in zip(docs, offsets)]
     words = sum(len(o) for o in offsets)
-    return {"strict_f1": round(entity_scores(gold, pred)["f1"], 2), "lenient_f1": round(lenient_scores(gold, pred)["f1"], 2),
+    return {"strict_f1": round(float(entity_scores(gold, pred)["f1"]), 2), "lenient_f1": round(lenient_scores(gold, pred)["f1"], 2),
             "words_per_s": round(words / seconds, 1), "sentences": len(texts)}
 
 
