@@ -68,3 +68,14 @@ def test_sweep_runs_seeds_and_reports_statistics(tiny_base, tmp_path):
     stamps = [f.stat().st_mtime_ns for f in files]
     again = runner.invoke(app, args)  # resumed: nothing retrained, files untouched
     assert again.exit_code == 0 and [f.stat().st_mtime_ns for f in files] == stamps
+
+
+def test_serve_refuses_a_corrupt_model_before_starting(tmp_path):
+    bad = tmp_path / "broken-model"
+    bad.mkdir()
+    (bad / "biomedserve.json").write_text("{oops")
+    result = runner.invoke(app, ["serve", "--models", str(bad)])
+    assert result.exit_code == 2
+    assert "biomedserve.json is corrupt" in result.output
+    missing = runner.invoke(app, ["serve", "--models", str(tmp_path / "nope")])
+    assert missing.exit_code == 2 and "does not exist" in missing.output
