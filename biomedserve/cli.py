@@ -27,7 +27,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.split
                   pretty_exceptions_enable=False)
 data_app = typer.Typer(no_args_is_help=True, help="Inspect the BLURB data directory.")
 app.add_typer(data_app, name="data")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # never fold paths in error messages
 
 DATA_DIR_HELP = "BLURB data directory (default: $BIOMEDSERVE_DATA, else ./data/blurb, else ../shared/blurb)."
 DEFAULT_MODEL = Path("models/bc5chem-minilm")

@@ -88,7 +88,8 @@ def read_meta(model_dir: str | Path) -> ModelMeta:
     try:
         return ModelMeta.model_validate_json(path.read_text(encoding="utf-8"))
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" if e["loc"] else e["msg"]
+                             for e in exc.errors())
         raise ModelDirError(f"{path} is corrupt: {problems}") from None
     except UnicodeDecodeError:
         raise ModelDirError(f"{path} is corrupt: not UTF-8 text") from None
