@@ -61,6 +61,7 @@ class Predictor:
     registry: ClassVar[dict[str, type["Predictor"]]] = {}
     tasks: ClassVar[tuple[str, ...]] = ()
     variant: str = "model.onnx"  # the ONNX file in use (set by from_dir)
+    streams: int = 1  # batches in flight at once (set by from_dir)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -80,8 +81,14 @@ class Predictor:
 
     @classmethod
     def from_dir(cls, model_dir: str | Path, backend: str = "onnx", threads: int | None = None,
-                 providers: list[str] | None = None, variant: str = "auto", verify: bool = True) -> "Predictor":
+                 providers: list[str] | None = None, variant: str = "auto", verify: bool = True,
+                 streams: int = 1) -> "Predictor":
         """Open ``model_dir`` and return the predictor for its task type.
+
+        ``streams`` > 1 runs that many batches at once, each ONNX Runtime call on
+        ``cores // streams`` threads: on 2 CPU cores, 2 single-threaded streams gave 1.45× the
+        throughput of one 2-threaded stream (BC5-chem MiniLM), at some cost in single-text latency —
+        a throughput setting for bulk work (evaluation, annotation), not the default.
 
         ``variant`` picks the ONNX graph: ``auto`` takes the card's gated default for this hardware
         (fp16 on a CUDA GPU if it passed there, else the CPU default, else fp32); a name such as
@@ -106,10 +113,15 @@ class Predictor:
         except Exception as exc:
             raise ModelDirError(f"{model_dir}: tokenizer could not be loaded: {exc}") from None
         if backend == "onnx":
+            if streams > 1 and threads is None:
+                from biomedserve.runtime.backends import default_threads
+
+                threads = max(1, default_threads() // streams)
             engine = OnnxBackend(model_dir / graph, providers=providers, threads=threads)
         else:
             engine = TorchBackend(model_dir, get_task(meta.task).auto_model, threads=threads)
         predictor = Predictor.registry[meta.task](model_dir, meta, engine, tokenizer)
+        predictor.streams = streams if backend == "onnx" else 1
         predictor.variant = graph
         return predictor
 
@@ -158,14 +170,25 @@ class Predictor:
 
     def _run(self, inputs: list[list[int]], segments: list[list[int]] | None = None,
              progress: bool = False) -> list[np.ndarray]:
-        """Logits per input, in input order."""
+        """Logits per input, in input order; ``streams`` batches run at once (see ``from_dir``)."""
         outputs: list[np.ndarray | None] = [None] * len(inputs)
+        batches = self._batches(inputs, segments)
         with tqdm(total=len(inputs), desc="predicting", unit="seq", disable=not progress) as bar:
-            for indices, batch in self._batches(inputs, segments):
-                logits = self.backend(batch)
-                for row, index in enumerate(indices):
-                    outputs[index] = logits[row]
-                bar.update(len(indices))
+            if self.streams > 1:
+                from concurrent.futures import ThreadPoolExecutor
+
+                with ThreadPoolExecutor(self.streams) as pool:
+                    done = pool.map(lambda item: (item[0], self.backend(item[1])), batches)
+                    for indices, logits in done:
+                        for row, index in enumerate(indices):
+                            outputs[index] = logits[row]
+                        bar.update(len(indices))
+            else:
+                for indices, batch in batches:
+                    logits = self.backend(batch)
+                    for row, index in enumerate(indices):
+                        outputs[index] = logits[row]
+                    bar.update(len(indices))
         return outputs
 
 

@@ -68,3 +68,12 @@ def test_onnx_and_torch_agree(onnx_predictor, torch_predictor):
 def test_non_text_is_a_clear_error(onnx_predictor, bad):
     with pytest.raises(InputError):
         onnx_predictor.predict(bad)
+
+
+def test_parallel_streams_give_the_same_predictions(tiny_model, onnx_predictor):
+    parallel = Predictor.from_dir(tiny_model, streams=2)
+    assert parallel.streams == 2
+    sentences = [s.tokens for s in get_dataset("BC5-chem").load("dev")[:200]]
+    a = onnx_predictor.predict_words(sentences)
+    b = parallel.predict_words(sentences)
+    assert [x.tags for x in a] == [y.tags for y in b]
