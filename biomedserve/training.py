@@ -232,9 +232,11 @@ def train(recipe: Recipe, out: str | Path, options: TrainOptions | None = None) 
     write_meta(out, meta)
     if options.evaluate_splits:
         from biomedserve.evaluation import evaluate_model
+        from biomedserve.runtime import Predictor
 
+        predictor = Predictor.from_dir(out, variant="fp32")  # loaded once for every split
         for split in options.evaluate_splits:
             if split in spec.available_splits(options.data_dir):
-                evaluate_model(out, split=split, backend="onnx", data_dir=options.data_dir,
-                               limit=options.limit_eval, record=True, progress=options.progress)
+                evaluate_model(out, split=split, backend="onnx", data_dir=options.data_dir, limit=options.limit_eval,
+                               record=True, progress=options.progress, predictor=predictor)
     return read_meta(out)
