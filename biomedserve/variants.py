@@ -175,7 +175,9 @@ def build_variant(model_dir: str | Path, plan: VariantPlan, force: bool = False,
         return evaluate_model(model_dir, split="dev", data_dir=data_dir, limit=limit, predictor=predictor,
                               progress=progress).score
 
-    reference = meta.metrics.get(metric_key, {}).get(meta.provenance.get("metric", ""))
+    from biomedserve.tasks import get_task
+
+    reference = meta.metrics.get(metric_key, {}).get(get_task(meta.task).metric)
     if reference is None:
         log("scoring fp32 on dev (the reference)…")
         reference = dev_score("fp32")
