@@ -290,8 +290,9 @@ def export(
                               log=lambda m: err.print(m))
     except BiomedserveError as exc:
         _fail(exc)
+    default = read_meta(model).default_variant
     if entry["passed"]:
-        err.print(f"[green]{plan.name} passed the gate[/] ({entry['reason']}): it is now the default")
+        err.print(f"[green]{plan.name} passed the gate[/] ({entry['reason']}); default variant on CPU: {default}")
     elif entry["forced"]:
         err.print(f"[yellow]{plan.name} failed the gate ({entry['reason']}) but --force made it the default[/]")
     else:
