@@ -79,8 +79,20 @@ def measure(config: dict) -> dict:
         latencies.sort()
         result["p50_ms"] = round(statistics.median(latencies), 2)
         result["p99_ms"] = round(latencies[int(0.99 * (len(latencies) - 1))], 2)
-    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    result["peak_rss_mb"] = peak_rss_mb()
     return result
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak RSS. (``ru_maxrss`` is inherited across fork+exec on Linux, so a child
+    would report its parent's peak; ``VmHWM`` belongs to the address space and starts afresh.)"""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def run_child(config: dict) -> dict:
