@@ -39,6 +39,7 @@ RESULTS = HERE / "results"
 async def load(url: str, texts: list[str], clients: int, seconds: float) -> dict:
     latencies: list[float] = []
     errors = 0
+    kinds: dict[str, int] = {}
     sent_texts = 0
     stop_at = time.perf_counter() + seconds
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
@@ -52,8 +53,11 @@ async def load(url: str, texts: list[str], clients: int, seconds: float) -> dict
             try:
                 response = await http.post("/ner", json={"texts": [text]})
                 ok = response.status_code == 200 and len(response.json()["entities"]) == 1
-            except (httpx.HTTPError, ValueError):
-                ok = False
+                kind = f"HTTP {response.status_code}: {response.text[:120]}"
+            except (httpx.HTTPError, ValueError) as exc:
+                ok, kind = False, f"{type(exc).__name__}: {exc}"[:160]
+            if not ok:
+                kinds[kind] = kinds.get(kind, 0) + 1
             latencies.append(1000 * (time.perf_counter() - started))
             if ok:
                 sent_texts += 1
@@ -69,7 +73,7 @@ async def load(url: str, texts: list[str], clients: int, seconds: float) -> dict
     def pct(p: float) -> float:
         return round(latencies[min(len(latencies) - 1, int(p * len(latencies)))], 1) if latencies else float("nan")
 
-    return {"requests": len(latencies), "errors": errors, "seconds": round(elapsed, 1),
+    return {"requests": len(latencies), "errors": errors, "error_kinds": kinds, "seconds": round(elapsed, 1),
             "requests_per_s": round(len(latencies) / elapsed, 1), "texts_per_s": round(sent_texts / elapsed, 1),
             "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99),
             "mean_ms": round(statistics.fmean(latencies), 1) if latencies else None}
