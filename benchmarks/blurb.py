@@ -150,9 +150,16 @@ def markdown(report: dict, plan: dict) -> str:
         metric = next((r["metric"] for r in report["runs"].get("main", []) if r["dataset"] == dataset), "")
         lines.append(f"| {dataset} | {metric} | {_cell(row.get('standard'))} | {_cell(row.get('stabilised'))} | "
                      f"{paper[dataset][0]} | {paper[dataset][1]} |")
-    fmt = lambda v: "–" if v is None else f"{v:.2f}"  # noqa: E731
-    lines += [f"| **BLURB score** | mean of task-type means | **{fmt(s['blurb_standard'])}** | "
-              f"**{fmt(s['blurb_stabilised'])}** | {paper['BLURB'][0]} | {paper['BLURB'][1]} |", ""]
+    def fmt(variant: str) -> str:
+        value = s[f"blurb_{variant}"]
+        if value is None:
+            return "–"
+        b = report["blurb"][variant]
+        partial = "" if s["complete"] else f" (partial: {len(b['datasets'])} datasets, {len(b['per_type'])} task types)"
+        return f"**{value:.2f}**{partial}"
+
+    lines += [f"| **BLURB score** | mean of task-type means | {fmt('standard')} | {fmt('stabilised')} | "
+              f"{paper['BLURB'][0]} | {paper['BLURB'][1]} |", ""]
     lines += ["## Seeds on the low-resource sets", "",
               "Catastrophic seed: test score below half the median of its group.", "",
               "| dataset | recipe | scores per seed | mean | std | min | max | catastrophic |", "|---|---|---|---|---|---|---|---|"]

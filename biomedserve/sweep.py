@@ -7,7 +7,8 @@ test scores; the model itself is deleted unless asked for, since a sweep makes m
 
 The summary per dataset and variant gives mean, std, min, max and the number of **catastrophic
 seeds**: runs scoring below half the median of their group (Tinn et al.'s failure mode: a seed
-that never leaves the trivial solution).
+that never leaves the trivial solution); when the median itself is at or below zero, every run at
+or below zero.
 """
 
 from __future__ import annotations
@@ -109,7 +110,9 @@ def seed_stats(scores: Iterable[float]) -> dict[str, Any]:
         "min": round(min(values), 2),
         "max": round(max(values), 2),
         "median": round(median, 2),
-        "catastrophic": sum(1 for v in values if v < 0.5 * median),
+        # below half the median; if the median itself is at or below zero the group collapsed and
+        # every run at or below zero counts (half of a negative median is not a useful bar)
+        "catastrophic": sum(1 for v in values if (v < 0.5 * median if median > 0 else v <= 0)),
         "scores": [round(v, 2) for v in values],
     }
 

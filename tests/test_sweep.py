@@ -15,6 +15,7 @@ def test_seed_stats_and_catastrophic_seeds():
     assert stats["min"] == 30.0 and stats["max"] == 91.0
     assert stats["mean"] == pytest.approx(77.6)
     assert seed_stats([]) == {"n": 0}
+    assert seed_stats([-24.0, -36.9, 5.0])["catastrophic"] == 2  # collapsed group: runs at or below zero
 
 
 def test_expand_grid_and_seeds_with_stable_keys():
