@@ -26,7 +26,10 @@ def bentoml_command(host: str, port: int) -> list[str]:
     """``bentoml serve`` for the biomedserve service, from the checkout that holds ``service/``."""
     local = Path(sys.executable).with_name("bentoml")
     executable = str(local) if local.is_file() else (shutil.which("bentoml") or "bentoml")
-    return [executable, "serve", SERVICE, "--working-dir", str(REPO), "--host", host, "--port", str(port)]
+    # keep-alive well above a busy client's idle gaps: with uvicorn's 5 s default, a connection the
+    # server closes just as the client reuses it shows up as a reset (httpx ReadError) under load
+    return [executable, "serve", SERVICE, "--working-dir", str(REPO), "--host", host, "--port", str(port),
+            "--timeout-keep-alive", "75"]
 
 
 class ServiceProcess:
