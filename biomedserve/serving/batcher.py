@@ -4,9 +4,9 @@ BentoML's adaptive batcher counts items; a request of one 5,000-word abstract an
 10-word sentence are not the same load. This batcher estimates each input's sub-word tokens,
 queues inputs from all requests, and runs a batch when the budget is full or the oldest input has
 waited ``max_latency`` — one runtime call per batch, results handed back to each caller's future.
-``workers`` batches run at once, one per core, each on a single-threaded ONNX Runtime call: on a
-2-core CPU two parallel batches of 16 sentences ran 1.45× faster than one 2-threaded batch of 32
-(189 vs 130 sentences/s, BC5-chem MiniLM, measured on an idle machine).
+``workers`` batches run at once, one per core, each on a single-threaded ONNX Runtime call (the
+"2 streams" rows of ``benchmarks/inference.py``: int8 MiniLM 390 vs 344 sentences/s with one
+2-threaded stream).
 """
 
 from __future__ import annotations
