@@ -326,6 +326,28 @@ def serve(
 
 
 @app.command()
+def baseline(
+    dataset: str = typer.Option(..., "--dataset", "-d", help="NER dataset, e.g. BC5-chem or BC5CDR."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder (the pipeline is <out>/model-best)."),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Override train/spacy/ner.cfg's step budget."),
+    limit: Optional[int] = typer.Option(None, help="Only the first N sentences of train and dev (smoke runs)."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
+) -> None:
+    """Train the scispaCy-recipe baseline (spaCy CNN + transition-based NER) on a BLURB NER set."""
+    from biomedserve.data.registry import get_dataset
+    from biomedserve.spacy_baseline import train_baseline
+
+    try:
+        if get_dataset(dataset).task != "ner":
+            raise BiomedserveError(f"{dataset} is not an NER dataset")
+        overrides = {"training.max_steps": max_steps} if max_steps else {}
+        best = train_baseline(dataset, out, data_dir=data_dir, limit=limit, overrides=overrides)
+    except BiomedserveError as exc:
+        _fail(exc)
+    err.print(f"[green]baseline pipeline: {best}[/] (spacy.load it, or run benchmarks/vs_scispacy.py)")
+
+
+@app.command()
 def quickstart(
     model: Path = typer.Option(DEFAULT_MODEL, "--model", help="Where the default model lives."),
     text: str = typer.Option(SAMPLE_TEXT, "--text", help="Text to annotate at the end."),

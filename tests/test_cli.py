@@ -79,3 +79,12 @@ def test_serve_refuses_a_corrupt_model_before_starting(tmp_path):
     assert "biomedserve.json is corrupt" in result.output
     missing = runner.invoke(app, ["serve", "--models", str(tmp_path / "nope")])
     assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
+def test_baseline_trains_a_spacy_pipeline(tmp_path):
+    result = runner.invoke(app, ["baseline", "-d", "BC5-chem", "--out", str(tmp_path / "b"), "--max-steps", "10",
+                                 "--limit", "40"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "b" / "model-best" / "meta.json").is_file()
+    refused = runner.invoke(app, ["baseline", "-d", "GAD", "--out", str(tmp_path / "g")])
+    assert refused.exit_code == 2 and "not an NER dataset" in refused.output
