@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import shutil
 import tempfile
 from pathlib import Path
 
 from biomedserve.errors import BiomedserveError
 from biomedserve.modeldir import ONNX_FILE
-
-log = logging.getLogger(__name__)
 
 
 def export_onnx(model_dir: Path, onnx_task: str) -> Path:

@@ -114,6 +114,13 @@ def verify_files(model_dir: str | Path, meta: ModelMeta, names: tuple[str, ...],
             raise ModelDirError(f"{path} is corrupt: its SHA-256 differs from the one in {META_FILE}")
 
 
+def _metric_description(task: str) -> str:
+    from biomedserve.tasks import TASKS  # the task definitions say how each type is scored
+
+    definition = TASKS.get(task)
+    return definition.description if definition else "unknown task type"
+
+
 def render_card(meta: ModelMeta) -> str:
     """A Markdown model card: what the model is, how it scored, and where it came from."""
     lines = [
@@ -133,6 +140,8 @@ def render_card(meta: ModelMeta) -> str:
         "(longer texts are windowed, not truncated).",
         "",
         "## Metrics (points, 0–100)",
+        "",
+        f"BLURB metric for this task: {_metric_description(meta.task)}.",
         "",
     ]
     columns = sorted({k for scores in meta.metrics.values() for k in scores})

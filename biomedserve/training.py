@@ -16,7 +16,6 @@ The path is the same for every task type, and short enough to read in one sittin
 
 from __future__ import annotations
 
-import logging
 import math
 import shutil
 import time
@@ -34,8 +33,6 @@ from biomedserve.recipes import Recipe
 from biomedserve.stabilise import AdamW, freeze_lower, parameter_groups, prune_top_layers, reinit_top_layers
 from biomedserve.tasks import get_task
 from biomedserve.tasks.base import TaskDefinition
-
-log = logging.getLogger(__name__)
 
 
 @dataclass

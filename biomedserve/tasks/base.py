@@ -6,7 +6,7 @@ interface, so adding a task type is adding a module, not an ``if`` branch.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +40,3 @@ class TaskDefinition:
     problem_type: str | None = None
     token_level: bool = False
     description: str = ""
-
-    def records_for_training(self, records: Sequence[Any]) -> Sequence[Any]:
-        return records

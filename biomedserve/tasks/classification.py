@@ -73,10 +73,6 @@ def multi_hot(labels: frozenset[str], classes: Sequence[str]) -> list[float]:
     return [1.0 if c in labels else 0.0 for c in classes]
 
 
-def pair_text(record: PairInstance) -> tuple[str, str | None]:
-    return record.text_a, record.text_b
-
-
 def predicted_labels(predictor, records: Sequence[PairInstance], progress: bool = False) -> list[str]:
     """The runtime's argmax label for each (text, pair) record, in order."""
     probs = predictor.predict_proba([(r.text_a, r.text_b) for r in records], progress=progress)

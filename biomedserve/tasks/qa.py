@@ -39,6 +39,6 @@ QA = TaskDefinition(
     features=features,
     trainer_metrics=trainer_metrics,
     evaluate=evaluate,
-    description="accuracy",
+    description="accuracy over question + context pairs",
 )
 
