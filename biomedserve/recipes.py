@@ -35,6 +35,9 @@ class Recipe(BaseModel):
     weight_decay: float = Field(0.0, ge=0)
     adam_epsilon: float = Field(1e-8, gt=0)
     seed: int = 42
+    bf16: bool = Field(
+        False, description="bfloat16 autocast for training (weights stay fp32); ~1.5x faster on "
+        "CPUs with AVX512-BF16/AMX and on Ampere+ GPUs")
 
     # --- stabilisation (Tinn et al.); defaults are the standard setting ---
     bias_correction: bool = Field(True, description="Adam bias correction (BertAdam omitted it)")

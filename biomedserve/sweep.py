@@ -38,7 +38,13 @@ class RunSpec:
 
     @property
     def key(self) -> str:
-        return hashlib.sha1(self.recipe.model_dump_json().encode()).hexdigest()[:16]
+        # fields added after runs were first recorded are left out at their default, so adding
+        # an option never orphans finished runs
+        later = {name for name, default in _ADDED_LATER.items() if getattr(self.recipe, name) == default}
+        return hashlib.sha1(self.recipe.model_dump_json(exclude=later).encode()).hexdigest()[:16]
+
+
+_ADDED_LATER: dict[str, Any] = {"bf16": False}
 
 
 def expand(variant: str, recipe: Recipe, seeds: Sequence[int], grid: dict[str, list[Any]] | None = None) -> list[RunSpec]:

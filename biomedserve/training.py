@@ -17,6 +17,7 @@ The path is the same for every task type, and short enough to read in one sittin
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -125,6 +126,10 @@ def fit(task: TaskDefinition, spec: DatasetSpec, recipe: Recipe, model, tokenize
     # evaluate (and checkpoint) once per epoch; a run shorter than an epoch evaluates at its end
     eval_steps = min(steps_per_epoch, total_steps)
     selecting = dev_set is not None
+    # TrainingArguments(bf16=True) records the mode in $ACCELERATE_MIXED_PRECISION and later fp32
+    # arguments never clear it: without this, one bf16 run makes every later run in the same
+    # process (a sweep) bf16 too
+    os.environ["ACCELERATE_MIXED_PRECISION"] = "bf16" if recipe.bf16 else "no"
     args = TrainingArguments(
         output_dir=str(work),
         max_steps=total_steps,
@@ -141,6 +146,7 @@ def fit(task: TaskDefinition, spec: DatasetSpec, recipe: Recipe, model, tokenize
         disable_tqdm=not options.progress,
         dataloader_num_workers=0,
         use_cpu=not torch.cuda.is_available(),
+        bf16=recipe.bf16,
     )
     collator = (DataCollatorForTokenClassification if task.token_level else DataCollatorWithPadding)(tokenizer)
     keeper = KeepBest(task.metric, recipe.early_stopping_patience)

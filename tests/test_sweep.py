@@ -1,5 +1,6 @@
 """Sweeps: seed statistics, catastrophic seeds, resumability, grid selection."""
 
+import hashlib
 import json
 
 import pytest
@@ -26,6 +27,15 @@ def test_expand_grid_and_seeds_with_stable_keys():
     # the key depends on the resolved hyperparameters only, not on the variant name
     assert RunSpec("a", recipe).key == RunSpec("b", recipe).key
     assert RunSpec("a", recipe).key != RunSpec("a", recipe.override(seed=7)).key
+
+
+def test_options_added_later_keep_finished_runs_keys():
+    # the key BIOSSES standard seed 1 was recorded under before `bf16` existed
+    recipe = Recipe(dataset="BIOSSES", learning_rate=5e-5, epochs=5, batch_size=16, eval_batch_size=16,
+                    max_length=128, seed=1)
+    old = hashlib.sha1(recipe.model_dump_json(exclude={"bf16"}).encode()).hexdigest()[:16]
+    assert RunSpec("a", recipe).key == old
+    assert RunSpec("a", recipe.override(bf16=True)).key != old
 
 
 def test_summarize_and_select_on_dev():

@@ -55,3 +55,22 @@ def test_same_seed_same_model(tiny_base, tmp_path):
     second = load_file(str(train(recipe, tmp_path / "b", options) and tmp_path / "b" / "model.safetensors"))
     assert first.keys() == second.keys()
     assert all((first[k] == second[k]).all() for k in first)
+
+
+def test_bf16_autocast_trains_and_keeps_fp32_weights(tiny_base, tmp_path):
+    """bf16 is a training-speed option only: the saved weights (and so the ONNX export) stay fp32."""
+    from safetensors.numpy import load_file
+
+    from biomedserve.recipes import Recipe
+    from biomedserve.training import TrainOptions, train
+
+    recipe = Recipe(dataset="BC5-chem", base_model=str(tiny_base), max_steps=3, batch_size=8,
+                    max_length=32, seed=5, bf16=True, learning_rate=1e-2)
+    options = TrainOptions(limit_train=48, limit_eval=16, progress=False, evaluate_splits=())
+    meta = train(recipe, tmp_path / "m", options)
+    weights = load_file(str(tmp_path / "m" / "model.safetensors"))
+    assert {str(w.dtype) for w in weights.values()} == {"float32"}
+    assert meta.recipe["bf16"] is True
+    train(recipe.override(bf16=False), tmp_path / "f", options)
+    fp32 = load_file(str(tmp_path / "f" / "model.safetensors"))
+    assert any(not (fp32[k] == weights[k]).all() for k in weights), "autocast had no effect"
