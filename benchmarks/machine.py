@@ -34,8 +34,19 @@ def cpu_flags() -> list[str]:
     return []
 
 
+def gpu_name() -> str | None:
+    """The CUDA device's name, or None (no GPU, or no CUDA-enabled torch)."""
+    try:
+        import torch
+
+        return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    except Exception:  # noqa: BLE001 - a broken driver is "no GPU" for a report
+        return None
+
+
 def describe() -> dict:
     return {
+        "gpu": gpu_name(),
         "cpu": cpu_model(),
         "cpu_flags": cpu_flags(),
         "logical_cores": os.cpu_count(),
