@@ -11,7 +11,9 @@ Systems, each run as a spaCy pipeline over the same raw test texts (tokens joine
 * the spaCy-recipe baseline (``train/spacy/ner.cfg``) trained on the same training set;
 * scispaCy's en_ner_bc5cdr_md / en_ner_jnlpba_md / en_ner_bionlp13cg_md if installed.
 Entities are compared on the corpus tokens: a token is inside an entity when its characters are.
-Writes ``benchmarks/results/vs_scispacy.json`` and ``vs_scispacy.md``.
+Writes ``benchmarks/results/vs_scispacy.json`` and ``vs_scispacy.md``; the summary averages the five
+BLURB NER sets (the joint BC5CDR row is reported beside them, not in the mean). Finished rows are kept
+in ``results/vs_scispacy.partial.json`` as they come, so a killed run resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -80,7 +82,7 @@ def evaluate(nlp, dataset: str, limit: int | None, mapping=None) -> dict:
     pred = [doc_tags(d, o, keep, mapping) for d, o in zip(docs, offsets)]
     words = sum(len(o) for o in offsets)
     return {"strict_f1": round(float(entity_scores(gold, pred)["f1"]), 2), "lenient_f1": round(lenient_scores(gold, pred)["f1"], 2),
-            "words_per_s": round(words / seconds, 1), "sentences": len(texts)}
+            "words_per_s": round(words / seconds, 1), "words": words, "sentences": len(texts)}
 
 
 def ensure(path: Path, command: list[str], log) -> Path | None:
@@ -89,6 +91,34 @@ def ensure(path: Path, command: list[str], log) -> Path | None:
     log(f"missing {path}: {' '.join(command)}")
     result = subprocess.run(command)
     return path if result.returncode == 0 else None
+
+
+BASELINE = "spaCy-recipe baseline (CNN + transition NER)"
+OURS_INT8 = "biomedserve MiniLM int8"
+
+
+def summarize(rows: list[dict]) -> dict:
+    """Means over the five BLURB NER sets that have both systems; words/s pooled over all their texts."""
+    blurb = [d for d in PAPER if any(r["dataset"] == d and r["system"] == OURS_INT8 for r in rows)
+             and any(r["dataset"] == d and r["system"] == BASELINE for r in rows)]
+
+    def pick(system: str) -> list[dict]:
+        return [r for r in rows if r["system"] == system and r["dataset"] in blurb]
+
+    def mean(system: str, key: str) -> float | None:
+        values = [r[key] for r in pick(system)]
+        return round(sum(values) / len(values), 2) if values else None
+
+    def pooled_speed(system: str) -> float | None:
+        chosen = pick(system)
+        seconds = sum(r["words"] / r["words_per_s"] for r in chosen)
+        return round(sum(r["words"] for r in chosen) / seconds, 1) if chosen else None
+
+    return {"datasets": blurb, "complete": len(blurb) == len(PAPER),
+            "strict_f1_mean_ours_int8": mean(OURS_INT8, "strict_f1"), "strict_f1_mean_baseline": mean(BASELINE, "strict_f1"),
+            "lenient_f1_mean_ours_int8": mean(OURS_INT8, "lenient_f1"),
+            "lenient_f1_mean_baseline": mean(BASELINE, "lenient_f1"),
+            "words_per_s_ours_int8": pooled_speed(OURS_INT8), "words_per_s_baseline": pooled_speed(BASELINE)}
 
 
 def main() -> None:
@@ -103,7 +133,19 @@ def main() -> None:
 
     log = lambda m: print(m, flush=True)  # noqa: E731
     cli = [sys.executable, "-m", "biomedserve.cli"]
-    rows = []
+    partial = RESULTS / "vs_scispacy.partial.json"
+    done = {(r["dataset"], r["system"]): r for r in (json.loads(partial.read_text()) if partial.is_file() else [])
+            if r.get("limit") == args.limit}
+    rows: list[dict] = []
+
+    def add(dataset: str, system: str, load_nlp, mapping: dict | None = None) -> None:
+        """One row: reused from an interrupted run when it was measured with the same --limit."""
+        row = done.get((dataset, system)) or {"dataset": dataset, "system": system, "limit": args.limit,
+                                              **evaluate(load_nlp(), dataset, args.limit, mapping)}
+        rows.append(row)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        partial.write_text(json.dumps(list({(r["dataset"], r["system"]): r for r in [*done.values(), *rows]}.values())))
+        log(json.dumps(row))
     for dataset in args.datasets:
         model = Path(f"models/{dataset.lower()}-minilm")
         ensure(model, [*cli, "train", "-d", dataset, "--out", str(model), "--overwrite"], log)
@@ -113,28 +155,26 @@ def main() -> None:
         if dataset == "BC5-chem" and Path("models/bc5chem-minilm-pruned2/biomedserve.json").is_file():
             systems.append(("biomedserve MiniLM pruned-2 int8", "models/bc5chem-minilm-pruned2", "int8"))
         for name, path, variant in systems:
-            nlp = spacy.blank("en")
-            nlp.add_pipe("biomedserve_ner", config={"model": path, "variant": variant})
-            rows.append({"dataset": dataset, "system": name, **evaluate(nlp, dataset, args.limit)})
-            log(json.dumps(rows[-1]))
+            def ours(path=path, variant=variant):
+                nlp = spacy.blank("en")
+                nlp.add_pipe("biomedserve_ner", config={"model": path, "variant": variant})
+                return nlp
+            add(dataset, name, ours)
         baseline = Path(f"models/spacy-baseline-{dataset.lower()}")
         if not (baseline / "model-best").is_dir():
             from biomedserve.spacy_baseline import train_baseline
 
             log(f"training the spaCy-recipe baseline on {dataset}…")
             train_baseline(dataset, baseline)
-        rows.append({"dataset": dataset, "system": "spaCy-recipe baseline (CNN + transition NER)",
-                     **evaluate(spacy.load(baseline / "model-best"), dataset, args.limit)})
-        log(json.dumps(rows[-1]))
+        add(dataset, BASELINE, lambda baseline=baseline: spacy.load(baseline / "model-best"))
         for package, mapping in SCISPACY.items():
             try:
                 nlp = spacy.load(package)
             except OSError:
                 continue
-            rows.append({"dataset": dataset, "system": f"scispaCy {package}",
-                         **evaluate(nlp, dataset, args.limit, mapping)})
+            add(dataset, f"scispaCy {package}", lambda nlp=nlp: nlp, mapping)
     report = {"benchmark": "vs_scispacy", "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "rows": rows, "paper": PAPER, "machine": describe(),
+              "summary": summarize(rows), "rows": rows, "paper": PAPER, "machine": describe(),
               "command": "python benchmarks/vs_scispacy.py " + " ".join(sys.argv[1:])}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "vs_scispacy.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -146,6 +186,10 @@ def main() -> None:
     for r in rows:
         paper = " / ".join(map(str, PAPER.get(r["dataset"], ()))) or "–"
         lines.append(f"| {r['dataset']} | {r['system']} | {r['strict_f1']} | {r['lenient_f1']} | {r['words_per_s']} | {paper} |")
+    s = report["summary"]
+    lines += ["", f"Mean over {', '.join(s['datasets'])}: biomedserve int8 strict **{s['strict_f1_mean_ours_int8']}** vs "
+              f"baseline {s['strict_f1_mean_baseline']} (lenient {s['lenient_f1_mean_ours_int8']} vs "
+              f"{s['lenient_f1_mean_baseline']}); words/s {s['words_per_s_ours_int8']} vs {s['words_per_s_baseline']}."]
     (RESULTS / "vs_scispacy.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

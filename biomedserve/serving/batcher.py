@@ -6,7 +6,8 @@ queues inputs from all requests, and runs a batch when the budget is full or the
 waited ``max_latency`` — one runtime call per batch, results handed back to each caller's future.
 ``workers`` batches run at once, one per core, each on a single-threaded ONNX Runtime call (the
 "2 streams" rows of ``benchmarks/inference.py``: int8 MiniLM 390 vs 344 sentences/s with one
-2-threaded stream).
+2-threaded stream). With batching off, requests run as they arrive through the same ``workers``
+threads, so the two modes differ only in merging — the comparison ``benchmarks/service_load.py`` makes.
 """
 
 from __future__ import annotations
@@ -56,9 +57,9 @@ class TokenBatcher:
         if not items:
             return []
         loop = asyncio.get_running_loop()
-        if not self.enabled:  # every request runs the model on arrival, in the server's thread pool
+        if not self.enabled:  # every request runs the model on arrival, ``workers`` at a time
             self.batches += 1
-            return await loop.run_in_executor(None, self.fn, list(items))
+            return await loop.run_in_executor(self.executor, self.fn, list(items))
         if not self.tasks or any(t.done() for t in self.tasks):
             for task in self.tasks:
                 task.cancel()
