@@ -31,6 +31,27 @@ ERRORS = {404: {"model": ErrorBody, "description": "unknown model (the message l
           422: {"model": ErrorBody, "description": "invalid input or over a limit (the message names the field)"}}
 
 
+class BodyLimit:
+    """413 for a declared body over the limit, before anything reads it.
+
+    A plain ASGI middleware rather than ``@app.middleware("http")``: Starlette's BaseHTTPMiddleware
+    wraps every request and response in extra tasks and streams, a cost paid on every call.
+    """
+
+    def __init__(self, app, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            length = dict(scope["headers"]).get(b"content-length", b"")
+            if length.isdigit() and int(length) > self.max_bytes:
+                response = JSONResponse(status_code=413, content={
+                    "error": f"request body: {length.decode()} bytes, the limit is {self.max_bytes}"})
+                return await response(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
 def create_app() -> FastAPI:
     app = FastAPI(title="biomedserve", version="0.1.0",
                   description="Biomedical NLP models fine-tuned on BLURB: entities, relations, QA, similarity, "
@@ -44,13 +65,7 @@ def create_app() -> FastAPI:
             app.state.store = ModelStore.load()
         return app.state.store
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > SETTINGS.max_body_bytes:
-            return JSONResponse(status_code=413, content={
-                "error": f"request body: {length} bytes, the limit is {SETTINGS.max_body_bytes}"})
-        return await call_next(request)
+    app.add_middleware(BodyLimit, max_bytes=SETTINGS.max_body_bytes)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError):
