@@ -74,10 +74,10 @@ def test_unknown_variant_lists_the_known_ones(model):
         Predictor.from_dir(model, variant="int4")
 
 
-def test_default_prefers_int8_then_deeper_optimisation():
-    variants = {"o1": {"passed": True, "optimize": "O1"}, "int8": {"passed": True, "quantize": "int8"},
-                "o2-int8": {"passed": False, "optimize": "O2", "quantize": "int8"}}
-    assert pick_cpu_default(variants, "fp32") == "int8"
-    variants["o2-int8"]["passed"] = True
-    assert pick_cpu_default(variants, "int8") == "o2-int8"
+def test_default_prefers_int8_then_the_lighter_graph():
+    variants = {"o1": {"passed": True, "optimize": "O1"}, "int8": {"passed": False, "quantize": "int8"},
+                "o2-int8": {"passed": True, "optimize": "O2", "quantize": "int8"}}
+    assert pick_cpu_default(variants, "fp32") == "o2-int8"
+    variants["int8"]["passed"] = True
+    assert pick_cpu_default(variants, "o2-int8") == "int8"  # measured faster: see _speed_rank
     assert pick_cpu_default({"x": {"passed": False}}, "fp32") == "fp32"
