@@ -22,7 +22,7 @@ from biomedserve.modeldir import TOKENIZER_FILES, TORCH_FILES, ModelMeta, read_m
 from biomedserve.runtime.backends import OnnxBackend, TorchBackend
 from biomedserve.runtime.words import split_words
 from biomedserve.tasks import get_task
-from biomedserve.tasks.encoding import Window, best_window_per_word, make_windows, word_pieces
+from biomedserve.tasks.encoding import Window, best_window_per_word, make_windows, word_pieces_batch
 from biomedserve.tasks.ner import io_tags_to_spans, tags_to_spans
 
 BACKENDS = ("onnx", "torch")
@@ -235,10 +235,9 @@ class NerPredictor(Predictor):
         cls_id, sep_id = self.tokenizer.cls_token_id, self.tokenizer.sep_token_id
         windows: list[Window] = []
         per_seq: list[list[int]] = []
-        for seq, words in enumerate(sequences):
+        for seq, pieces in enumerate(word_pieces_batch(self.tokenizer, [list(w) for w in sequences])):
             first = len(windows)
-            if words:
-                pieces = word_pieces(self.tokenizer, list(words))
+            if pieces:
                 windows.extend(make_windows(seq, pieces, cls_id, sep_id, self.meta.max_length))
             per_seq.append(list(range(first, len(windows))))
 

@@ -26,15 +26,29 @@ class Window:
 
 def word_pieces(tokenizer: PreTrainedTokenizerBase, words: list[str]) -> list[list[int]]:
     """Sub-word ids per word; a word the tokenizer drops (e.g. a stray control char) becomes [UNK]."""
-    if not words:
-        return []
-    encoding = tokenizer(words, is_split_into_words=True, add_special_tokens=False, verbose=False)
-    pieces: list[list[int]] = [[] for _ in words]
-    for piece_id, word_id in zip(encoding["input_ids"], encoding.word_ids()):
-        if word_id is not None:
-            pieces[word_id].append(piece_id)
+    return word_pieces_batch(tokenizer, [words])[0]
+
+
+def word_pieces_batch(tokenizer: PreTrainedTokenizerBase, sequences: list[list[str]]) -> list[list[list[int]]]:
+    """:func:`word_pieces` for many sequences in one tokenizer call.
+
+    One call lets the Rust tokenizer work through the whole batch at once (in parallel threads);
+    a call per sentence cost the int8 runtime a tenth of its time in Python overhead.
+    """
+    result: list[list[list[int]]] = [[] for _ in sequences]
+    todo = [i for i, words in enumerate(sequences) if words]
+    if not todo:
+        return result
+    encoding = tokenizer([list(sequences[i]) for i in todo], is_split_into_words=True,
+                         add_special_tokens=False, verbose=False)
     unk = tokenizer.unk_token_id if tokenizer.unk_token_id is not None else 0
-    return [p or [unk] for p in pieces]
+    for row, index in enumerate(todo):
+        pieces: list[list[int]] = [[] for _ in sequences[index]]
+        for piece_id, word_id in zip(encoding["input_ids"][row], encoding.word_ids(row)):
+            if word_id is not None:
+                pieces[word_id].append(piece_id)
+        result[index] = [p or [unk] for p in pieces]
+    return result
 
 
 def make_windows(
