@@ -40,8 +40,8 @@ RESULTS = HERE / "results"
 async def load(url: str, texts: list[str], clients: int, seconds: float) -> dict:
     """``clients`` coroutines posting back to back for ``seconds``.
 
-    aiohttp, not httpx: on 2 cores the load generator shares the CPU with the server, and httpx spent
-    about as much CPU per request as the server did (0.65 cores at 58 requests/s), starving it.
+    aiohttp, not httpx: on 2 cores the load generator shares the CPU with the server, and httpx's
+    per-request CPU cost took a share of the machine comparable to the server's own.
     """
     latencies: list[float] = []
     errors = 0
