@@ -156,6 +156,11 @@ def variant_file(name: str) -> str:
     return "model.onnx" if name == "fp32" else f"model.{name}.onnx"
 
 
+def variant_name(graph_file: str) -> str:
+    """The inverse of :func:`variant_file`: ``model.int8.onnx`` → ``int8``."""
+    return "fp32" if graph_file == "model.onnx" else graph_file.removeprefix("model.").removesuffix(".onnx")
+
+
 def build_variant(model_dir: str | Path, plan: VariantPlan, force: bool = False, data_dir=None,
                   limit: int | None = None, progress: bool = True, log=print) -> dict:
     """Build ``plan``'s variant, gate it on dev against fp32, record it in the card; return its entry."""

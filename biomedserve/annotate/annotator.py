@@ -20,6 +20,7 @@ from typing import Any
 from biomedserve.annotate.documents import Annotated, Document, Group, item_to_dict
 from biomedserve.annotate.writers import record_line
 from biomedserve.errors import BiomedserveError
+from biomedserve.variants import variant_name
 
 NER_TASKS = ("ner", "pico")
 DOCUMENT_TASKS = ("doc_classification",)
@@ -52,25 +53,21 @@ class ModelInfo:
         return asdict(self)
 
 
-def _variant_name(graph_file: str) -> str:
-    return "fp32" if graph_file == "model.onnx" else graph_file.removeprefix("model.").removesuffix(".onnx")
-
-
 def describe_model(spec: ModelSpec) -> ModelInfo:
     """Name, task and graph version of a model directory, without loading it (the Ray driver's view)."""
     from biomedserve.data.registry import file_sha256
     from biomedserve.modeldir import read_meta
-    from biomedserve.runtime.predictor import _choose_variant
+    from biomedserve.runtime.predictor import choose_variant
 
     meta = read_meta(spec.path)
     if meta.task not in NER_TASKS + DOCUMENT_TASKS:
         raise UnsupportedModelError(
             f"{spec.path} is a {meta.task!r} model; annotate runs NER (ner, pico) and document "
             "classification (doc_classification) models")
-    graph = _choose_variant(meta, spec.variant, None)
+    graph = choose_variant(meta, spec.variant, None)
     record = meta.files.get(graph)
     digest = record.sha256 if record is not None else file_sha256(Path(spec.path) / graph)
-    variant = _variant_name(graph)
+    variant = variant_name(graph)
     return ModelInfo(meta.name, f"{variant}-{digest[:12]}", meta.task, variant, str(Path(spec.path).resolve()))
 
 
@@ -111,7 +108,7 @@ class Annotator:
         self.predictors = [Predictor.from_dir(spec.path, variant=spec.variant, threads=spec.threads)
                            for spec in ordered]
         for info, predictor in zip(self.infos, self.predictors):
-            if _variant_name(predictor.variant) != info.variant:  # the card changed between describe and load
+            if variant_name(predictor.variant) != info.variant:  # the card changed between describe and load
                 raise UnsupportedModelError(f"{info.path}: variant changed while loading")
 
     def annotate(self, docs: Sequence[Document]) -> list[str]:

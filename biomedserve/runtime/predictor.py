@@ -32,7 +32,7 @@ class InputError(BiomedserveError, TypeError):
     """The caller passed something that is not text."""
 
 
-def _choose_variant(meta: ModelMeta, variant: str, providers: list[str] | None) -> str:
+def choose_variant(meta: ModelMeta, variant: str, providers: list[str] | None) -> str:
     """The ONNX file for ``variant`` (see :meth:`Predictor.from_dir`)."""
     from biomedserve.variants import variant_file
 
@@ -105,7 +105,7 @@ class Predictor:
             raise ModelDirError(
                 f"{model_dir}: task {meta.task!r} has no runtime predictor; known: {', '.join(Predictor.registry)}"
             )
-        graph = _choose_variant(meta, variant, providers) if backend == "onnx" else None
+        graph = choose_variant(meta, variant, providers) if backend == "onnx" else None
         weights = (graph,) if backend == "onnx" else TORCH_FILES
         verify_files(model_dir, meta, weights + TOKENIZER_FILES, checksums=verify)
         try:
