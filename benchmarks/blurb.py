@@ -49,10 +49,12 @@ def plan_runs(plan: dict, stage_names: list[str] | None, base_model: str | None)
                     variants = {name: (name, {}) for name in stage["recipes"]}
                 else:
                     variants = {v: (stage["base_recipe"], o) for v, o in stage["variants"].items()}
+                budget = group.get("overrides", {})  # a compute budget for the whole group, e.g. fewer epochs
                 for seed in group["seeds"]:
                     for variant, (recipe_name, overrides) in variants.items():
                         recipe = load_recipe(find_recipe(recipe_name, dataset))
-                        recipe = recipe.override(**overrides, seed=seed, base_model=base_model or plan["encoder"])
+                        recipe = recipe.override(**{**budget, **overrides}, seed=seed,
+                                                 base_model=base_model or plan["encoder"])
                         runs.append((stage["name"], RunSpec(variant, recipe)))
     return runs
 
@@ -160,6 +162,11 @@ def markdown(report: dict, plan: dict) -> str:
 
     lines += [f"| **BLURB score** | mean of task-type means | {fmt('standard')} | {fmt('stabilised')} | "
               f"{paper['BLURB'][0]} | {paper['BLURB'][1]} |", ""]
+    budgets = [(g["datasets"], g["overrides"]) for st in plan["stages"] for g in st["groups"] if g.get("overrides")]
+    if budgets:
+        lines += ["Compute budget (what was run differs from the recipe files here, for both recipes alike):", ""]
+        lines += [f"- {', '.join(ds)}: {', '.join(f'`{k}: {v}`' for k, v in o.items())}" for ds, o in budgets]
+        lines.append("")
     lines += ["## Seeds on the low-resource sets", "",
               "Catastrophic seed: test score below half the median of its group.", "",
               "| dataset | recipe | scores per seed | mean | std | min | max | catastrophic |", "|---|---|---|---|---|---|---|---|"]
