@@ -1,0 +1,47 @@
+"""The BLURB study plan (benchmarks/blurb_plan.yaml) expands into valid, deduplicated runs.
+
+The plan is data that hours of CPU time depend on, so a typo in it should fail here, not an hour in.
+"""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import yaml
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def load_blurb_module():
+    sys.path.insert(0, str(BENCHMARKS))
+    spec = importlib.util.spec_from_file_location("blurb_benchmark", BENCHMARKS / "blurb.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_plan_expands_with_group_budgets_applied_to_both_recipes():
+    blurb = load_blurb_module()
+    plan = yaml.safe_load((BENCHMARKS / "blurb_plan.yaml").read_text())
+    runs = blurb.plan_runs(plan, ["main"], None)
+    by_dataset: dict[str, list] = {}
+    for _, run in runs:
+        by_dataset.setdefault(run.recipe.dataset, []).append(run)
+    budgeted = next(g for g in plan["stages"][0]["groups"] if g.get("overrides"))
+    for dataset in budgeted["datasets"]:
+        assert {r.recipe.epochs for r in by_dataset[dataset]} == {budgeted["overrides"]["epochs"]}
+        assert {r.variant for r in by_dataset[dataset]} == {"standard", "stabilised"}
+    # outside a budgeted group the recipe file's own epochs stand
+    assert all(r.recipe.epochs == 30 for r in by_dataset["BIOSSES"] if r.variant == "stabilised")
+    # every BLURB dataset with a train split is in the main stage, low-resource ones with 5 seeds
+    assert set(by_dataset) == {d for d in blurb.DATASETS if blurb.DATASETS[d].task != "pico"}
+    for dataset in plan["low_resource"]:
+        assert {r.recipe.seed for r in by_dataset[dataset]} == {1, 2, 3, 4, 5}
+
+
+def test_budget_is_printed_in_the_report():
+    blurb = load_blurb_module()
+    plan = yaml.safe_load((BENCHMARKS / "blurb_plan.yaml").read_text())
+    report = blurb.build_report(plan, "minilm", {}, {"cpu": "test CPU", "usable_cores": 2}, planned=0)
+    text = blurb.markdown(report, plan)
+    assert "Compute budget" in text and "`epochs: 1`" in text
