@@ -124,6 +124,16 @@ def build_report(plan: dict, label: str, done: dict[str, list[dict]], machine: d
     }
 
 
+def majority_accuracy(dataset: str) -> tuple[str, float]:
+    """The always-answer-the-commonest-label score on test: the floor a QA model must clear to have
+    learnt anything (a collapsed fine-tuning run lands exactly on it)."""
+    from collections import Counter
+
+    labels = [record.label for record in DATASETS[dataset].load("test")]
+    label, count = Counter(labels).most_common(1)[0]
+    return label, round(100 * count / len(labels), 2)
+
+
 def _cell(stats: dict | None) -> str:
     if not stats:
         return "–"
@@ -162,6 +172,11 @@ def markdown(report: dict, plan: dict) -> str:
 
     lines += [f"| **BLURB score** | mean of task-type means | {fmt('standard')} | {fmt('stabilised')} | "
               f"{paper['BLURB'][0]} | {paper['BLURB'][1]} |", ""]
+    floors = [(d, *majority_accuracy(d)) for d in DATASETS if d in main and DATASETS[d].task == "qa"]
+    if floors:
+        lines += ["Majority-answer floor (always the commonest test label): " +
+                  "; ".join(f"{d} {score:.2f} (always \"{label}\")" for d, label, score in floors) +
+                  ". A QA score equal to it means the run collapsed to one answer.", ""]
     budgets = [(g["datasets"], g["overrides"]) for st in plan["stages"] for g in st["groups"] if g.get("overrides")]
     if budgets:
         lines += ["Compute budget (what was run differs from the recipe files here, for both recipes alike):", ""]

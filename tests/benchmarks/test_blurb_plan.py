@@ -45,3 +45,10 @@ def test_budget_is_printed_in_the_report():
     report = blurb.build_report(plan, "minilm", {}, {"cpu": "test CPU", "usable_cores": 2}, planned=0)
     text = blurb.markdown(report, plan)
     assert "Compute budget" in text and "`epochs: 1`" in text
+
+
+def test_majority_floor_matches_the_manifest_counts():
+    # MANIFEST.md: BioASQ test yes/no = 94 / 46, PubMedQA test yes/no/maybe = 276 / 169 / 55
+    blurb = load_blurb_module()
+    assert blurb.majority_accuracy("BioASQ") == ("yes", round(100 * 94 / 140, 2))
+    assert blurb.majority_accuracy("PubMedQA") == ("yes", round(100 * 276 / 500, 2))
