@@ -87,7 +87,8 @@ def table(results: list[dict]) -> dict[str, dict[str, dict]]:
     return {d: {v: seed_stats(s) for v, s in vs.items()} for d, vs in grouped.items()}
 
 
-def build_report(plan: dict, label: str, done: dict[str, list[dict]], machine: dict, planned: int) -> dict:
+def build_report(plan: dict, label: str, done: dict[str, list[dict]], machine: dict, planned: int,
+                 data_dir=None) -> dict:
     main = table(done.get("main", []))
     scores = {variant: {d: main[d][variant]["mean"] for d in main if variant in main[d]}
               for variant in ("standard", "stabilised")}
@@ -115,6 +116,8 @@ def build_report(plan: dict, label: str, done: dict[str, list[dict]], machine: d
         },
         "blurb": blurb,
         "main": main,
+        "majority_floor": {d: dict(zip(("label", "accuracy"), majority_accuracy(d, data_dir)))
+                           for d in main if DATASETS[d].task == "qa"},
         "ablation": table(done.get("ablation", [])),
         "pruning": table(done.get("pruning", [])),
         "runs": {stage: sorted(results, key=lambda r: (r["dataset"], r["variant"], r["seed"]))
@@ -124,12 +127,12 @@ def build_report(plan: dict, label: str, done: dict[str, list[dict]], machine: d
     }
 
 
-def majority_accuracy(dataset: str) -> tuple[str, float]:
+def majority_accuracy(dataset: str, data_dir=None) -> tuple[str, float]:
     """The always-answer-the-commonest-label score on test: the floor a QA model must clear to have
     learnt anything (a collapsed fine-tuning run lands exactly on it)."""
     from collections import Counter
 
-    labels = [record.label for record in DATASETS[dataset].load("test")]
+    labels = [record.label for record in DATASETS[dataset].load("test", data_dir)]
     label, count = Counter(labels).most_common(1)[0]
     return label, round(100 * count / len(labels), 2)
 
@@ -172,10 +175,10 @@ def markdown(report: dict, plan: dict) -> str:
 
     lines += [f"| **BLURB score** | mean of task-type means | {fmt('standard')} | {fmt('stabilised')} | "
               f"{paper['BLURB'][0]} | {paper['BLURB'][1]} |", ""]
-    floors = [(d, *majority_accuracy(d)) for d in DATASETS if d in main and DATASETS[d].task == "qa"]
+    floors = report["majority_floor"]
     if floors:
         lines += ["Majority-answer floor (always the commonest test label): " +
-                  "; ".join(f"{d} {score:.2f} (always \"{label}\")" for d, label, score in floors) +
+                  "; ".join(f"{d} {f['accuracy']:.2f} (always \"{f['label']}\")" for d, f in floors.items()) +
                   ". A QA score equal to it means the run collapsed to one answer.", ""]
     budgets = [(g["datasets"], g["overrides"]) for st in plan["stages"] for g in st["groups"] if g.get("overrides")]
     if budgets:
@@ -291,8 +294,10 @@ def main() -> None:
             result = run_one(run, runs_dir, data_dir=args.data_dir, keep_model=keep)
             print(f"    test {result['metric']} {result['test']:.2f} (dev {result['dev']:.2f}) "
                   f"in {result['wall_seconds']:.0f} s", flush=True)
-            write(build_report(plan, label, collect(all_runs, runs_dir), machine, len({r.key for _, r in all_runs})), plan, label)
-    write(build_report(plan, label, collect(all_runs, runs_dir), machine, len({r.key for _, r in all_runs})), plan, label)
+            write(build_report(plan, label, collect(all_runs, runs_dir), machine, len({r.key for _, r in all_runs}),
+                               args.data_dir), plan, label)
+    write(build_report(plan, label, collect(all_runs, runs_dir), machine, len({r.key for _, r in all_runs}),
+                               args.data_dir), plan, label)
     print((RESULTS / f"blurb_{label}.md").read_text())
 
 
