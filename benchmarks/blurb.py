@@ -88,7 +88,7 @@ def table(results: list[dict]) -> dict[str, dict[str, dict]]:
 
 
 def build_report(plan: dict, label: str, done: dict[str, list[dict]], machine: dict, planned: int,
-                 data_dir=None) -> dict:
+                 data_dir=None, base_model: str | None = None) -> dict:
     main = table(done.get("main", []))
     scores = {variant: {d: main[d][variant]["mean"] for d in main if variant in main[d]}
               for variant in ("standard", "stabilised")}
@@ -118,6 +118,8 @@ def build_report(plan: dict, label: str, done: dict[str, list[dict]], machine: d
         "main": main,
         "majority_floor": {d: dict(zip(("label", "accuracy"), majority_accuracy(d, data_dir)))
                            for d in main if DATASETS[d].task == "qa"},
+        "zero_shot_similarity": ({"BIOSSES": zero_shot_similarity(base_model or plan["encoder"], "BIOSSES", data_dir)}
+                                 if "BIOSSES" in main else {}),
         "ablation": table(done.get("ablation", [])),
         "pruning": table(done.get("pruning", [])),
         "runs": {stage: sorted(results, key=lambda r: (r["dataset"], r["variant"], r["seed"]))
@@ -135,6 +137,33 @@ def majority_accuracy(dataset: str, data_dir=None) -> tuple[str, float]:
     labels = [record.label for record in DATASETS[dataset].load("test", data_dir)]
     label, count = Counter(labels).most_common(1)[0]
     return label, round(100 * count / len(labels), 2)
+
+
+def zero_shot_similarity(encoder: str, dataset: str = "BIOSSES", data_dir=None) -> float:
+    """Test Pearson (points) of the untouched encoder's mean-pooled cosine on a similarity set.
+
+    A reference a fine-tuned model should beat: a sentence-embedding encoder such as MiniLM already
+    carries similarity in its mean-pooled tokens, while the fine-tuned head reads a fresh ``[CLS]``.
+    """
+    import torch
+    from scipy.stats import pearsonr
+    from transformers import AutoModel, AutoTokenizer
+
+    from biomedserve.encoders import resolve_base_model
+
+    path = resolve_base_model(encoder)
+    tokenizer, model = AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()
+    records = DATASETS[dataset].load("test", data_dir)
+
+    def embed(texts: list[str]) -> torch.Tensor:
+        batch = tokenizer(texts, padding=True, truncation=True, max_length=256, return_tensors="pt")
+        with torch.inference_mode():
+            hidden = model(**batch).last_hidden_state
+        mask = batch["attention_mask"].unsqueeze(-1)
+        return torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1)
+
+    cosine = (embed([r.text_a for r in records]) * embed([r.text_b for r in records])).sum(-1)
+    return round(100 * float(pearsonr(cosine.numpy(), [float(r.label) for r in records])[0]), 2)
 
 
 def _cell(stats: dict | None) -> str:
@@ -180,6 +209,10 @@ def markdown(report: dict, plan: dict) -> str:
         lines += ["Majority-answer floor (always the commonest test label): " +
                   "; ".join(f"{d} {f['accuracy']:.2f} (always \"{f['label']}\")" for d, f in floors.items()) +
                   ". A QA score equal to it means the run collapsed to one answer.", ""]
+    for dataset, pearson in report.get("zero_shot_similarity", {}).items():
+        lines += [f"Untrained reference for {dataset}: the encoder's mean-pooled cosine, no fine-tuning, scores "
+                  f"**{pearson:.2f}** Pearson on test (compare the fine-tuned rows above: their head reads a `[CLS]` "
+                  "the encoder may never have been trained to fill).", ""]
     budgets = [(g["datasets"], g["overrides"]) for st in plan["stages"] for g in st["groups"] if g.get("overrides")]
     if budgets:
         lines += ["Compute budget (what was run differs from the recipe files here, for both recipes alike):", ""]
@@ -295,9 +328,9 @@ def main() -> None:
             print(f"    test {result['metric']} {result['test']:.2f} (dev {result['dev']:.2f}) "
                   f"in {result['wall_seconds']:.0f} s", flush=True)
             write(build_report(plan, label, collect(all_runs, runs_dir), machine, len({r.key for _, r in all_runs}),
-                               args.data_dir), plan, label)
+                               args.data_dir, args.base_model), plan, label)
     write(build_report(plan, label, collect(all_runs, runs_dir), machine, len({r.key for _, r in all_runs}),
-                               args.data_dir), plan, label)
+                               args.data_dir, args.base_model), plan, label)
     print((RESULTS / f"blurb_{label}.md").read_text())
 
 

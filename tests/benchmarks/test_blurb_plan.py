@@ -52,3 +52,10 @@ def test_majority_floor_matches_the_manifest_counts():
     blurb = load_blurb_module()
     assert blurb.majority_accuracy("BioASQ") == ("yes", round(100 * 94 / 140, 2))
     assert blurb.majority_accuracy("PubMedQA") == ("yes", round(100 * 276 / 500, 2))
+
+
+def test_zero_shot_similarity_is_a_real_correlation_of_the_encoder():
+    blurb = load_blurb_module()
+    pearson = blurb.zero_shot_similarity("default", "BIOSSES")
+    assert -100 <= pearson <= 100
+    assert pearson > 50  # MiniLM is a sentence-similarity encoder: its untouched embeddings already correlate
