@@ -1,6 +1,6 @@
 """Benchmark: bulk annotation throughput (local vs Ray, fp32 vs int8) and the kill/resume test.
 
-    python benchmarks/annotate.py                          # 2,000 abstracts; about 10 minutes on 2 cores
+    python benchmarks/annotate.py                          # 2,000 abstracts (the committed results: --docs 800)
     python benchmarks/annotate.py --docs 500 --kill-docs 150 --kill-points 3    # quicker
 
 The corpus is real PubMed abstracts: the PubMedQA (title = the question, abstract = its labelled
@@ -141,12 +141,9 @@ class Timed:
         self.engine = engine
         self.name = engine.name
         self.spans: list[tuple[float, float, int]] = []
-        self.first_arrival: float | None = None
 
     def run(self, *args):
         for group in self.engine.run(*args):
-            if self.first_arrival is None:
-                self.first_arrival = time.time()
             self.spans.append((*group.timing, sum(1 for e in group.entries if "line" in e)))
             yield group
 
@@ -191,7 +188,7 @@ def measure_engine(engine_name: str, variant: str, xml_dir: Path, out: Path, n_w
         "startup_s": round(first_call - started, 2), "total_s": round(total, 2),
         "model_busy_s": round(sum(t1 - t0 for t0, t1, _ in engine.spans), 2),
         "settings": ({"actors": engine.engine.actors, "threads_per_actor": engine.engine.cpus_per_actor}
-                     if engine_name == "ray" else {"threads": "all cores", "prefetch_groups": 4}),
+                     if engine_name == "ray" else {"threads": "all cores", "prefetch_groups": engine.engine.prefetch_groups}),
         "output": str(out),
     }
 

@@ -16,6 +16,7 @@ sweep is reported as exactly what it is.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -129,6 +130,7 @@ def build_report(plan: dict, label: str, done: dict[str, list[dict]], machine: d
     }
 
 
+@functools.cache  # the report is rebuilt after every run; the data and encoder do not change
 def majority_accuracy(dataset: str, data_dir=None) -> tuple[str, float]:
     """The always-answer-the-commonest-label score on test: the floor a QA model must clear to have
     learnt anything (a collapsed fine-tuning run lands exactly on it)."""
@@ -139,6 +141,7 @@ def majority_accuracy(dataset: str, data_dir=None) -> tuple[str, float]:
     return label, round(100 * count / len(labels), 2)
 
 
+@functools.cache
 def zero_shot_similarity(encoder: str, dataset: str = "BIOSSES", data_dir=None) -> float:
     """Test Pearson (points) of the untouched encoder's mean-pooled cosine on a similarity set.
 

@@ -144,7 +144,9 @@ def main() -> None:
                                               **evaluate(load_nlp(), dataset, args.limit, mapping)}
         rows.append(row)
         RESULTS.mkdir(parents=True, exist_ok=True)
-        partial.write_text(json.dumps(list({(r["dataset"], r["system"]): r for r in [*done.values(), *rows]}.values())))
+        tmp = partial.with_suffix(".tmp")  # replaced whole, so a kill mid-write leaves the last good file
+        tmp.write_text(json.dumps(list({(r["dataset"], r["system"]): r for r in [*done.values(), *rows]}.values())))
+        tmp.replace(partial)
         log(json.dumps(row))
     for dataset in args.datasets:
         model = Path(f"models/{dataset.lower()}-minilm")

@@ -248,8 +248,9 @@ def _speed_rank(name: str, entry: dict) -> tuple[int, int]:
     """int8 first (the large CPU win), then the *lighter* graph.
 
     ONNX Runtime applies its own full graph optimisation when it loads any graph; optimum's offline
-    O2 fusions on top gained nothing for fp32 (189 vs 191 sentences/s) and cost int8 15% (371 vs 437:
-    its fused QAttention is slower than the separate quantised MatMuls) in ``benchmarks/inference.py``.
+    O2 fusions on top gained nothing in ``benchmarks/inference.py`` (``results/inference_cpu.json``:
+    fp32 148.5 with O2 vs 168.1 without, int8 330.6 vs 338.6; the run before, 370.9 vs 436.5 for int8,
+    its fused QAttention being slower than the separate quantised MatMuls).
     """
     level = OPTIMIZE_LEVELS.index(entry["optimize"]) + 1 if entry.get("optimize") else 0
     return (1 if entry.get("quantize") else 0, -level)

@@ -9,8 +9,8 @@ exactly that many items, whatever they were.
 Items are cut into :class:`Group` s of at most ``group_size`` consecutive items of one file. A group
 is the unit the models see in one call. That is not a detail: ONNX Runtime's dynamic int8
 quantisation scales activations per tensor, so a document's entities can depend on which other
-documents share its batch (measured on the MiniLM int8 model: 21 of 60 abstracts changed spans
-when batched differently). Fixing the groups by position in the input makes the output the same
+documents share its batch (seen on the MiniLM int8 model: some abstracts' spans changed when they
+were batched differently). Fixing the groups by position in the input makes the output the same
 whatever engine runs it, and whether or not the run was interrupted.
 """
 

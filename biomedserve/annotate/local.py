@@ -1,7 +1,7 @@
 """The local engine: one process, the models loaded once, reading overlapped with inference.
 
 Reading (XML parsing) runs on a background thread a few groups ahead of the models; ONNX Runtime
-releases the GIL while it computes, so parsing costs almost no wall time. Groups come out in input
+releases the GIL while it computes, so parsing overlaps the model calls instead of adding to them. Groups come out in input
 order, which is all the job needs to write chunks.
 """
 

@@ -35,6 +35,7 @@ from biomedserve.annotate.annotator import Annotator, ModelSpec, annotate_group
 from biomedserve.annotate.documents import Annotated, Group, item_from_dict, item_to_dict
 from biomedserve.annotate.readers import Source, read_groups
 from biomedserve.errors import BiomedserveError
+from biomedserve.runtime.backends import default_threads
 
 
 def read_file_groups(row: dict[str, Any], group_size: int) -> Iterator[dict[str, Any]]:
@@ -106,7 +107,7 @@ class RayEngine:
         if self.address:
             ray.init(address=self.address, **options)
         else:
-            ray.init(num_cpus=self.num_cpus or os.cpu_count() or 1, **options)
+            ray.init(num_cpus=self.num_cpus or default_threads(), **options)  # the cores this process may use
         self._started_ray = True
 
     def pool_size(self) -> int:
@@ -125,9 +126,8 @@ class RayEngine:
         context = ray.data.DataContext.get_current()
         context.execution_options.preserve_order = True  # rows come back in input order
         context.enable_progress_bars = False  # the job draws its own bar
-        # a file's groups leave the reader in blocks of about this size (64 KiB: about one group of
-        # abstracts per block), so the actors share a big file instead of one actor taking it whole,
-        # and results stream back group by group instead of file by file
+        # a file's groups leave the reader in blocks of about ``block_bytes``, so the actors share a big
+        # file instead of one actor taking it whole, and results stream back in pieces, not per file
         context.target_max_block_size = self.block_bytes
         first, skip = start
         files = [{"file_index": s.index, "path": s.path, "kind": s.kind, "file": str(Path(s.opens).resolve()),

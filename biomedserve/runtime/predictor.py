@@ -235,7 +235,7 @@ class NerPredictor(Predictor):
         cls_id, sep_id = self.tokenizer.cls_token_id, self.tokenizer.sep_token_id
         windows: list[Window] = []
         per_seq: list[list[int]] = []
-        for seq, pieces in enumerate(word_pieces_batch(self.tokenizer, [list(w) for w in sequences])):
+        for seq, pieces in enumerate(word_pieces_batch(self.tokenizer, sequences)):
             first = len(windows)
             if pieces:
                 windows.extend(make_windows(seq, pieces, cls_id, sep_id, self.meta.max_length))

@@ -8,6 +8,7 @@ context on both sides.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from transformers import PreTrainedTokenizerBase
@@ -29,7 +30,7 @@ def word_pieces(tokenizer: PreTrainedTokenizerBase, words: list[str]) -> list[li
     return word_pieces_batch(tokenizer, [words])[0]
 
 
-def word_pieces_batch(tokenizer: PreTrainedTokenizerBase, sequences: list[list[str]]) -> list[list[list[int]]]:
+def word_pieces_batch(tokenizer: PreTrainedTokenizerBase, sequences: Sequence[Sequence[str]]) -> list[list[list[int]]]:
     """:func:`word_pieces` for many sequences in one tokenizer call.
 
     One call lets the Rust tokenizer work through the whole batch at once (in parallel threads);
