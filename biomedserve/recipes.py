@@ -48,6 +48,11 @@ class Recipe(BaseModel):
     layerwise_lr_decay: float | None = Field(
         None, gt=0, le=1, description="ξ: layer l of L trains at lr·ξ^(L−l)")
     reinit_top_layers: int = Field(0, ge=0, description="re-initialise the top k layers")
+    head_bias_prior: bool = Field(
+        False, description="classification heads: start the bias at the training labels' prior "
+        "(rare multi-label classes, e.g. HoC)")
+    reinit_pooler: bool = Field(
+        False, description="re-initialise the pooler over [CLS] (sequence tasks; a no-op for NER)")
     prune_top_layers: int = Field(0, ge=0, description="drop the top k layers before fine-tuning")
     single_segment: bool = Field(False, description="pair tasks: segment id 0 for both texts")
     refit_train_dev: bool = Field(

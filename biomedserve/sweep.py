@@ -44,7 +44,7 @@ class RunSpec:
         return hashlib.sha1(self.recipe.model_dump_json(exclude=later).encode()).hexdigest()[:16]
 
 
-_ADDED_LATER: dict[str, Any] = {"bf16": False}
+_ADDED_LATER: dict[str, Any] = {"bf16": False, "reinit_pooler": False, "head_bias_prior": False}
 
 
 def expand(variant: str, recipe: Recipe, seeds: Sequence[int], grid: dict[str, list[Any]] | None = None) -> list[RunSpec]:

@@ -4,7 +4,7 @@ The path is the same for every task type, and short enough to read in one sittin
 
 1. read the splits and build features with the task's encoder;
 2. build the model: the task's head on the base encoder, then the recipe's stabilisation
-   (prune → re-initialise → freeze);
+   (prune → re-initialise → freeze → the head bias at the label prior);
 3. build the optimiser: AdamW with or without bias correction, layerwise learning rates, a linear
    schedule with warm-up;
 4. fine-tune with the Hugging Face ``Trainer`` (length-grouped batches, dev evaluation each epoch,
@@ -26,12 +26,20 @@ from typing import Any
 
 from biomedserve.data.registry import DatasetSpec, get_dataset
 from biomedserve.encoders import resolve_base_model
-from biomedserve.errors import BiomedserveError
+from biomedserve.errors import BiomedserveError, RecipeError
 from biomedserve.export import export_onnx
 from biomedserve.modeldir import ONNX_FILE, TORCH_FILES, ModelMeta, read_meta, record_files, write_meta
 from biomedserve.provenance import provenance
 from biomedserve.recipes import Recipe
-from biomedserve.stabilise import AdamW, freeze_lower, parameter_groups, prune_top_layers, reinit_top_layers
+from biomedserve.stabilise import (
+    AdamW,
+    freeze_lower,
+    head_bias_from_prior,
+    parameter_groups,
+    prune_top_layers,
+    reinit_pooler,
+    reinit_top_layers,
+)
 from biomedserve.tasks import get_task
 from biomedserve.tasks.base import TaskDefinition
 
@@ -47,8 +55,12 @@ class TrainOptions:
     evaluate_splits: tuple[str, ...] = ("dev", "test")
 
 
-def build_model(task: TaskDefinition, base: str, labels: list[str], recipe: Recipe):
-    """The task head on the base encoder, with the recipe's structural changes applied."""
+def build_model(task: TaskDefinition, base: str, labels: list[str], recipe: Recipe,
+                train_set: list[dict] | None = None):
+    """The task head on the base encoder, with the recipe's structural changes applied.
+
+    ``train_set`` (features with ``labels``) is needed only by ``head_bias_prior``.
+    """
     from transformers import set_seed
 
     set_seed(recipe.seed)  # before the head is initialised, so one seed gives one model
@@ -60,7 +72,15 @@ def build_model(task: TaskDefinition, base: str, labels: list[str], recipe: Reci
         raise BiomedserveError(f"base model {recipe.base_model!r} could not be loaded: {exc}") from None
     prune_top_layers(model, recipe.prune_top_layers)
     reinit_top_layers(model, recipe.reinit_top_layers)
+    reinit_pooler(model, recipe.reinit_pooler)
     freeze_lower(model, recipe.freeze_embeddings, recipe.freeze_layers)
+    if recipe.head_bias_prior:
+        if task.token_level or train_set is None:
+            raise RecipeError(f"head_bias_prior: {task.name} has no sequence classification head to set")
+        try:
+            head_bias_from_prior(model, [f["labels"] for f in train_set], task.problem_type)
+        except ValueError as exc:
+            raise RecipeError(f"head_bias_prior: {exc}") from None
     return model
 
 
@@ -191,7 +211,7 @@ def train(recipe: Recipe, out: str | Path, options: TrainOptions | None = None) 
 
     work = out / ".checkpoints"
     started = time.perf_counter()
-    trainer = fit(task, spec, recipe, build_model(task, base, labels, recipe), tokenizer,
+    trainer = fit(task, spec, recipe, build_model(task, base, labels, recipe, train_set), tokenizer,
                   train_set, dev_set, work, options)
     history = _dev_history(trainer, task.metric, steps_per_epoch)
     best = max(history, key=lambda e: e[task.metric]) if history else None
@@ -200,7 +220,7 @@ def train(recipe: Recipe, out: str | Path, options: TrainOptions | None = None) 
         # the selected epoch count, now on train+dev, from the same initialisation; no dev left to select on
         refit_epochs = max(best["epoch"], 1 / steps_per_epoch)
         shutil.rmtree(work, ignore_errors=True)
-        trainer = fit(task, spec, recipe, build_model(task, base, labels, recipe),
+        trainer = fit(task, spec, recipe, build_model(task, base, labels, recipe, train_set + dev_set),
                       tokenizer, train_set + dev_set, None, work, options, epochs=refit_epochs)
     train_seconds = time.perf_counter() - started
 

@@ -10,8 +10,10 @@ from biomedserve.stabilise import (
     AdamW,
     encoder_layers,
     freeze_lower,
+    head_bias_from_prior,
     parameter_groups,
     prune_top_layers,
+    reinit_pooler,
     reinit_top_layers,
 )
 
@@ -81,6 +83,55 @@ def test_reinitialised_layers_differ_from_checkpoint_and_match_init_distribution
     assert torch.all(layers[3].output.LayerNorm.weight == 1)
     # lower layers untouched
     assert torch.equal(layers[2].intermediate.dense.weight, before["bert.encoder.layer.2.intermediate.dense.weight"])
+
+
+def test_reinitialised_pooler_differs_from_checkpoint_and_the_encoder_is_untouched():
+    model = _model(layers=2)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(5.0)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    reinit_pooler(model, False)
+    assert torch.equal(model.bert.pooler.dense.weight, before["bert.pooler.dense.weight"])
+    reinit_pooler(model, True)
+    w = model.bert.pooler.dense.weight
+    assert not torch.equal(w, before["bert.pooler.dense.weight"])
+    assert w.std().item() == pytest.approx(model.config.initializer_range, rel=0.15)
+    assert torch.all(model.bert.pooler.dense.bias == 0)
+    for name, p in model.named_parameters():
+        if ".pooler." not in name:
+            assert torch.equal(p, before[name]), name
+
+
+def test_reinit_pooler_is_a_no_op_on_models_without_one():
+    from transformers import BertForTokenClassification
+
+    model = BertForTokenClassification(_model().config)  # token heads build no pooler
+    assert model.bert.pooler is None
+    reinit_pooler(model, True)
+
+
+def test_head_bias_starts_at_the_multi_label_log_odds():
+    model = _model()
+    model.classifier = torch.nn.Linear(32, 3)
+    labels = [[1.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [1.0, 1.0, 0.0]]  # rates 1/2, 1/4, 0
+    head_bias_from_prior(model, labels, "multi_label_classification")
+    bias = model.classifier.bias.detach()
+    assert bias[0].item() == pytest.approx(0.0, abs=1e-6)  # log(0.5/0.5)
+    assert bias[1].item() == pytest.approx(math.log(0.25 / 0.75), rel=1e-5)
+    assert bias[2].item() < -9  # an absent class starts near probability 0, not -inf
+    assert torch.sigmoid(bias[1]).item() == pytest.approx(0.25, rel=1e-5)
+
+
+def test_head_bias_starts_at_the_single_label_log_prior_and_refuses_regression():
+    model = _model()  # 2 labels
+    head_bias_from_prior(model, [0, 0, 0, 1], None)
+    probs = torch.softmax(model.classifier.bias.detach(), 0)
+    assert probs.tolist() == pytest.approx([4 / 6, 2 / 6])  # add-one smoothed 3:1
+    with pytest.raises(ValueError, match="regression"):
+        head_bias_from_prior(model, [0.5, 1.0], "regression")
+    with pytest.raises(ValueError, match="3 label columns"):
+        head_bias_from_prior(model, [[1, 0, 0]], "multi_label_classification")
 
 
 def test_pruning_drops_top_layers_and_keeps_the_rest(tmp_path):

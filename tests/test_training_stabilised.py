@@ -75,3 +75,20 @@ def test_the_saved_model_is_the_best_dev_epoch(tiny_base, tmp_path):
     history = [e["pearson"] for e in meta.provenance["dev_history"]]
     assert len(history) == 6
     assert meta.metrics["dev/onnx"]["pearson"] == __import__("pytest").approx(max(history), abs=0.05)
+
+
+def test_head_bias_prior_reaches_the_model_from_the_training_labels(tiny_base):
+    import math
+
+    import pytest
+
+    from biomedserve.errors import RecipeError
+
+    recipe = Recipe(dataset="HoC", base_model=str(tiny_base), head_bias_prior=True)
+    train_set = [{"labels": [1.0] + [0.0] * 9}, {"labels": [0.0] * 10}, {"labels": [0.0] * 10},
+                 {"labels": [0.0] * 10}]
+    task = get_task("doc_classification")
+    model = build_model(task, str(tiny_base), task.labels(None), recipe, train_set)
+    assert model.classifier.bias[0].item() == pytest.approx(math.log(0.25 / 0.75), rel=1e-5)
+    with pytest.raises(RecipeError, match="head_bias_prior"):
+        build_model(get_task("ner"), str(tiny_base), ["O", "B", "I"], recipe.override(dataset="BC5-chem"), train_set)
