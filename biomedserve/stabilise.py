@@ -59,7 +59,8 @@ def reinit_pooler(model: nn.Module, enabled: bool) -> None:
     layers. It matters most for encoders whose pooler was never trained for their final objective:
     in sentence-transformers models such as the embedded MiniLM it is a leftover, and a frozen
     linear probe on HoC scores 5 sentence-level micro F1 through it against 27 on the raw ``[CLS]``
-    (``benchmarks/pooler_probe.py``). Token-level models have no pooler; there it is a no-op.
+    (``benchmarks/pooler_probe.py`` → ``results/pooler_probe_minilm.json``). Token-level models have
+    no pooler; there it is a no-op.
     """
     pooler = getattr(model.base_model, "pooler", None)
     if enabled and pooler is not None:
