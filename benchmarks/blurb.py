@@ -4,6 +4,7 @@ the low-resource sets, a Table-4-style ablation and a Table-7-style pruning tabl
     python benchmarks/blurb.py                       # run (or resume) every stage of blurb_plan.yaml
     python benchmarks/blurb.py --stage main          # one stage
     python benchmarks/blurb.py --report-only         # rebuild the report from finished runs
+    python benchmarks/blurb.py --threads 1 & python benchmarks/blurb.py --threads 1   # two workers share it
     python benchmarks/blurb.py --base-model microsoft/BiomedNLP-PubMedBERT-base-uncased-abstract-fulltext \
                                --label pubmedbert     # another encoder
 
@@ -18,6 +19,8 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
+import socket
 import sys
 import time
 from datetime import datetime, timezone
@@ -280,13 +283,53 @@ def plot(report: dict, plan: dict, path: Path) -> None:
 
 
 def write(report: dict, plan: dict, label: str) -> None:
+    """JSON, Markdown and plot, each replaced atomically (workers sharing one sweep rewrite them in turn)."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    target = RESULTS / f"blurb_{label}.json"
-    tmp = target.with_suffix(".tmp")
-    tmp.write_text(json.dumps(report, indent=2) + "\n")
-    tmp.replace(target)
-    (RESULTS / f"blurb_{label}.md").write_text(markdown(report, plan))
-    plot(report, plan, RESULTS / f"blurb_{label}_seeds.png")
+
+    def replace(name: str, save) -> None:
+        target = RESULTS / name
+        tmp = target.with_name(f".{target.stem}.{os.getpid()}{target.suffix}")
+        save(tmp)
+        tmp.replace(target)
+
+    replace(f"blurb_{label}.json", lambda path: path.write_text(json.dumps(report, indent=2) + "\n"))
+    replace(f"blurb_{label}.md", lambda path: path.write_text(markdown(report, plan)))
+    replace(f"blurb_{label}_seeds.png", lambda path: plot(report, plan, path))
+
+
+def claim(result: Path) -> bool:
+    """Claim a run for this process: ``<result>.claim`` created exclusively, holding host and pid.
+
+    Several processes can then share one sweep (``--threads 1`` each: on 2 cores, two 1-thread
+    trainings get more done than one 2-thread training), each taking the next unclaimed run. A
+    claim whose process died on this host is taken over; one from another host is respected.
+    """
+    marker = result.with_suffix(".claim")
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    me = f"{socket.gethostname()} {os.getpid()}"
+    for _ in range(2):
+        try:
+            fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            host, _, pid = marker.read_text().partition(" ")
+            if host != socket.gethostname() or not pid.strip().isdigit() or _alive(int(pid)):
+                return False
+            marker.unlink(missing_ok=True)  # its process is gone: the run is free again
+            continue
+        with os.fdopen(fd, "w") as handle:
+            handle.write(me)
+        return True
+    return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def main() -> None:
@@ -303,7 +346,12 @@ def main() -> None:
     parser.add_argument("--results-dir", type=Path, default=None,
                         help="where results go (default: benchmarks/results beside this script); lets a frozen "
                              "copy of the code (a git worktree) run for hours while the checkout changes")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads for training (default: all cores)")
     args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     global RESULTS
     if args.results_dir:
         RESULTS = args.results_dir
@@ -325,9 +373,15 @@ def main() -> None:
             if args.max_hours and time.time() - started > args.max_hours * 3600:
                 print("time budget reached; re-run to continue", flush=True)
                 break
+            path = run_path(runs_dir, run)
+            if path.is_file() or not claim(path):
+                continue  # finished or being run by another process
             print(f"[{index}/{len(pending)}] {run.recipe.dataset} {run.variant} seed {run.recipe.seed}", flush=True)
             keep = keep_path(plan, run, args.models_dir)
-            result = run_one(run, runs_dir, data_dir=args.data_dir, keep_model=keep)
+            try:
+                result = run_one(run, runs_dir, data_dir=args.data_dir, keep_model=keep)
+            finally:
+                path.with_suffix(".claim").unlink(missing_ok=True)
             print(f"    test {result['metric']} {result['test']:.2f} (dev {result['dev']:.2f}) "
                   f"in {result['wall_seconds']:.0f} s", flush=True)
             write(build_report(plan, label, collect(all_runs, runs_dir), machine, len({r.key for _, r in all_runs}),

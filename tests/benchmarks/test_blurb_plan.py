@@ -59,3 +59,22 @@ def test_zero_shot_similarity_is_a_real_correlation_of_the_encoder():
     pearson = blurb.zero_shot_similarity("default", "BIOSSES")
     assert -100 <= pearson <= 100
     assert pearson > 50  # MiniLM is a sentence-similarity encoder: its untouched embeddings already correlate
+
+
+def test_a_run_is_claimed_by_one_worker_and_freed_when_its_process_is_gone(tmp_path):
+    import os
+    import socket
+    import subprocess
+
+    blurb = load_blurb_module()
+    result = tmp_path / "BIOSSES" / "abc.json"
+    assert blurb.claim(result)
+    assert not blurb.claim(result)  # held by a live process (this one)
+    marker = result.with_suffix(".claim")
+    assert marker.read_text() == f"{socket.gethostname()} {os.getpid()}"
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    marker.write_text(f"{socket.gethostname()} {dead.pid}")
+    assert blurb.claim(result)  # its worker died: taken over
+    marker.write_text(f"another-host {os.getpid()}")
+    assert not blurb.claim(result)  # another machine's claim cannot be checked, so it stands
