@@ -149,7 +149,8 @@ def zero_shot_similarity(encoder: str, dataset: str = "BIOSSES", data_dir=None) 
     """Test Pearson (points) of the untouched encoder's mean-pooled cosine on a similarity set.
 
     A reference a fine-tuned model should beat: a sentence-embedding encoder such as MiniLM already
-    carries similarity in its mean-pooled tokens, while the fine-tuned head reads a fresh ``[CLS]``.
+    carries similarity in its mean-pooled tokens, while the fine-tuned cross-encoder head reads the
+    pooler over ``[CLS]``, which in MiniLM carries little (``benchmarks/pooler_probe.py``).
     """
     import torch
     from scipy.stats import pearsonr
@@ -217,8 +218,9 @@ def markdown(report: dict, plan: dict) -> str:
                   ". A QA score equal to it means the run collapsed to one answer.", ""]
     for dataset, pearson in report.get("zero_shot_similarity", {}).items():
         lines += [f"Untrained reference for {dataset}: the encoder's mean-pooled cosine, no fine-tuning, scores "
-                  f"**{pearson:.2f}** Pearson on test (compare the fine-tuned rows above: their head reads a `[CLS]` "
-                  "the encoder may never have been trained to fill).", ""]
+                  f"**{pearson:.2f}** Pearson on test. The fine-tuned rows above are cross-encoders whose head reads "
+                  "the pooler over `[CLS]`, a layer sentence-embedding training leaves untrained "
+                  "(`benchmarks/pooler_probe.py`).", ""]
     budgets = [(g["datasets"], g["overrides"]) for st in plan["stages"] for g in st["groups"] if g.get("overrides")]
     if budgets:
         lines += ["Compute budget (what was run differs from the recipe files here, for both recipes alike):", ""]
