@@ -75,8 +75,10 @@ def build_model(task: TaskDefinition, base: str, labels: list[str], recipe: Reci
     reinit_pooler(model, recipe.reinit_pooler)
     freeze_lower(model, recipe.freeze_embeddings, recipe.freeze_layers)
     if recipe.head_bias_prior:
-        if task.token_level or train_set is None:
+        if task.token_level:
             raise RecipeError(f"head_bias_prior: {task.name} has no sequence classification head to set")
+        if train_set is None:
+            raise ValueError("head_bias_prior needs the training features to read the label prior from")
         try:
             head_bias_from_prior(model, [f["labels"] for f in train_set], task.problem_type)
         except ValueError as exc:
