@@ -302,9 +302,10 @@ def write(report: dict, plan: dict, label: str) -> None:
 def claim(result: Path) -> bool:
     """Claim a run for this process: ``<result>.claim`` created exclusively, holding host and pid.
 
-    Several processes can then share one sweep (``--threads 1`` each: on 2 cores, two 1-thread
-    trainings get more done than one 2-thread training), each taking the next unclaimed run. A
-    claim whose process died on this host is taken over; one from another host is respected.
+    Several processes can then share one sweep (``--threads 1`` each; on this 2-core host the sweep
+    logs showed a 1-thread worker training about as fast as one 2-thread process), each taking the
+    next unclaimed run. A claim whose process died on this host is taken over; one from another
+    host is respected.
     """
     marker = result.with_suffix(".claim")
     marker.parent.mkdir(parents=True, exist_ok=True)
@@ -326,11 +327,11 @@ def claim(result: Path) -> bool:
 
 def _alive(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # signal 0 only checks; PermissionError means it exists under another user
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass
     return True
 
 
