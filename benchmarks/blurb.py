@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import io
 import json
 import os
 import socket
@@ -32,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import describe  # noqa: E402
 
+from biomedserve.atomic import atomic_write  # noqa: E402
 from biomedserve.blurb import blurb_score  # noqa: E402
 from biomedserve.data.registry import DATASETS  # noqa: E402
 from biomedserve.recipes import find_recipe, load_recipe  # noqa: E402
@@ -255,7 +257,7 @@ def markdown(report: dict, plan: dict) -> str:
     return "\n".join(lines)
 
 
-def plot(report: dict, plan: dict, path: Path) -> None:
+def plot(report: dict, plan: dict, path: "Path | io.BytesIO") -> None:
     """Per-seed test scores, standard vs stabilised, on the low-resource sets."""
     try:
         import matplotlib
@@ -288,15 +290,12 @@ def write(report: dict, plan: dict, label: str) -> None:
     """JSON, Markdown and plot, each replaced atomically (workers sharing one sweep rewrite them in turn)."""
     RESULTS.mkdir(parents=True, exist_ok=True)
 
-    def replace(name: str, save) -> None:
-        target = RESULTS / name
-        tmp = target.with_name(f".{target.stem}.{os.getpid()}{target.suffix}")
-        save(tmp)
-        tmp.replace(target)
-
-    replace(f"blurb_{label}.json", lambda path: path.write_text(json.dumps(report, indent=2) + "\n"))
-    replace(f"blurb_{label}.md", lambda path: path.write_text(markdown(report, plan)))
-    replace(f"blurb_{label}_seeds.png", lambda path: plot(report, plan, path))
+    atomic_write(RESULTS / f"blurb_{label}.json", json.dumps(report, indent=2) + "\n")
+    atomic_write(RESULTS / f"blurb_{label}.md", markdown(report, plan))
+    png = io.BytesIO()
+    plot(report, plan, png)
+    if png.getvalue():  # empty when matplotlib is missing or no low-resource set has finished
+        atomic_write(RESULTS / f"blurb_{label}_seeds.png", png.getvalue())
 
 
 def claim(result: Path) -> bool:

@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import spacy  # noqa: E402
 
+from biomedserve.atomic import atomic_write  # noqa: E402
 from biomedserve.data.registry import get_dataset  # noqa: E402
 from biomedserve.tasks.ner import entity_scores, lenient_scores, type_tags  # noqa: E402
 
@@ -121,6 +122,39 @@ def summarize(rows: list[dict]) -> dict:
             "words_per_s_ours_int8": pooled_speed(OURS_INT8), "words_per_s_baseline": pooled_speed(BASELINE)}
 
 
+def _table(rows: list[dict], key: str, paper: tuple[int, ...] = ()) -> list[str]:
+    """Rows = datasets, columns = systems (in order of appearance), then the paper's scispaCy and
+    PubMedBERT columns at ``paper`` (indices into PAPER's tuples) when given."""
+    systems = list(dict.fromkeys(r["system"] for r in rows))
+    value = {(r["dataset"], r["system"]): r[key] for r in rows}
+    header = systems + [f"paper: {name}" for name in ("scispaCy", "PubMedBERT")[:len(paper)]]
+    lines = ["| dataset | " + " | ".join(header) + " |", "|---" * (len(header) + 1) + "|"]
+    for dataset in dict.fromkeys(r["dataset"] for r in rows):
+        cells = [str(value.get((dataset, system), "–")) for system in systems]
+        cells += [str(PAPER[dataset][i]) if dataset in PAPER else "–" for i in paper]
+        lines.append(f"| {dataset} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def render(report: dict) -> str:
+    """The Markdown report: the paper's Table 10 (strict) and Table 11 (lenient) shapes, then speed."""
+    rows, s = report["rows"], report["summary"]
+    lines = ["# biomedserve vs the scispaCy recipe: NER test F1 and speed", "",
+             f"Run {report['when']} on {report['machine']['cpu']} ({report['machine']['usable_cores']} cores): "
+             f"`{report['command'].strip()}`. Every system reads the same raw test texts (corpus tokens joined "
+             "by spaces) through a spaCy pipeline; entities are scored on the corpus tokens.", "",
+             "## Strict entity F1 (the paper's Table 10)", "", *_table(rows, "strict_f1", (0, 1)), "",
+             "## Lenient entity F1: an overlap with a gold entity of the same type counts (Table 11)", "",
+             *_table(rows, "lenient_f1", (2, 3)), "",
+             "## Speed: words per second over the whole test set (nlp.pipe, batch 64)", "",
+             *_table(rows, "words_per_s"), "",
+             f"**Mean over {', '.join(s['datasets'])}**: biomedserve int8 strict **{s['strict_f1_mean_ours_int8']}** "
+             f"vs baseline **{s['strict_f1_mean_baseline']}** (lenient {s['lenient_f1_mean_ours_int8']} vs "
+             f"{s['lenient_f1_mean_baseline']}); words/s {s['words_per_s_ours_int8']} vs {s['words_per_s_baseline']}."
+             + ("" if s["complete"] else " Not all five BLURB NER sets were measured.")]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, default=None)
@@ -144,9 +178,8 @@ def main() -> None:
                                               **evaluate(load_nlp(), dataset, args.limit, mapping)}
         rows.append(row)
         RESULTS.mkdir(parents=True, exist_ok=True)
-        tmp = partial.with_suffix(".tmp")  # replaced whole, so a kill mid-write leaves the last good file
-        tmp.write_text(json.dumps(list({(r["dataset"], r["system"]): r for r in [*done.values(), *rows]}.values())))
-        tmp.replace(partial)
+        # replaced whole, so a kill mid-write leaves the last good file
+        atomic_write(partial, json.dumps(list({(r["dataset"], r["system"]): r for r in [*done.values(), *rows]}.values())))
         log(json.dumps(row))
     for dataset in args.datasets:
         model = Path(f"models/{dataset.lower()}-minilm")
@@ -179,21 +212,10 @@ def main() -> None:
               "summary": summarize(rows), "rows": rows, "paper": PAPER, "machine": describe(),
               "command": "python benchmarks/vs_scispacy.py " + " ".join(sys.argv[1:])}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "vs_scispacy.json").write_text(json.dumps(report, indent=2) + "\n")
-    lines = ["# biomedserve vs the scispaCy recipe: NER test F1 (strict / lenient) and speed", "",
-             f"Run {report['when']} on {report['machine']['cpu']} ({report['machine']['usable_cores']} cores). "
-             f"`{report['command'].strip()}`", "",
-             "| dataset | system | strict F1 | lenient F1 | words/s | paper: scispaCy strict / PubMedBERT strict / scispaCy lenient / PubMedBERT lenient |",
-             "|---|---|---|---|---|---|"]
-    for r in rows:
-        paper = " / ".join(map(str, PAPER.get(r["dataset"], ()))) or "–"
-        lines.append(f"| {r['dataset']} | {r['system']} | {r['strict_f1']} | {r['lenient_f1']} | {r['words_per_s']} | {paper} |")
-    s = report["summary"]
-    lines += ["", f"Mean over {', '.join(s['datasets'])}: biomedserve int8 strict **{s['strict_f1_mean_ours_int8']}** vs "
-              f"baseline {s['strict_f1_mean_baseline']} (lenient {s['lenient_f1_mean_ours_int8']} vs "
-              f"{s['lenient_f1_mean_baseline']}); words/s {s['words_per_s_ours_int8']} vs {s['words_per_s_baseline']}."]
-    (RESULTS / "vs_scispacy.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    atomic_write(RESULTS / "vs_scispacy.json", json.dumps(report, indent=2) + "\n")
+    markdown = render(report)
+    atomic_write(RESULTS / "vs_scispacy.md", markdown)
+    print(markdown)
 
 
 if __name__ == "__main__":

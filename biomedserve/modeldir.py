@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from biomedserve.atomic import atomic_write
 from biomedserve.data.registry import file_sha256
 from biomedserve.errors import ModelDirError
 
@@ -71,9 +72,7 @@ def record_files(model_dir: Path, names: list[str]) -> dict[str, FileRecord]:
 def write_meta(model_dir: Path, meta: ModelMeta) -> None:
     """Write ``biomedserve.json`` atomically and regenerate the human model card."""
     target = model_dir / META_FILE
-    tmp = target.with_suffix(".json.tmp")
-    tmp.write_text(meta.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    tmp.replace(target)
+    atomic_write(target, meta.model_dump_json(indent=2) + "\n")
     (model_dir / CARD_FILE).write_text(render_card(meta), encoding="utf-8")
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from biomedserve.atomic import atomic_write
 from biomedserve.data.registry import get_dataset
 from biomedserve.recipes import Recipe
 from biomedserve.tasks import get_task
@@ -97,9 +98,7 @@ def run_one(run: RunSpec, results_dir: str | Path, data_dir=None, keep_model: Pa
     if keep_model is None:
         shutil.rmtree(work, ignore_errors=True)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    tmp.replace(path)
+    atomic_write(path, json.dumps(result, indent=2) + "\n")
     return result
 
 

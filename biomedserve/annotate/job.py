@@ -41,6 +41,7 @@ from biomedserve.annotate.annotator import ModelInfo, ModelSpec
 from biomedserve.annotate.documents import Annotated
 from biomedserve.annotate.readers import BackgroundEstimate, Source
 from biomedserve.annotate.writers import open_writer
+from biomedserve.atomic import atomic_write, fsync_dir
 from biomedserve.errors import BiomedserveError
 
 MANIFEST_VERSION = 1
@@ -108,29 +109,6 @@ class Summary:
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "docs_per_s": round(self.docs_per_s, 2)}
-
-
-# ---------------------------------------------------------------- atomic files
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that ``path`` is either the old file or all of the new one."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
 
 
 def _json_bytes(data: Any) -> bytes:
@@ -399,7 +377,7 @@ class Job:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(errors_partial, layout.errors)
-        _fsync_dir(layout.out.parent)
+        fsync_dir(layout.out.parent)
         summary.errors = sum(m["errors"] for m in markers)
         summary.entities = {t: n for t, n in sorted(types.items()) if n}
         summary.entities_by_model = {m: {t: n for t, n in sorted(c.items()) if n} for m, c in sorted(by_model.items())}
