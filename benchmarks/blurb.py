@@ -158,7 +158,7 @@ def zero_shot_similarity(encoder: str, dataset: str = "BIOSSES", data_dir=None) 
     from scipy.stats import pearsonr
     from transformers import AutoModel, AutoTokenizer
 
-    from biomedserve.encoders import resolve_base_model
+    from biomedserve.encoders import mean_pool, resolve_base_model
 
     path = resolve_base_model(encoder)
     tokenizer, model = AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()
@@ -168,8 +168,7 @@ def zero_shot_similarity(encoder: str, dataset: str = "BIOSSES", data_dir=None) 
         batch = tokenizer(texts, padding=True, truncation=True, max_length=256, return_tensors="pt")
         with torch.inference_mode():
             hidden = model(**batch).last_hidden_state
-        mask = batch["attention_mask"].unsqueeze(-1)
-        return torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1)
+        return torch.nn.functional.normalize(mean_pool(hidden, batch["attention_mask"]), dim=-1)
 
     cosine = (embed([r.text_a for r in records]) * embed([r.text_b for r in records])).sum(-1)
     return round(100 * float(pearsonr(cosine.numpy(), [float(r.label) for r in records])[0]), 2)

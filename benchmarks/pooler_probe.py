@@ -32,7 +32,7 @@ from transformers import AutoModel, AutoTokenizer
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from biomedserve.data.registry import DATASETS  # noqa: E402
-from biomedserve.encoders import resolve_base_model  # noqa: E402
+from biomedserve.encoders import mean_pool, resolve_base_model  # noqa: E402
 from biomedserve.tasks.classification import documents_to_sentences, multi_hot  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -53,10 +53,9 @@ def readouts(model, tokenizer, texts: list[str], batch: int = 64) -> dict[str, n
         encoded = tokenizer(texts[start:start + batch], padding=True, truncation=True, max_length=128,
                             return_tensors="pt")
         hidden = model(**encoded)
-        mask = encoded["attention_mask"].unsqueeze(-1).float()
         out["cls"].append(hidden.last_hidden_state[:, 0])
         out["pooler"].append(hidden.pooler_output)
-        out["mean"].append((hidden.last_hidden_state * mask).sum(1) / mask.sum(1))
+        out["mean"].append(mean_pool(hidden.last_hidden_state, encoded["attention_mask"]))
     return {name: torch.cat(vectors).numpy() for name, vectors in out.items()}
 
 

@@ -36,3 +36,10 @@ def resolve_base_model(name: str) -> str:
     if name == DEFAULT_ENCODER:
         return str(default_encoder_path())
     return name
+
+
+def mean_pool(hidden, attention_mask):
+    """Average of the real (unmasked) token vectors: how sentence-embedding encoders such as MiniLM
+    were trained to be read, and so the fair zero-shot readout to compare fine-tuned heads against."""
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(1) / mask.sum(1)
