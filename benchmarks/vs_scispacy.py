@@ -94,6 +94,17 @@ def ensure(path: Path, command: list[str], log) -> Path | None:
     return path if result.returncode == 0 else None
 
 
+def describe_model(path: Path) -> str:
+    """What a reader needs to weigh a biomedserve row: recipe epochs, layers pruned, dev F1 on its card."""
+    from biomedserve.modeldir import read_meta
+
+    meta = read_meta(path)
+    recipe = meta.recipe
+    pruned = f", top {recipe['prune_top_layers']} layers pruned" if recipe.get("prune_top_layers") else ""
+    dev = meta.metrics.get("dev/onnx", {}).get("f1")
+    return f"{recipe['epochs']:g} epochs, lr {recipe['learning_rate']:g}{pruned}, dev F1 {dev}"
+
+
 BASELINE = "spaCy-recipe baseline (CNN + transition NER)"
 OURS_INT8 = "biomedserve MiniLM int8"
 
@@ -151,7 +162,8 @@ def render(report: dict) -> str:
              f"**Mean over {', '.join(s['datasets'])}**: biomedserve int8 strict **{s['strict_f1_mean_ours_int8']}** "
              f"vs baseline **{s['strict_f1_mean_baseline']}** (lenient {s['lenient_f1_mean_ours_int8']} vs "
              f"{s['lenient_f1_mean_baseline']}); words/s {s['words_per_s_ours_int8']} vs {s['words_per_s_baseline']}."
-             + ("" if s["complete"] else " Not all five BLURB NER sets were measured.")]
+             + ("" if s["complete"] else " Not all five BLURB NER sets were measured."), "",
+             "## Models", "", *[f"- {r['dataset']}, {r['system']}: `{r['model']}`" for r in rows if r.get("model")]]
     return "\n".join(lines) + "\n"
 
 
@@ -172,9 +184,9 @@ def main() -> None:
             if r.get("limit") == args.limit}
     rows: list[dict] = []
 
-    def add(dataset: str, system: str, load_nlp, mapping: dict | None = None) -> None:
+    def add(dataset: str, system: str, load_nlp, model: str, mapping: dict | None = None) -> None:
         """One row: reused from an interrupted run when it was measured with the same --limit."""
-        row = done.get((dataset, system)) or {"dataset": dataset, "system": system, "limit": args.limit,
+        row = done.get((dataset, system)) or {"dataset": dataset, "system": system, "model": model, "limit": args.limit,
                                               **evaluate(load_nlp(), dataset, args.limit, mapping)}
         rows.append(row)
         RESULTS.mkdir(parents=True, exist_ok=True)
@@ -194,20 +206,20 @@ def main() -> None:
                 nlp = spacy.blank("en")
                 nlp.add_pipe("biomedserve_ner", config={"model": path, "variant": variant})
                 return nlp
-            add(dataset, name, ours)
+            add(dataset, name, ours, f"{path} ({variant}; {describe_model(Path(path))})")
         baseline = Path(f"models/spacy-baseline-{dataset.lower()}")
         if not (baseline / "model-best").is_dir():
             from biomedserve.spacy_baseline import train_baseline
 
             log(f"training the spaCy-recipe baseline on {dataset}…")
             train_baseline(dataset, baseline)
-        add(dataset, BASELINE, lambda baseline=baseline: spacy.load(baseline / "model-best"))
+        add(dataset, BASELINE, lambda baseline=baseline: spacy.load(baseline / "model-best"), f"{baseline}/model-best")
         for package, mapping in SCISPACY.items():
             try:
                 nlp = spacy.load(package)
             except OSError:
                 continue
-            add(dataset, f"scispaCy {package}", lambda nlp=nlp: nlp, mapping)
+            add(dataset, f"scispaCy {package}", lambda nlp=nlp: nlp, package, mapping)
     report = {"benchmark": "vs_scispacy", "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "summary": summarize(rows), "rows": rows, "paper": PAPER, "machine": describe(),
               "command": "python benchmarks/vs_scispacy.py " + " ".join(sys.argv[1:])}

@@ -42,7 +42,7 @@ def test_doc_tags_map_entities_onto_corpus_tokens_by_characters():
 
 def rows():
     make = lambda d, s, strict, lenient, wps, words: {  # noqa: E731
-        "dataset": d, "system": s, "strict_f1": strict, "lenient_f1": lenient, "words_per_s": wps, "words": words}
+        "dataset": d, "system": s, "strict_f1": strict, "lenient_f1": lenient, "words_per_s": wps, "words": words, "model": "models/x"}
     return [make("BC5-chem", vs.OURS_INT8, 90.0, 95.0, 1000.0, 1000), make("BC5-chem", vs.BASELINE, 80.0, 85.0, 4000.0, 1000),
             make("NCBI-disease", vs.OURS_INT8, 70.0, 80.0, 500.0, 1000), make("NCBI-disease", vs.BASELINE, 70.0, 75.0, 2000.0, 1000),
             make("BC5CDR", vs.OURS_INT8, 10.0, 10.0, 1.0, 1000)]
@@ -68,3 +68,4 @@ def test_report_has_the_papers_table_shapes():
     lenient = md.split("## Lenient")[1].split("##")[0]
     assert "| NCBI-disease | 80.0 | 75.0 | 74.64 | 95.22 |" in lenient
     assert "Not all five BLURB NER sets were measured." in md
+    assert "- BC5-chem, spaCy-recipe baseline (CNN + transition NER): `models/x`" in md
