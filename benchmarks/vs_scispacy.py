@@ -5,9 +5,10 @@ model installed), strict and lenient entity F1 and words/s on the same texts —
     python benchmarks/vs_scispacy.py --limit 500     # the first 500 test sentences of each set
 
 Systems, each run as a spaCy pipeline over the same raw test texts (tokens joined by spaces):
-* biomedserve_ner with the MiniLM model of the set (``models/<dataset>-minilm``, kept by
-  benchmarks/blurb.py; the joint ``models/bc5cdr-minilm`` for BC5CDR), fp32 and int8, and for BC5-chem
-  the 2-layers-pruned model with int8;
+* biomedserve_ner with the MiniLM model of the set, trained with the recipe named in RECIPES
+  (``models/<dataset>-minilm`` for the standard recipe, ``models/<dataset>-minilm-<recipe>`` otherwise;
+  the joint ``models/bc5cdr-minilm`` for BC5CDR), fp32 and int8, and for BC5-chem the 2-layers-pruned
+  model with int8;
 * the spaCy-recipe baseline (``train/spacy/ner.cfg``) trained on the same training set;
 * scispaCy's en_ner_bc5cdr_md / en_ner_jnlpba_md / en_ner_bionlp13cg_md if installed.
 Entities are compared on the corpus tokens: a token is inside an entity when its characters are.
@@ -41,6 +42,9 @@ DATASETS = ["BC5-chem", "BC5-disease", "NCBI-disease", "BC2GM", "JNLPBA", "BC5CD
 PAPER = {"BC5-chem": (86.49, 93.33, 91.42, 95.18), "BC5-disease": (80.03, 85.62, 88.88, 93.34),
          "NCBI-disease": (57.18, 87.82, 74.64, 95.22), "BC2GM": (51.98, 84.52, 68.87, 95.56),
          "JNLPBA": (77.31, 79.10, 87.25, 88.79)}
+# The recipe of each set's biomedserve model (train/<dataset>/<recipe>.yaml): "long" where dev F1 was
+# still rising after the standard 3 epochs (the recipes say by how much); standard elsewhere.
+RECIPES = {"BC5-chem": "long", "BC2GM": "long"}
 SCISPACY = {"en_ner_bc5cdr_md": {"CHEMICAL": "CHEMICAL", "DISEASE": "DISEASE"},
             "en_ner_jnlpba_md": {k: "BIOENTITY" for k in ("PROTEIN", "DNA", "RNA", "CELL_LINE", "CELL_TYPE")},
             "en_ner_bionlp13cg_md": {"GENE_OR_GENE_PRODUCT": "GENE", "SIMPLE_CHEMICAL": "CHEMICAL"}}
@@ -86,10 +90,24 @@ def evaluate(nlp, dataset: str, limit: int | None, mapping=None) -> dict:
             "words_per_s": round(words / seconds, 1), "words": words, "sentences": len(texts)}
 
 
-def ensure(path: Path, command: list[str], log) -> Path | None:
-    if (path / "biomedserve.json").is_file() or (path / "meta.json").is_file():
+def trained_as(path: Path, dataset: str, recipe: str) -> str | None:
+    """Why the model at ``path`` is not the recipe's (None when it is): another job — the BLURB sweep
+    keeps its budgeted models under the same names — must not slip a different model into the table."""
+    from biomedserve.modeldir import read_meta
+    from biomedserve.recipes import find_recipe, load_recipe
+
+    if not (path / "biomedserve.json").is_file():
+        return "missing"
+    want = load_recipe(find_recipe(recipe, dataset)).model_dump()
+    have = read_meta(path).recipe
+    differ = [k for k in want if k not in ("seed", "base_model") and have.get(k, want[k]) != want[k]]
+    return f"trained with other {', '.join(differ)} than train/{dataset}/{recipe}.yaml" if differ else None
+
+
+def ensure(path: Path, command: list[str], log, why: str | None = None) -> Path | None:
+    if why is None:
         return path
-    log(f"missing {path}: {' '.join(command)}")
+    log(f"{path}: {why}; {' '.join(command)}")
     result = subprocess.run(command)
     return path if result.returncode == 0 else None
 
@@ -194,8 +212,10 @@ def main() -> None:
         atomic_write(partial, json.dumps(list({(r["dataset"], r["system"]): r for r in [*done.values(), *rows]}.values())))
         log(json.dumps(row))
     for dataset in args.datasets:
-        model = Path(f"models/{dataset.lower()}-minilm")
-        ensure(model, [*cli, "train", "-d", dataset, "--out", str(model), "--overwrite"], log)
+        recipe = RECIPES.get(dataset, "standard")
+        model = Path(f"models/{dataset.lower()}-minilm" + ("" if recipe == "standard" else f"-{recipe}"))
+        ensure(model, [*cli, "train", "-d", dataset, "-r", recipe, "--out", str(model), "--overwrite"], log,
+               trained_as(model, dataset, recipe))
         if "int8" not in read_meta(model).variants:
             build_variant(model, VariantPlan(quantize="int8"), progress=False, log=log)
         systems = [("biomedserve MiniLM fp32", str(model), "fp32"), ("biomedserve MiniLM int8", str(model), "int8")]

@@ -69,3 +69,10 @@ def test_report_has_the_papers_table_shapes():
     assert "| NCBI-disease | 80.0 | 75.0 | 74.64 | 95.22 |" in lenient
     assert "Not all five BLURB NER sets were measured." in md
     assert "- BC5-chem, spaCy-recipe baseline (CNN + transition NER): `models/x`" in md
+
+
+def test_a_model_trained_otherwise_than_the_recipe_is_named_not_used(tiny_model, tmp_path):
+    # the tiny model ran 120 steps at lr 5e-3: not train/BC5-chem/standard.yaml
+    why = vs.trained_as(tiny_model, "BC5-chem", "standard")
+    assert why and "learning_rate" in why and "max_steps" in why and "standard.yaml" in why
+    assert vs.trained_as(tmp_path / "nothing", "BC5-chem", "standard") == "missing"
