@@ -13,8 +13,13 @@ Systems, each run as a spaCy pipeline over the same raw test texts (tokens joine
 * scispaCy's en_ner_bc5cdr_md / en_ner_jnlpba_md / en_ner_bionlp13cg_md if installed.
 Entities are compared on the corpus tokens: a token is inside an entity when its characters are.
 Writes ``benchmarks/results/vs_scispacy.json`` and ``vs_scispacy.md``; the summary averages the five
-BLURB NER sets (the joint BC5CDR row is reported beside them, not in the mean). Finished rows are kept
-in ``results/vs_scispacy.partial.json`` as they come, so a killed run resumes where it stopped.
+BLURB NER sets (the joint BC5CDR row is reported beside them, not in the mean).
+
+Every model is trained or built first (``--prepare-only`` stops there), then all systems are measured
+back to back, so no training shares the CPU with a words/s column. Finished rows are kept in
+``results/vs_scispacy.partial.json`` as they come, keyed by the model they measured, so a killed run
+resumes where it stopped; each row carries the start time of the run that measured it, and the report
+names any run other than its own (``carried_over``).
 """
 
 from __future__ import annotations
@@ -104,12 +109,12 @@ def trained_as(path: Path, dataset: str, recipe: str) -> str | None:
     return f"trained with other {', '.join(differ)} than train/{dataset}/{recipe}.yaml" if differ else None
 
 
-def ensure(path: Path, command: list[str], log, why: str | None = None) -> Path | None:
+def ensure(path: Path, command: list[str], log, why: str | None = None) -> None:
+    """Run ``command`` (which trains ``path``) when ``why`` says the model there is not the one wanted."""
     if why is None:
-        return path
+        return
     log(f"{path}: {why}; {' '.join(command)}")
-    result = subprocess.run(command)
-    return path if result.returncode == 0 else None
+    subprocess.run(command, check=True)
 
 
 def describe_model(path: Path) -> str:
@@ -181,68 +186,93 @@ def render(report: dict) -> str:
              f"vs baseline **{s['strict_f1_mean_baseline']}** (lenient {s['lenient_f1_mean_ours_int8']} vs "
              f"{s['lenient_f1_mean_baseline']}); words/s {s['words_per_s_ours_int8']} vs {s['words_per_s_baseline']}."
              + ("" if s["complete"] else " Not all five BLURB NER sets were measured."), "",
+             ("Every row was measured in this run." if not report.get("carried_over") else
+              "Rows carried over from earlier runs started at " + ", ".join(report["carried_over"]) + "."), "",
              "## Models", "", *[f"- {r['dataset']}, {r['system']}: `{r['model']}`" for r in rows if r.get("model")]]
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--limit", type=int, default=None)
-    parser.add_argument("--datasets", nargs="*", default=DATASETS)
-    args = parser.parse_args()
-    from machine import describe
+def reusable_rows(partial: Path, limit: int | None) -> dict[tuple[str, str, str], dict]:
+    """Rows of an interrupted run that this run may keep: same ``--limit`` and the very model measured
+    (the model string carries its recipe, variant and dev F1, so a retrained model is measured anew)."""
+    rows = json.loads(partial.read_text()) if partial.is_file() else []
+    return {(r["dataset"], r["system"], r["model"]): r for r in rows if r.get("limit") == limit}
 
+
+def prepare(dataset: str, log) -> list[tuple[str, str, "callable", dict | None]]:
+    """Train or build whatever the dataset's systems need; returns (system, model, load_nlp, mapping).
+
+    All training happens before any measuring, so the words/s columns are taken back to back on a
+    machine no training job shares."""
     from biomedserve.modeldir import read_meta
     from biomedserve.variants import VariantPlan, build_variant
 
-    log = lambda m: print(m, flush=True)  # noqa: E731
     cli = [sys.executable, "-m", "biomedserve.cli"]
+    recipe = RECIPES.get(dataset, "standard")
+    model = Path(f"models/{dataset.lower()}-minilm" + ("" if recipe == "standard" else f"-{recipe}"))
+    ensure(model, [*cli, "train", "-d", dataset, "-r", recipe, "--out", str(model), "--overwrite"], log,
+           trained_as(model, dataset, recipe))
+    if "int8" not in read_meta(model).variants:
+        build_variant(model, VariantPlan(quantize="int8"), progress=False, log=log)
+    ours = [("biomedserve MiniLM fp32", model, "fp32"), ("biomedserve MiniLM int8", model, "int8")]
+    pruned = Path("models/bc5chem-minilm-pruned2")
+    if dataset == "BC5-chem":
+        ensure(pruned, [*cli, "train", "-d", dataset, "-r", "pruned2", "--out", str(pruned), "--overwrite"], log,
+               trained_as(pruned, dataset, "pruned2"))
+        if "int8" not in read_meta(pruned).variants:
+            build_variant(pruned, VariantPlan(quantize="int8"), progress=False, log=log)
+        ours.append(("biomedserve MiniLM pruned-2 int8", pruned, "int8"))
+    systems = []
+    for name, path, variant in ours:
+        def load(path=path, variant=variant):
+            nlp = spacy.blank("en")
+            nlp.add_pipe("biomedserve_ner", config={"model": str(path), "variant": variant})
+            return nlp
+        systems.append((name, f"{path} ({variant}; {describe_model(path)})", load, None))
+    baseline = Path(f"models/spacy-baseline-{dataset.lower()}")
+    if not (baseline / "model-best").is_dir():
+        from biomedserve.spacy_baseline import train_baseline
+
+        log(f"training the spaCy-recipe baseline on {dataset}…")
+        train_baseline(dataset, baseline)
+    systems.append((BASELINE, f"{baseline}/model-best", lambda b=baseline: spacy.load(b / "model-best"), None))
+    for package, mapping in SCISPACY.items():
+        if spacy.util.is_package(package):
+            systems.append((f"scispaCy {package}", package, lambda p=package: spacy.load(p), mapping))
+    return systems
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--limit", type=int, default=None, help="Only the first N test sentences of each set.")
+    parser.add_argument("--datasets", nargs="*", default=DATASETS, help="Which sets (default: all six).")
+    parser.add_argument("--prepare-only", action="store_true",
+                        help="Train and build the missing models, then stop without measuring.")
+    args = parser.parse_args()
+    from machine import describe
+
+    log = lambda m: print(m, flush=True)  # noqa: E731
+    run = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    plan = {dataset: prepare(dataset, log) for dataset in args.datasets}
+    if args.prepare_only:
+        return
     partial = RESULTS / "vs_scispacy.partial.json"
-    done = {(r["dataset"], r["system"]): r for r in (json.loads(partial.read_text()) if partial.is_file() else [])
-            if r.get("limit") == args.limit}
+    done = reusable_rows(partial, args.limit)
     rows: list[dict] = []
-
-    def add(dataset: str, system: str, load_nlp, model: str, mapping: dict | None = None) -> None:
-        """One row: reused from an interrupted run when it was measured with the same --limit."""
-        row = done.get((dataset, system)) or {"dataset": dataset, "system": system, "model": model, "limit": args.limit,
-                                              **evaluate(load_nlp(), dataset, args.limit, mapping)}
-        rows.append(row)
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        # replaced whole, so a kill mid-write leaves the last good file
-        atomic_write(partial, json.dumps(list({(r["dataset"], r["system"]): r for r in [*done.values(), *rows]}.values())))
-        log(json.dumps(row))
-    for dataset in args.datasets:
-        recipe = RECIPES.get(dataset, "standard")
-        model = Path(f"models/{dataset.lower()}-minilm" + ("" if recipe == "standard" else f"-{recipe}"))
-        ensure(model, [*cli, "train", "-d", dataset, "-r", recipe, "--out", str(model), "--overwrite"], log,
-               trained_as(model, dataset, recipe))
-        if "int8" not in read_meta(model).variants:
-            build_variant(model, VariantPlan(quantize="int8"), progress=False, log=log)
-        systems = [("biomedserve MiniLM fp32", str(model), "fp32"), ("biomedserve MiniLM int8", str(model), "int8")]
-        if dataset == "BC5-chem" and Path("models/bc5chem-minilm-pruned2/biomedserve.json").is_file():
-            systems.append(("biomedserve MiniLM pruned-2 int8", "models/bc5chem-minilm-pruned2", "int8"))
-        for name, path, variant in systems:
-            def ours(path=path, variant=variant):
-                nlp = spacy.blank("en")
-                nlp.add_pipe("biomedserve_ner", config={"model": path, "variant": variant})
-                return nlp
-            add(dataset, name, ours, f"{path} ({variant}; {describe_model(Path(path))})")
-        baseline = Path(f"models/spacy-baseline-{dataset.lower()}")
-        if not (baseline / "model-best").is_dir():
-            from biomedserve.spacy_baseline import train_baseline
-
-            log(f"training the spaCy-recipe baseline on {dataset}…")
-            train_baseline(dataset, baseline)
-        add(dataset, BASELINE, lambda baseline=baseline: spacy.load(baseline / "model-best"), f"{baseline}/model-best")
-        for package, mapping in SCISPACY.items():
-            try:
-                nlp = spacy.load(package)
-            except OSError:
-                continue
-            add(dataset, f"scispaCy {package}", lambda nlp=nlp: nlp, package, mapping)
-    report = {"benchmark": "vs_scispacy", "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "summary": summarize(rows), "rows": rows, "paper": PAPER, "machine": describe(),
-              "command": "python benchmarks/vs_scispacy.py " + " ".join(sys.argv[1:])}
+    for dataset, systems in plan.items():
+        for system, model, load_nlp, mapping in systems:
+            row = done.get((dataset, system, model)) or {
+                "dataset": dataset, "system": system, "model": model, "limit": args.limit, "run": run,
+                **evaluate(load_nlp(), dataset, args.limit, mapping)}
+            rows.append(row)
+            RESULTS.mkdir(parents=True, exist_ok=True)
+            # replaced whole, so a kill mid-write leaves the last good file
+            kept = {(r["dataset"], r["system"], r["model"]): r for r in [*done.values(), *rows]}
+            atomic_write(partial, json.dumps(list(kept.values())))
+            log(json.dumps(row))
+    report = {"benchmark": "vs_scispacy", "when": run, "summary": summarize(rows), "rows": rows, "paper": PAPER,
+              "machine": describe(), "command": "python benchmarks/vs_scispacy.py " + " ".join(sys.argv[1:]),
+              "carried_over": sorted({r.get("run", "unknown") for r in rows} - {run})}
     RESULTS.mkdir(parents=True, exist_ok=True)
     atomic_write(RESULTS / "vs_scispacy.json", json.dumps(report, indent=2) + "\n")
     markdown = render(report)

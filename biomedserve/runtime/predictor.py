@@ -20,7 +20,7 @@ from transformers import AutoTokenizer
 from biomedserve.errors import BiomedserveError, ModelDirError
 from biomedserve.modeldir import TOKENIZER_FILES, TORCH_FILES, ModelMeta, read_meta, verify_files
 from biomedserve.runtime.backends import OnnxBackend, TorchBackend
-from biomedserve.runtime.words import split_words
+from biomedserve.runtime.words import first_words, resplit, split_words
 from biomedserve.tasks import get_task
 from biomedserve.tasks.encoding import Window, best_window_per_word, make_windows, word_pieces_batch
 from biomedserve.tasks.ner import io_tags_to_spans, tags_to_spans
@@ -230,9 +230,14 @@ class NerPredictor(Predictor):
         return not any(label.startswith("B-") for label in self.meta.labels)
 
     def predict_words(self, sequences: Sequence[Sequence[str]], progress: bool = False) -> list[TaggedWords]:
-        """Tag pre-split words; sequences longer than the model are windowed, never truncated."""
+        """Tag pre-split words; sequences longer than the model are windowed, never truncated.
+
+        The words are first cut the way the runtime cuts raw text (``IL-2`` → ``IL`` ``-`` ``2``), as in
+        training, and each given word gets the tag and score of its first piece."""
         labels = self.meta.labels
         cls_id, sep_id = self.tokenizer.cls_token_id, self.tokenizer.sep_token_id
+        split = [resplit(seq) for seq in sequences]
+        sequences = [words for words, _ in split]
         windows: list[Window] = []
         per_seq: list[list[int]] = []
         for seq, pieces in enumerate(word_pieces_batch(self.tokenizer, sequences)):
@@ -245,7 +250,7 @@ class NerPredictor(Predictor):
         probs = [softmax(out[w.first_piece]) for out, w in zip(logits, windows)]
 
         results = []
-        for words, window_ids in zip(sequences, per_seq):
+        for (words, owner), window_ids in zip(split, per_seq):
             own = [windows[i] for i in window_ids]
             tags, scores = [], []
             for w_local, offset in best_window_per_word(own, len(words)):
@@ -253,7 +258,8 @@ class NerPredictor(Predictor):
                 best = int(row.argmax())
                 tags.append(labels[best])
                 scores.append(float(row[best]))
-            results.append(TaggedWords(tags, scores))
+            firsts = first_words(owner)
+            results.append(TaggedWords([tags[k] for k in firsts], [scores[k] for k in firsts]))
         return results
 
     def predict(self, texts: str | Sequence[str]) -> list[list[Entity]] | list[Entity]:

@@ -5,11 +5,16 @@ The corpora (BC5CDR, NCBI, BC2GM, JNLPBA) keep runs of letters and digits togeth
 ``Selegiline-induced`` → ``Selegiline`` ``-`` ``induced``, ``2,3-dimethyl`` → ``2`` ``,`` ``3``
 ``-`` ``dimethyl``, ``Na+`` → ``Na`` ``+``. Matching that at inference keeps the model on the
 distribution it was trained on. Offsets index the original string.
+
+JNLPBA is the exception: its GENIA tokenisation keeps ``IL-2``, ``NF-kappaB`` and ``-induced`` whole
+(6.6% of its test tokens). :func:`resplit` cuts any pre-tokenised sequence into these same words, so
+training, scoring and raw-text inference all see one segmentation.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 # \w is Unicode-aware: letters of any script (α, β, µ), digits and underscore.
@@ -26,3 +31,32 @@ class Word:
 def split_words(text: str) -> list[Word]:
     """Words with character offsets such that ``text[w.start:w.end] == w.text``."""
     return [Word(m.group(), m.start(), m.end()) for m in _WORD.finditer(text)]
+
+
+def resplit(tokens: Sequence[str]) -> tuple[list[str], list[int]]:
+    """Pre-tokenised words → the runtime's words, and for each the index of the token it came from.
+
+    Why: a model trained on ``IL-2`` as one word but served ``IL`` ``-`` ``2`` from raw text loses
+    entities at the seams (JNLPBA: 8.5 strict F1 on 800 test sentences). A token with no word
+    characters at all (whitespace) stays as it is, so every token owns at least one word.
+    """
+    words: list[str] = []
+    owner: list[int] = []
+    for index, token in enumerate(tokens):
+        pieces = [w.text for w in split_words(token)] or [token]
+        words += pieces
+        owner += [index] * len(pieces)
+    return words, owner
+
+
+def first_words(owner: Sequence[int]) -> list[int]:
+    """Positions of each token's first word: where a token's tag and score are read back."""
+    return [k for k, token in enumerate(owner) if k == 0 or owner[k - 1] != token]
+
+
+def spread_tags(tags: Sequence[str], owner: Sequence[int]) -> list[str]:
+    """A token's tag over its words: the first word keeps it, later words continue the entity
+    (``B-X``/``I-X`` → ``I-X``; PICO's IO tags stay ``I-X``) or stay ``O``."""
+    firsts = set(first_words(owner))
+    return [tags[t] if k in firsts or tags[t] == "O" else "I-" + tags[t].partition("-")[2]
+            for k, t in enumerate(owner)]

@@ -20,6 +20,7 @@ from transformers import AutoModelForTokenClassification
 from biomedserve.data.records import TaggedSentence
 from biomedserve.tasks.base import TaskDefinition
 from biomedserve.tasks.encoding import make_windows, word_pieces
+from biomedserve.runtime.words import resplit, spread_tags
 
 IGNORE_INDEX = -100  # label of non-first sub-words and specials: PyTorch's cross-entropy skips it
 
@@ -46,14 +47,18 @@ def encode_sentences(
 ) -> list[dict[str, list[int]]]:
     """Training features: one feature per window, labels on first sub-words, -100 elsewhere.
 
+    The corpus tokens are first cut into the runtime's words (:func:`resplit`), the words raw text
+    will arrive as; a token's tag spreads over its words, so dev F1 during training counts those words.
+
     ``to_labels`` maps a sentence's file tags to model labels (NER: types them; PICO: as is).
     Uses the runtime's windowing, so a long training sentence is split, not truncated.
     """
     features = []
     cls_id, sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
     for index, sentence in enumerate(sentences):
-        label_ids = [label2id[t] for t in to_labels(sentence.tags)]
-        pieces = word_pieces(tokenizer, sentence.tokens)
+        words, owner = resplit(sentence.tokens)
+        label_ids = [label2id[t] for t in spread_tags(to_labels(sentence.tags), owner)]
+        pieces = word_pieces(tokenizer, words)
         for window in make_windows(index, pieces, cls_id, sep_id, max_length):
             labels = [IGNORE_INDEX] * len(window.input_ids)
             for position, word in zip(window.first_piece, range(window.start, window.end)):

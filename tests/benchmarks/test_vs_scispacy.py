@@ -5,6 +5,7 @@ output into F1 and tables are tested here rather than trusted.
 """
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -69,6 +70,22 @@ def test_report_has_the_papers_table_shapes():
     assert "| NCBI-disease | 80.0 | 75.0 | 74.64 | 95.22 |" in lenient
     assert "Not all five BLURB NER sets were measured." in md
     assert "- BC5-chem, spaCy-recipe baseline (CNN + transition NER): `models/x`" in md
+    assert "Every row was measured in this run." in md
+    carried = vs.render({**report, "carried_over": ["2026-01-01T00:00:00+00:00"]})
+    assert "Rows carried over from earlier runs started at 2026-01-01T00:00:00+00:00." in carried
+
+
+def test_an_interrupted_run_is_resumed_only_for_the_same_model_and_limit(tmp_path):
+    partial = tmp_path / "partial.json"
+    assert vs.reusable_rows(partial, None) == {}
+    old = [{**rows()[0], "model": "models/a (int8; 3 epochs, dev F1 80.0)", "limit": None},
+           {**rows()[1], "limit": 500}]
+    partial.write_text(json.dumps(old))
+    kept = vs.reusable_rows(partial, None)
+    assert list(kept) == [("BC5-chem", vs.OURS_INT8, "models/a (int8; 3 epochs, dev F1 80.0)")]
+    # a model retrained with another dev F1 is another key: it is measured again, not served the old row
+    assert ("BC5-chem", vs.OURS_INT8, "models/a (int8; 5 epochs, dev F1 82.0)") not in kept
+    assert list(vs.reusable_rows(partial, 500)) == [("BC5-chem", vs.BASELINE, "models/x")]
 
 
 def test_a_model_trained_otherwise_than_the_recipe_is_named_not_used(tiny_model, tmp_path):

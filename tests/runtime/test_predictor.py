@@ -77,3 +77,12 @@ def test_parallel_streams_give_the_same_predictions(tiny_model, onnx_predictor):
     a = onnx_predictor.predict_words(sentences)
     b = parallel.predict_words(sentences)
     assert [x.tags for x in a] == [y.tags for y in b]
+
+
+def test_pre_split_words_are_cut_like_raw_text_and_read_back_at_their_first_piece(onnx_predictor):
+    # the model sees IL - 2 whatever the caller's tokenisation; "IL-2" takes the tag of "IL"
+    [whole] = onnx_predictor.predict_words([["IL-2", "binds", "Na+/K+-ATPase"]])
+    [cut] = onnx_predictor.predict_words([["IL", "-", "2", "binds", "Na", "+", "/", "K", "+", "-", "ATPase"]])
+    assert len(whole.tags) == 3
+    assert whole.tags == [cut.tags[0], cut.tags[3], cut.tags[4]]
+    assert whole.scores == pytest.approx([cut.scores[0], cut.scores[3], cut.scores[4]])

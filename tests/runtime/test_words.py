@@ -1,4 +1,4 @@
-from biomedserve.runtime.words import split_words
+from biomedserve.runtime.words import first_words, resplit, split_words, spread_tags
 
 
 def _texts(text):
@@ -26,3 +26,21 @@ def test_greek_and_unicode_letters_stay_inside_words():
 def test_empty_and_whitespace_give_no_words():
     assert split_words("") == []
     assert split_words(" \n\t ") == []
+
+
+def test_resplit_cuts_tokens_into_the_runtime_words_and_remembers_their_owner():
+    words, owner = resplit(["IL-2", "gene", "NF-kappaB", "(", " "])
+    assert words == ["IL", "-", "2", "gene", "NF", "-", "kappaB", "(", " "]  # whitespace keeps its token
+    assert owner == [0, 0, 0, 1, 2, 2, 2, 3, 4]
+    assert first_words(owner) == [0, 3, 4, 7, 8]
+    # raw text split by the runtime is already cut: resplit changes nothing
+    text_words = [w.text for w in split_words("Selegiline-induced hypotension (5-HT2A)")]
+    assert resplit(text_words) == (text_words, list(range(len(text_words))))
+
+
+def test_a_tokens_tag_spreads_over_its_words():
+    _, owner = resplit(["IL-2", "-induced", "T-cell", "+/-"])
+    tags = spread_tags(["B-PROTEIN", "O", "I-PROTEIN", "O"], owner)
+    assert tags == ["B-PROTEIN", "I-PROTEIN", "I-PROTEIN", "O", "O", "I-PROTEIN", "I-PROTEIN", "I-PROTEIN",
+                    "O", "O", "O"]
+    assert spread_tags(["I-PAR"], resplit(["anti-TNF"])[1]) == ["I-PAR"] * 3  # PICO's IO tags

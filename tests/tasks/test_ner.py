@@ -58,3 +58,21 @@ def test_lenient_f1_counts_overlaps_of_the_same_type():
     assert scores["precision"] == pytest.approx(50.0)
     assert scores["recall"] == pytest.approx(50.0)
     assert entity_scores(gold, pred)["f1"] == 0.0  # strict: neither boundary matches
+
+
+def test_training_labels_every_runtime_word_of_a_hyphenated_token():
+    # JNLPBA keeps "IL-2" whole; raw text reaches the model as IL - 2, so all three are trained
+    from transformers import AutoTokenizer
+
+    from biomedserve.data.records import TaggedSentence
+    from biomedserve.encoders import default_encoder_path
+    from biomedserve.tasks.ner import encode_sentences
+
+    tokenizer = AutoTokenizer.from_pretrained(str(default_encoder_path()))
+    labels = label_list(["PROTEIN"])
+    label2id = {label: i for i, label in enumerate(labels)}
+    sentence = TaggedSentence(tokens=["IL-2", "binds"], tags=["B", "O"])
+    [feature] = encode_sentences([sentence], tokenizer, label2id, lambda t: type_tags(t, "PROTEIN"), 64)
+    named = [(tokenizer.convert_ids_to_tokens(i), labels[l]) for i, l in zip(feature["input_ids"], feature["labels"])
+             if l != -100]
+    assert named == [("il", "B-PROTEIN"), ("-", "I-PROTEIN"), ("2", "I-PROTEIN"), ("binds", "O")]
