@@ -73,6 +73,6 @@ def test_training_labels_every_runtime_word_of_a_hyphenated_token():
     label2id = {label: i for i, label in enumerate(labels)}
     sentence = TaggedSentence(tokens=["IL-2", "binds"], tags=["B", "O"])
     [feature] = encode_sentences([sentence], tokenizer, label2id, lambda t: type_tags(t, "PROTEIN"), 64)
-    named = [(tokenizer.convert_ids_to_tokens(i), labels[l]) for i, l in zip(feature["input_ids"], feature["labels"])
-             if l != -100]
+    named = [(tokenizer.convert_ids_to_tokens(i), labels[label]) for i, label in zip(feature["input_ids"], feature["labels"])
+             if label != -100]
     assert named == [("il", "B-PROTEIN"), ("-", "I-PROTEIN"), ("2", "I-PROTEIN"), ("binds", "O")]
