@@ -363,7 +363,7 @@ def main() -> None:
 def mean_abstract_words() -> float:
     """Mean words per real PubMed abstract (the HoC test abstracts), for the 36M-abstract projection."""
     from biomedserve.data.registry import get_dataset
-    from biomedserve.runtime.words import split_words
+    from biomedserve.words import split_words
 
     docs = get_dataset("HoC").load("test")
     return round(statistics.fmean(sum(len(split_words(s)) for s in d.sentences) for d in docs), 1)

@@ -20,10 +20,10 @@ from transformers import AutoTokenizer
 from biomedserve.errors import BiomedserveError, ModelDirError
 from biomedserve.modeldir import TOKENIZER_FILES, TORCH_FILES, ModelMeta, read_meta, verify_files
 from biomedserve.runtime.backends import OnnxBackend, TorchBackend
-from biomedserve.runtime.words import first_words, resplit, split_words
 from biomedserve.tasks import get_task
 from biomedserve.tasks.encoding import Window, best_window_per_word, make_windows, word_pieces_batch
 from biomedserve.tasks.ner import io_tags_to_spans, tags_to_spans
+from biomedserve.words import first_words, resplit, split_words
 
 BACKENDS = ("onnx", "torch")
 

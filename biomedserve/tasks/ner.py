@@ -18,9 +18,9 @@ from seqeval.scheme import IOB2
 from transformers import AutoModelForTokenClassification
 
 from biomedserve.data.records import TaggedSentence
-from biomedserve.runtime.words import resplit, spread_tags
 from biomedserve.tasks.base import TaskDefinition
 from biomedserve.tasks.encoding import make_windows, word_pieces
+from biomedserve.words import resplit, spread_tags
 
 IGNORE_INDEX = -100  # label of non-first sub-words and specials: PyTorch's cross-entropy skips it
 

@@ -1,4 +1,4 @@
-from biomedserve.runtime.words import first_words, resplit, split_words, spread_tags
+from biomedserve.words import first_words, resplit, split_words, spread_tags
 
 
 def _texts(text):
