@@ -117,15 +117,21 @@ def ensure(path: Path, command: list[str], log, why: str | None = None) -> None:
     subprocess.run(command, check=True)
 
 
-def describe_model(path: Path) -> str:
-    """What a reader needs to weigh a biomedserve row: recipe epochs, layers pruned, dev F1 on its card."""
+def describe_model(path: Path, variant: str = "fp32") -> str:
+    """What a reader needs to weigh a biomedserve row: recipe epochs, layers pruned, dev F1 on its card,
+    and for a variant its int8 remedy and whether it passed the dev gate (else fp32 stays the default)."""
     from biomedserve.modeldir import read_meta
 
     meta = read_meta(path)
     recipe = meta.recipe
     pruned = f", top {recipe['prune_top_layers']} layers pruned" if recipe.get("prune_top_layers") else ""
     dev = meta.metrics.get("dev/onnx", {}).get("f1")
-    return f"{recipe['epochs']:g} epochs, lr {recipe['learning_rate']:g}{pruned}, dev F1 {dev}"
+    text = f"{recipe['epochs']:g} epochs, lr {recipe['learning_rate']:g}{pruned}, dev F1 {dev}"
+    entry = meta.variants.get(variant) if variant != "fp32" else None
+    if entry:
+        gate = "passed the dev gate" if entry.get("passed") else f"failed the dev gate ({entry.get('reason')})"
+        text += f"; {variant} {entry.get('remedy')}, dev {entry.get('dev')}, {gate}"
+    return text
 
 
 BASELINE = "spaCy-recipe baseline (CNN + transition NER)"
@@ -228,7 +234,7 @@ def prepare(dataset: str, log) -> list[tuple[str, str, "callable", dict | None]]
             nlp = spacy.blank("en")
             nlp.add_pipe("biomedserve_ner", config={"model": str(path), "variant": variant})
             return nlp
-        systems.append((name, f"{path} ({variant}; {describe_model(path)})", load, None))
+        systems.append((name, f"{path} ({variant}; {describe_model(path, variant)})", load, None))
     baseline = Path(f"models/spacy-baseline-{dataset.lower()}")
     if not (baseline / "model-best").is_dir():
         from biomedserve.spacy_baseline import train_baseline

@@ -7,7 +7,7 @@ import pytest
 from biomedserve.errors import BiomedserveError, ModelDirError
 from biomedserve.modeldir import read_meta
 from biomedserve.runtime import Predictor
-from biomedserve.variants import INT8_REMEDIES, VariantPlan, build_variant, cpu_isa, pick_cpu_default
+from biomedserve.variants import INT8_REMEDIES, VariantPlan, build_variant, cpu_isa, int8_remedies, pick_cpu_default
 
 
 @pytest.fixture
@@ -53,7 +53,7 @@ def test_a_variant_failing_the_gate_is_not_the_default_unless_forced(model, monk
     monkeypatch.setattr(variants, "MAX_LOSS", -1000.0)  # nothing can pass
     entry = build_variant(model, VariantPlan(quantize="int8"), limit=30, progress=False, log=_quiet)
     assert entry["passed"] is False and "loses" in entry["reason"]
-    assert len(entry["attempts"]) == len(INT8_REMEDIES)  # every remedy was tried
+    assert len(entry["attempts"]) == len(int8_remedies(entry["isa"]))  # every remedy for this CPU was tried
     assert read_meta(model).default_variant == "fp32"
     assert Predictor.from_dir(model).variant == "model.onnx"
     forced = build_variant(model, VariantPlan(quantize="int8"), force=True, limit=30, progress=False, log=_quiet)
@@ -81,3 +81,10 @@ def test_default_prefers_int8_then_the_lighter_graph():
     variants["int8"]["passed"] = True
     assert pick_cpu_default(variants, "o2-int8") == "int8"  # measured faster: see _speed_rank
     assert pick_cpu_default({"x": {"passed": False}}, "fp32") == "fp32"
+
+
+def test_quint8_weights_are_tried_only_where_u8s8_saturates():
+    # a VNNI CPU keeps its fast U8S8 kernel: U8U8 there would cost the speed int8 is for
+    assert not any(r.unsigned_weights for r in int8_remedies("avx512_vnni"))
+    assert int8_remedies("avx2") == INT8_REMEDIES and int8_remedies("avx512") == INT8_REMEDIES
+    assert int8_remedies("avx512_vnni")[0] == INT8_REMEDIES[0]
