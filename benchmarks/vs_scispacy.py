@@ -213,21 +213,19 @@ def prepare(dataset: str, log) -> list[tuple[str, str, "callable", dict | None]]
     from biomedserve.modeldir import read_meta
     from biomedserve.variants import VariantPlan, build_variant
 
-    cli = [sys.executable, "-m", "biomedserve.cli"]
+    def minilm(recipe: str, path: Path) -> Path:
+        """The recipe's model at ``path``, (re)trained unless it is that recipe's, with its int8 variant."""
+        ensure(path, [sys.executable, "-m", "biomedserve.cli", "train", "-d", dataset, "-r", recipe,
+                      "--out", str(path), "--overwrite"], log, trained_as(path, dataset, recipe))
+        if "int8" not in read_meta(path).variants:
+            build_variant(path, VariantPlan(quantize="int8"), progress=False, log=log)
+        return path
+
     recipe = RECIPES.get(dataset, "standard")
-    model = Path(f"models/{dataset.lower()}-minilm" + ("" if recipe == "standard" else f"-{recipe}"))
-    ensure(model, [*cli, "train", "-d", dataset, "-r", recipe, "--out", str(model), "--overwrite"], log,
-           trained_as(model, dataset, recipe))
-    if "int8" not in read_meta(model).variants:
-        build_variant(model, VariantPlan(quantize="int8"), progress=False, log=log)
+    model = minilm(recipe, Path(f"models/{dataset.lower()}-minilm" + ("" if recipe == "standard" else f"-{recipe}")))
     ours = [("biomedserve MiniLM fp32", model, "fp32"), ("biomedserve MiniLM int8", model, "int8")]
-    pruned = Path("models/bc5chem-minilm-pruned2")
     if dataset == "BC5-chem":
-        ensure(pruned, [*cli, "train", "-d", dataset, "-r", "pruned2", "--out", str(pruned), "--overwrite"], log,
-               trained_as(pruned, dataset, "pruned2"))
-        if "int8" not in read_meta(pruned).variants:
-            build_variant(pruned, VariantPlan(quantize="int8"), progress=False, log=log)
-        ours.append(("biomedserve MiniLM pruned-2 int8", pruned, "int8"))
+        ours.append(("biomedserve MiniLM pruned-2 int8", minilm("pruned2", Path("models/bc5chem-minilm-pruned2")), "int8"))
     systems = []
     for name, path, variant in ours:
         def load(path=path, variant=variant):
@@ -265,13 +263,13 @@ def main() -> None:
     partial = RESULTS / "vs_scispacy.partial.json"
     done = reusable_rows(partial, args.limit)
     rows: list[dict] = []
+    RESULTS.mkdir(parents=True, exist_ok=True)
     for dataset, systems in plan.items():
         for system, model, load_nlp, mapping in systems:
             row = done.get((dataset, system, model)) or {
                 "dataset": dataset, "system": system, "model": model, "limit": args.limit, "run": run,
                 **evaluate(load_nlp(), dataset, args.limit, mapping)}
             rows.append(row)
-            RESULTS.mkdir(parents=True, exist_ok=True)
             # replaced whole, so a kill mid-write leaves the last good file
             kept = {(r["dataset"], r["system"], r["model"]): r for r in [*done.values(), *rows]}
             atomic_write(partial, json.dumps(list(kept.values())))
@@ -279,7 +277,6 @@ def main() -> None:
     report = {"benchmark": "vs_scispacy", "when": run, "summary": summarize(rows), "rows": rows, "paper": PAPER,
               "machine": describe(), "command": "python benchmarks/vs_scispacy.py " + " ".join(sys.argv[1:]),
               "carried_over": sorted({r.get("run", "unknown") for r in rows} - {run})}
-    RESULTS.mkdir(parents=True, exist_ok=True)
     atomic_write(RESULTS / "vs_scispacy.json", json.dumps(report, indent=2) + "\n")
     markdown = render(report)
     atomic_write(RESULTS / "vs_scispacy.md", markdown)

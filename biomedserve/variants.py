@@ -44,9 +44,10 @@ INT8_REMEDIES = (
 
 def int8_remedies(isa: str) -> tuple[QuantRemedy, ...]:
     """The remedies worth trying on ``isa``. QUInt8 weights answer the U8S8 saturation of AVX2 and
-    plain AVX-512 kernels; a VNNI CPU has no such saturation, and U8U8 leaves its fast U8S8 kernel:
-    on this project's avx512_vnni host that int8 ran BC5-disease at 6,041 words/s against fp32's 6,218
-    (``benchmarks/results/vs_scispacy.json`` of 2026-11-29, before this rule), no faster and less accurate."""
+    plain AVX-512 kernels; a VNNI CPU has no such saturation, and U8U8 leaves its fast U8S8 kernel.
+    On this project's avx512_vnni host the BC5-disease int8 that this remedy had built ran 6,040.8
+    words/s against fp32's 6,217.9 (``benchmarks/results/history/vs_scispacy_2026-11-29T20-35_842af4c.json``;
+    the remedy was on the model's card, which that report did not yet name): no faster, less accurate."""
     return tuple(r for r in INT8_REMEDIES if not (r.unsigned_weights and isa == "avx512_vnni"))
 
 

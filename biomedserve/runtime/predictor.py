@@ -234,10 +234,18 @@ class NerPredictor(Predictor):
 
         The words are first cut the way the runtime cuts raw text (``IL-2`` → ``IL`` ``-`` ``2``), as in
         training, and each given word gets the tag and score of its first piece."""
+        split = [resplit(seq) for seq in sequences]
+        tagged = self._tag([words for words, _ in split], progress)
+        results = []
+        for (_, owner), tw in zip(split, tagged):
+            firsts = first_words(owner)
+            results.append(TaggedWords([tw.tags[k] for k in firsts], [tw.scores[k] for k in firsts]))
+        return results
+
+    def _tag(self, sequences: Sequence[Sequence[str]], progress: bool = False) -> list[TaggedWords]:
+        """Tag words already cut by :func:`split_words`: one window per model length, best window per word."""
         labels = self.meta.labels
         cls_id, sep_id = self.tokenizer.cls_token_id, self.tokenizer.sep_token_id
-        split = [resplit(seq) for seq in sequences]
-        sequences = [words for words, _ in split]
         windows: list[Window] = []
         per_seq: list[list[int]] = []
         for seq, pieces in enumerate(word_pieces_batch(self.tokenizer, sequences)):
@@ -250,7 +258,7 @@ class NerPredictor(Predictor):
         probs = [softmax(out[w.first_piece]) for out, w in zip(logits, windows)]
 
         results = []
-        for (words, owner), window_ids in zip(split, per_seq):
+        for words, window_ids in zip(sequences, per_seq):
             own = [windows[i] for i in window_ids]
             tags, scores = [], []
             for w_local, offset in best_window_per_word(own, len(words)):
@@ -258,8 +266,7 @@ class NerPredictor(Predictor):
                 best = int(row.argmax())
                 tags.append(labels[best])
                 scores.append(float(row[best]))
-            firsts = first_words(owner)
-            results.append(TaggedWords([tags[k] for k in firsts], [scores[k] for k in firsts]))
+            results.append(TaggedWords(tags, scores))
         return results
 
     def predict(self, texts: str | Sequence[str]) -> list[list[Entity]] | list[Entity]:
@@ -276,7 +283,7 @@ class NerPredictor(Predictor):
             if not isinstance(text, str):
                 raise InputError(f"text {index} is {type(text).__name__}, expected str")
         words = [split_words(text) for text in batch]
-        tagged = self.predict_words([[w.text for w in ws] for ws in words])
+        tagged = self._tag([[w.text for w in ws] for ws in words])  # already cut: no resplit
         results = []
         for text, ws, tw in zip(batch, words, tagged):
             entities = []

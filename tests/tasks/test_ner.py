@@ -2,8 +2,11 @@ import random
 
 import pytest
 from seqeval.scheme import IOB2, Entities
+from transformers import AutoTokenizer
 
-from biomedserve.tasks.ner import entity_scores, label_list, tags_to_spans, type_tags
+from biomedserve.data.records import TaggedSentence
+from biomedserve.encoders import default_encoder_path
+from biomedserve.tasks.ner import encode_sentences, entity_scores, label_list, tags_to_spans, type_tags
 
 
 def test_label_list_and_typing():
@@ -62,12 +65,6 @@ def test_lenient_f1_counts_overlaps_of_the_same_type():
 
 def test_training_labels_every_runtime_word_of_a_hyphenated_token():
     # JNLPBA keeps "IL-2" whole; raw text reaches the model as IL - 2, so all three are trained
-    from transformers import AutoTokenizer
-
-    from biomedserve.data.records import TaggedSentence
-    from biomedserve.encoders import default_encoder_path
-    from biomedserve.tasks.ner import encode_sentences
-
     tokenizer = AutoTokenizer.from_pretrained(str(default_encoder_path()))
     labels = label_list(["PROTEIN"])
     label2id = {label: i for i, label in enumerate(labels)}
