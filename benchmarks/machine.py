@@ -8,6 +8,7 @@ from pathlib import Path
 
 import psutil
 
+from biomedserve.hardware import speed_flags
 from biomedserve.provenance import git_commit, package_versions
 
 
@@ -22,16 +23,8 @@ def cpu_model() -> str:
 
 
 def cpu_flags() -> list[str]:
-    """The instruction-set extensions that decide ONNX Runtime int8 speed."""
-    interesting = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_int8")
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-                return [f for f in interesting if f in flags]
-    except OSError:
-        pass
-    return []
+    """The instruction-set extensions that decide bf16 and int8 speed (biomedserve.hardware)."""
+    return speed_flags()
 
 
 def gpu_name() -> str | None:

@@ -1,4 +1,4 @@
-"""The ``biomedserve`` command: one sub-command per job.
+"""The biomedserve command: one sub-command per job.
 
     biomedserve data stats            what the BLURB data holds
     biomedserve train                 fine-tune, export and score a model directory
@@ -20,6 +20,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from biomedserve.errors import BiomedserveError
@@ -39,9 +40,33 @@ SAMPLE_TEXT = (
 )
 
 
-def _fail(exc: BiomedserveError) -> None:
-    err.print(f"[bold red]error:[/] {exc}")
+def _fail(exc: BiomedserveError | str) -> None:
+    """Print the error (user text literally: a glob's brackets are not markup) and exit 2."""
+    err.print(f"[bold red]error:[/] {escape(str(exc))}")
     raise typer.Exit(code=2)
+
+
+def _say(message: str) -> None:
+    """A progress message from the library, printed literally."""
+    err.print(message, markup=False, highlight=False)
+
+
+def _show_library_log() -> None:
+    """biomedserve's own log lines (e.g. which graph a model runs, and why) go to stderr."""
+    logger = logging.getLogger("biomedserve")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
+def _known_dataset(name: str) -> str:
+    """The dataset's canonical name; an unknown one is an error listing the known datasets."""
+    from biomedserve.data.registry import get_dataset
+
+    return get_dataset(name).name
 
 
 def _quiet_libraries() -> None:
@@ -49,6 +74,7 @@ def _quiet_libraries() -> None:
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
+    _show_library_log()
 
 
 @data_app.command("stats")
@@ -111,6 +137,7 @@ def train(
 
     _quiet_libraries()
     try:
+        dataset = _known_dataset(dataset)
         if out.exists() and any(out.iterdir()) and not overwrite:
             raise BiomedserveError(f"{out} already exists; pass --overwrite to replace it")
         chosen = load_recipe(find_recipe(recipe, dataset)).override(
@@ -122,7 +149,9 @@ def train(
                                                       limit_eval=limit_eval))
     except BiomedserveError as exc:
         _fail(exc)
-    err.print(f"[green]wrote {out}[/] in {meta.train_seconds:.0f} s of training")
+    err.print(f"[green]wrote {escape(str(out))}[/] in {meta.train_seconds:.0f} s of training")
+    bf16 = meta.provenance.get("bf16") or {}
+    _say(f"  precision: {'bf16 autocast' if bf16.get('used') else 'fp32'} ({bf16.get('reason', 'not recorded')})")
     for key, scores in sorted(meta.metrics.items()):
         err.print(f"  {key}: " + ", ".join(f"{name} {value:.2f}" for name, value in scores.items()))
 
@@ -169,6 +198,8 @@ def predict(
     _quiet_libraries()
     if not texts or texts == ["-"]:
         texts = [line.rstrip("\n") for line in sys.stdin]
+    if not texts:
+        _fail("no input text: give texts as arguments, or lines on stdin ('-')")
     try:
         predictor = Predictor.from_dir(model, backend=backend)
         pair_task = predictor.meta.task in ("qa", "similarity")
@@ -231,11 +262,12 @@ def sweep(
 
     _quiet_libraries()
     try:
+        dataset = _known_dataset(dataset)
         chosen = load_recipe(find_recipe(recipe, dataset)).override(base_model=base_model)
         runs = expand(recipe, chosen, _parse_seeds(seeds), _parse_grid(grid or []))
         outcomes = []
         for index, run in enumerate(runs, 1):
-            err.print(f"[bold]run {index}/{len(runs)}[/]: {run.variant} seed {run.recipe.seed}")
+            err.print(f"[bold]run {index}/{len(runs)}[/]: {escape(run.variant)} seed {run.recipe.seed}")
             outcomes.append(run_one(run, results, data_dir=data_dir, progress=True))
     except BiomedserveError as exc:
         _fail(exc)
@@ -248,7 +280,7 @@ def sweep(
                       str(dev[dataset][variant]["mean"]))
     Console().print(table)
     if grid:
-        err.print(f"selected on dev: {select_on_dev(outcomes)}")
+        _say(f"selected on dev: {select_on_dev(outcomes)}")
 
 
 @app.command()
@@ -282,22 +314,22 @@ def export(
             export_onnx(model, get_task(meta.task).onnx_task)
             meta.files.update(record_files(model, [ONNX_FILE]))
             write_meta(model, meta)
-            err.print(f"[green]exported {model / ONNX_FILE}[/]")
+            err.print(f"[green]exported {escape(str(model / ONNX_FILE))}[/]")
             return
         plan = VariantPlan(optimize=optimize, quantize=quantize, fp16=fp16)
-        err.print(f"building variant [bold]{plan.name}[/] of {model}"
+        err.print(f"building variant [bold]{plan.name}[/] of {escape(str(model))}"
                   + (f" (int8 for {plan.isa})" if plan.quantize else ""))
         entry = build_variant(model, plan, force=force, data_dir=data_dir, limit=limit,
-                              log=lambda m: err.print(m))
+                              log=_say)
     except BiomedserveError as exc:
         _fail(exc)
     default = read_meta(model).default_variant
     if entry["passed"]:
-        err.print(f"[green]{plan.name} passed the gate[/] ({entry['reason']}); default variant on CPU: {default}")
+        err.print(f"[green]{plan.name} passed the gate[/] ({escape(entry['reason'])}); default variant on CPU: {default}")
     elif entry["forced"]:
-        err.print(f"[yellow]{plan.name} failed the gate ({entry['reason']}) but --force made it the default[/]")
+        err.print(f"[yellow]{plan.name} failed the gate ({escape(entry['reason'])}) but --force made it the default[/]")
     else:
-        err.print(f"[yellow]{plan.name} is stored but NOT the default:[/] {entry['reason']}")
+        err.print(f"[yellow]{plan.name} is stored but NOT the default:[/] {escape(entry['reason'])}")
 
 
 @app.command()
@@ -319,7 +351,7 @@ def serve(
     except BiomedserveError as exc:
         _fail(exc)
     names = ", ".join(f"{n} ({s.task}, {s.predictor.variant})" for n, s in store.by_name.items())
-    err.print(f"serving {names} on http://{host}:{port}")
+    _say(f"serving {names} on http://{host}:{port}")
     env = {**os.environ, MODELS_ENV: ",".join(str(Path(s.predictor.model_dir).resolve()) for s in store.by_name.values()),
            "BIOMEDSERVE_BATCHING": "1" if batching else "0", "BENTOML_DO_NOT_TRACK": "true"}
     command = bentoml_command(host, port)
@@ -339,13 +371,14 @@ def baseline(
     from biomedserve.spacy_baseline import train_baseline
 
     try:
+        dataset = _known_dataset(dataset)
         if get_dataset(dataset).task != "ner":
             raise BiomedserveError(f"{dataset} is not an NER dataset")
         overrides = {"training.max_steps": max_steps} if max_steps else {}
         best = train_baseline(dataset, out, data_dir=data_dir, limit=limit, overrides=overrides)
     except BiomedserveError as exc:
         _fail(exc)
-    err.print(f"[green]baseline pipeline: {best}[/] (spacy.load it, or run benchmarks/vs_scispacy.py)")
+    err.print(f"[green]baseline pipeline: {escape(str(best))}[/] (spacy.load it, or run benchmarks/vs_scispacy.py)")
 
 
 @app.command()
@@ -405,18 +438,19 @@ def annotate(
         summary = run_annotate(inputs, model_dirs, out, format=fmt, engine=engine, variant=variant,
                                overwrite=overwrite, group_size=group_size, chunk_size=chunk_size, errors=errors,
                                threads=threads, ray_address=ray_address, concurrency=concurrency,
-                               cpus_per_actor=cpus_per_actor, progress=progress, log=lambda m: err.print(m))
+                               cpus_per_actor=cpus_per_actor, progress=progress, log=_say)
     except BiomedserveError as exc:
         _fail(exc)
-    table = Table(title=f"annotate → {summary.out} ({summary.format})")
+    table = Table(title=f"annotate → {escape(str(summary.out))} ({summary.format})")
     table.add_column("")
     table.add_column("value", justify="right")
     table.add_row("documents written", str(summary.documents))
     if summary.deleted:
         table.add_row("left out (DeleteCitation)", str(summary.deleted))
     for label, count in summary.entities.items():
-        table.add_row(f"entities: {label}", str(count))
-    table.add_row("errors (skipped records)", f"{summary.errors}" + (f" → {summary.errors_file}" if summary.errors else ""))
+        table.add_row(f"entities: {escape(label)}", str(count))
+    table.add_row("errors (skipped records)",
+                  f"{summary.errors}" + (f" → {escape(str(summary.errors_file))}" if summary.errors else ""))
     if summary.already_complete:
         table.add_row("this run", "already complete")
     else:
@@ -440,14 +474,14 @@ def quickstart(
     try:
         ready = (model / "biomedserve.json").is_file() and (model / "model.onnx").is_file()
         if not ready:
-            err.print(f"[bold]{model} not found: fine-tuning the embedded MiniLM on BC5-chem "
+            err.print(f"[bold]{escape(str(model))} not found: fine-tuning the embedded MiniLM on BC5-chem "
                       "(standard recipe; about 10 minutes on 2 CPU cores)[/]")
             train(dataset="BC5-chem", out=model, recipe="standard", base_model=None, epochs=None,
                   max_steps=None, learning_rate=None, batch_size=None, seed=None, data_dir=data_dir,
                   limit_train=None, limit_eval=None, overwrite=True)
         else:
             meta = read_meta(model)
-            err.print(f"using {model} (test F1 {meta.metrics.get('test/onnx', {}).get('f1', float('nan')):.2f})")
+            _say(f"using {model} (test F1 {meta.metrics.get('test/onnx', {}).get('f1', float('nan')):.2f})")
     except BiomedserveError as exc:
         _fail(exc)
     predict(model=model, texts=[text], backend="onnx")

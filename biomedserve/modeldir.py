@@ -29,7 +29,9 @@ META_FILE = "biomedserve.json"
 CARD_FILE = "README.md"
 ONNX_FILE = "model.onnx"
 TORCH_FILES = ("config.json", "model.safetensors")
-TOKENIZER_FILES = ("tokenizer_config.json",)
+# tokenizer.json is required: without it transformers would rebuild a tokenizer from vocab.txt,
+# silently a different one if vocab.txt is damaged
+TOKENIZER_FILES = ("tokenizer_config.json", "tokenizer.json")
 
 
 class FileRecord(BaseModel):
@@ -69,6 +71,12 @@ def record_files(model_dir: Path, names: list[str]) -> dict[str, FileRecord]:
     }
 
 
+def model_files(model_dir: Path) -> list[str]:
+    """Every file of the model directory that the card should record (all but the card itself)."""
+    return sorted(p.name for p in Path(model_dir).iterdir()
+                  if p.is_file() and p.name not in (META_FILE, CARD_FILE) and not p.name.startswith("."))
+
+
 def write_meta(model_dir: Path, meta: ModelMeta) -> None:
     """Write ``biomedserve.json`` atomically and regenerate the human model card."""
     target = model_dir / META_FILE
@@ -95,9 +103,11 @@ def read_meta(model_dir: str | Path) -> ModelMeta:
 
 
 def verify_files(model_dir: str | Path, meta: ModelMeta, names: tuple[str, ...], checksums: bool = True) -> None:
-    """Every file in ``names`` must exist and, if recorded (and ``checksums``), match its size and SHA-256."""
+    """Every file in ``names`` and every file the card records must exist and, if recorded (and
+    ``checksums``), match its size and SHA-256 — whichever graph will run, so a damaged file is found
+    when the directory is opened, not when someone switches to it."""
     model_dir = Path(model_dir)
-    for name in names:
+    for name in dict.fromkeys([*names, *sorted(meta.files)]):
         path = model_dir / name
         if not path.is_file():
             raise ModelDirError(f"{model_dir} is incomplete: {name} is missing")
@@ -162,6 +172,10 @@ def render_card(meta: ModelMeta) -> str:
     lines += ["", "## Recipe", "", "```json", json.dumps(meta.recipe, indent=2), "```", ""]
     if meta.train_seconds is not None:
         lines += [f"Training time: {meta.train_seconds:.0f} s.", ""]
+    bf16 = meta.provenance.get("bf16")
+    if isinstance(bf16, dict):
+        mode = "bfloat16 autocast (weights fp32)" if bf16.get("used") else "fp32"
+        lines += [f"Training precision: {mode}; {bf16.get('reason')}.", ""]
     lines += ["## Provenance", "", "```json", json.dumps(meta.provenance, indent=2), "```", ""]
     lines += ["## Files", "", "| file | bytes | sha256 |", "|---|---|---|"]
     lines += [f"| {name} | {rec.size} | `{rec.sha256[:16]}…` |" for name, rec in sorted(meta.files.items())]

@@ -8,7 +8,7 @@ fields are errors that name the field and the file.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -35,9 +35,10 @@ class Recipe(BaseModel):
     weight_decay: float = Field(0.0, ge=0)
     adam_epsilon: float = Field(1e-8, gt=0)
     seed: int = 42
-    bf16: bool = Field(
-        False, description="bfloat16 autocast for training (weights stay fp32); ~1.5x faster on "
-        "CPUs with AVX512-BF16/AMX and on Ampere+ GPUs")
+    bf16: Literal["auto"] | bool = Field(
+        "auto", description="bfloat16 autocast for training (weights stay fp32): auto = on only where the "
+        "hardware computes bf16 natively (CPU with AVX512-BF16/AMX, a CUDA GPU that supports it); emulated "
+        "bf16 is many times slower than fp32")
 
     # --- stabilisation (Tinn et al.); defaults are the standard setting ---
     bias_correction: bool = Field(True, description="Adam bias correction (BertAdam omitted it)")

@@ -41,11 +41,14 @@ class RunSpec:
     def key(self) -> str:
         # fields added after runs were first recorded are left out at their default, so adding
         # an option never orphans finished runs
-        later = {name for name, default in _ADDED_LATER.items() if getattr(self.recipe, name) == default}
+        later = {name for name, neutral in _ADDED_LATER.items() if getattr(self.recipe, name) in neutral}
         return hashlib.sha1(self.recipe.model_dump_json(exclude=later).encode()).hexdigest()[:16]
 
 
-_ADDED_LATER: dict[str, Any] = {"bf16": False, "reinit_pooler": False, "head_bias_prior": False}
+# field -> the values that leave a run's key as it was before the field existed. bf16 "auto" is decided
+# on the host that trains (and recorded in the result), so it is no hyperparameter of the key either.
+_ADDED_LATER: dict[str, tuple[Any, ...]] = {"bf16": (False, "auto"), "reinit_pooler": (False,),
+                                            "head_bias_prior": (False,)}
 
 
 def expand(variant: str, recipe: Recipe, seeds: Sequence[int], grid: dict[str, list[Any]] | None = None) -> list[RunSpec]:

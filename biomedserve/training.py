@@ -20,6 +20,7 @@ import math
 import os
 import shutil
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,8 @@ from biomedserve.data.registry import DatasetSpec, get_dataset
 from biomedserve.encoders import resolve_base_model
 from biomedserve.errors import BiomedserveError, RecipeError
 from biomedserve.export import export_onnx
-from biomedserve.modeldir import ONNX_FILE, TORCH_FILES, ModelMeta, read_meta, record_files, write_meta
+from biomedserve.hardware import decide_bf16, native_bf16
+from biomedserve.modeldir import ModelMeta, model_files, read_meta, record_files, write_meta
 from biomedserve.provenance import provenance
 from biomedserve.recipes import Recipe
 from biomedserve.stabilise import (
@@ -135,8 +137,11 @@ class KeepBest:
 
 
 def fit(task: TaskDefinition, spec: DatasetSpec, recipe: Recipe, model, tokenizer, train_set: list[dict],
-        dev_set: list[dict] | None, work: Path, options: TrainOptions, epochs: float | None = None):
-    """Run the Trainer; with a dev set, evaluate each epoch and keep the best. Returns the Trainer."""
+        dev_set: list[dict] | None, work: Path, options: TrainOptions, bf16: bool, epochs: float | None = None):
+    """Run the Trainer; with a dev set, evaluate each epoch and keep the best. Returns the Trainer.
+
+    ``bf16`` is the recipe's setting resolved on this host (:func:`biomedserve.hardware.decide_bf16`).
+    """
     import torch
     from transformers import DataCollatorForTokenClassification, DataCollatorWithPadding, Trainer, TrainingArguments
 
@@ -151,7 +156,7 @@ def fit(task: TaskDefinition, spec: DatasetSpec, recipe: Recipe, model, tokenize
     # TrainingArguments(bf16=True) records the mode in $ACCELERATE_MIXED_PRECISION and later fp32
     # arguments never clear it: without this, one bf16 run makes every later run in the same
     # process (a sweep) bf16 too
-    os.environ["ACCELERATE_MIXED_PRECISION"] = "bf16" if recipe.bf16 else "no"
+    os.environ["ACCELERATE_MIXED_PRECISION"] = "bf16" if bf16 else "no"
     args = TrainingArguments(
         output_dir=str(work),
         max_steps=total_steps,
@@ -168,7 +173,7 @@ def fit(task: TaskDefinition, spec: DatasetSpec, recipe: Recipe, model, tokenize
         disable_tqdm=not options.progress,
         dataloader_num_workers=0,
         use_cpu=not torch.cuda.is_available(),
-        bf16=recipe.bf16,
+        bf16=bf16,
     )
     collator = (DataCollatorForTokenClassification if task.token_level else DataCollatorWithPadding)(tokenizer)
     keeper = KeepBest(task.metric, recipe.early_stopping_patience)
@@ -212,9 +217,13 @@ def train(recipe: Recipe, out: str | Path, options: TrainOptions | None = None) 
     steps_per_epoch = math.ceil(len(train_set) / recipe.batch_size)
 
     work = out / ".checkpoints"
+    bf16 = decide_bf16(recipe.bf16)
+    if recipe.bf16 is True and not native_bf16()[0]:
+        warnings.warn(f"bf16: true on a host without native bfloat16 will train slowly ({bf16.reason}); "
+                      "use bf16: auto", stacklevel=2)
     started = time.perf_counter()
     trainer = fit(task, spec, recipe, build_model(task, base, labels, recipe, train_set), tokenizer,
-                  train_set, dev_set, work, options)
+                  train_set, dev_set, work, options, bf16.used)
     history = _dev_history(trainer, task.metric, steps_per_epoch)
     best = max(history, key=lambda e: e[task.metric]) if history else None
     refit_epochs = None
@@ -223,7 +232,7 @@ def train(recipe: Recipe, out: str | Path, options: TrainOptions | None = None) 
         refit_epochs = max(best["epoch"], 1 / steps_per_epoch)
         shutil.rmtree(work, ignore_errors=True)
         trainer = fit(task, spec, recipe, build_model(task, base, labels, recipe, train_set + dev_set),
-                      tokenizer, train_set + dev_set, None, work, options, epochs=refit_epochs)
+                      tokenizer, train_set + dev_set, None, work, options, bf16.used, epochs=refit_epochs)
     train_seconds = time.perf_counter() - started
 
     out.mkdir(parents=True, exist_ok=True)
@@ -243,6 +252,7 @@ def train(recipe: Recipe, out: str | Path, options: TrainOptions | None = None) 
         recipe=recipe.model_dump(),
         provenance={
             **provenance(recipe.base_model, base, spec, options.data_dir, spec.available_splits(options.data_dir)),
+            "bf16": bf16.to_dict(),
             "limit_train": options.limit_train,
             "limit_eval": options.limit_eval,
             "metric": task.metric,
@@ -251,7 +261,7 @@ def train(recipe: Recipe, out: str | Path, options: TrainOptions | None = None) 
             "refit_epochs_on_train_dev": refit_epochs,
             "train_loss_curve": [[e["step"], round(e["loss"], 4)] for e in trainer.state.log_history if "loss" in e],
         },
-        files=record_files(out, [ONNX_FILE, *TORCH_FILES]),
+        files=record_files(out, model_files(out)),
         train_seconds=round(train_seconds, 1),
     )
     write_meta(out, meta)

@@ -11,13 +11,13 @@ classifier and output projections left in fp32, and, where U8S8 kernels saturate
 
 from __future__ import annotations
 
-import platform
 import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from biomedserve.errors import BiomedserveError
+from biomedserve.hardware import cpu_isa
 
 MAX_LOSS = 0.5  # points of the task's dev metric a variant may lose and still become the default
 OPTIMIZE_LEVELS = ("O1", "O2", "O3", "O4")
@@ -49,23 +49,6 @@ def int8_remedies(isa: str) -> tuple[QuantRemedy, ...]:
     words/s against fp32's 6,217.9 (``benchmarks/results/history/vs_scispacy_2026-11-29T20-35_842af4c.json``;
     the remedy was on the model's card, which that report did not yet name): no faster, less accurate."""
     return tuple(r for r in INT8_REMEDIES if not (r.unsigned_weights and isa == "avx512_vnni"))
-
-
-def cpu_isa() -> str:
-    """The instruction set that decides the int8 configuration: avx512_vnni, avx512, avx2 or arm64."""
-    machine = platform.machine().lower()
-    if machine in ("arm64", "aarch64"):
-        return "arm64"
-    try:
-        flags = next((line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")), "")
-    except OSError:
-        flags = ""
-    words = set(flags.split())
-    if "avx512_vnni" in words:
-        return "avx512_vnni"
-    if "avx512f" in words:
-        return "avx512"
-    return "avx2"
 
 
 @dataclass

@@ -88,3 +88,62 @@ def test_baseline_trains_a_spacy_pipeline(tmp_path):
     assert (tmp_path / "b" / "model-best" / "meta.json").is_file()
     refused = runner.invoke(app, ["baseline", "-d", "GAD", "--out", str(tmp_path / "g")])
     assert refused.exit_code == 2 and "not an NER dataset" in refused.output
+
+
+def _all_commands():
+    import typer.main
+
+    group = typer.main.get_command(app)
+    for name, command in group.commands.items():
+        yield [name]
+        for sub in getattr(command, "commands", {}):
+            yield [name, sub]
+
+
+def test_help_shows_no_rst_backticks():
+    for path in [[], *_all_commands()]:
+        result = runner.invoke(app, [*path, "--help"], terminal_width=200)
+        assert result.exit_code == 0, (path, result.output)
+        assert "``" not in result.output, (path, result.output)
+
+
+def test_user_text_in_errors_is_printed_literally():
+    for pattern in ("nomatch/[ab]*.xml", "nomatch/[/ab]*.xml"):
+        result = runner.invoke(app, ["annotate", pattern, "-m", "models/none", "-o", "out.jsonl"])
+        assert result.exit_code == 2, result.output
+        assert pattern in result.output and "Traceback" not in result.output
+
+
+def test_a_changed_job_names_both_sides_with_their_brackets(tiny_model, tmp_path):
+    import shutil
+
+    other = tmp_path / "other-model"
+    shutil.copytree(tiny_model, other)
+    corpus = tmp_path / "docs.jsonl"
+    corpus.write_text(json.dumps({"id": "1", "text": "Naloxone reversed clonidine."}) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    first = runner.invoke(app, ["annotate", str(corpus), "-m", str(tiny_model), "-o", str(out), "--no-progress"])
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(app, ["annotate", str(corpus), "-m", str(other), "-o", str(out), "--no-progress"],
+                           terminal_width=400)
+    assert second.exit_code == 2
+    # the card's model name in brackets on both sides (rich markup used to swallow them)
+    assert "models [tiny-bc5chem (fp32-" in second.output and ")] → [tiny-bc5chem (" in second.output, second.output
+
+
+def test_a_wrong_dataset_name_lists_the_known_ones(tmp_path):
+    for name in ("NOPE", "bc5-chem"):
+        for command in (["train", "-d", name, "--out", str(tmp_path / "m")], ["sweep", "-d", name],
+                        ["baseline", "-d", name, "--out", str(tmp_path / "b")]):
+            result = runner.invoke(app, command, terminal_width=400)
+            assert result.exit_code == 2, (command, result.output)
+            assert "known: BC5-chem, BC5-disease" in result.output, (command, result.output)
+            assert "no recipe" not in result.output
+    assert "did you mean 'BC5-chem'" in runner.invoke(app, ["train", "-d", "bc5-chem", "--out", "x"],
+                                                      terminal_width=400).output
+
+
+def test_predict_without_input_says_so(tiny_model):
+    result = runner.invoke(app, ["predict", str(tiny_model)], input="")
+    assert result.exit_code == 2
+    assert "no input text" in result.output

@@ -75,3 +75,33 @@ def test_missing_tokenizer(copy):
 def test_unknown_backend(tiny_model):
     with pytest.raises(BiomedserveError, match="unknown backend"):
         Predictor.from_dir(tiny_model, backend="tensorflow")
+
+
+def test_a_damaged_graph_not_in_use_is_caught_at_load(copy):
+    """model.onnx cut to a fraction while another graph is the default: the card lists it, so load fails."""
+    from biomedserve.variants import VariantPlan, build_variant
+
+    build_variant(copy, VariantPlan(quantize="int8"), force=True, limit=20, progress=False, log=lambda *_: None)
+    assert Predictor.from_dir(copy).variant == "model.int8.onnx"
+    data = (copy / "model.onnx").read_bytes()
+    (copy / "model.onnx").write_bytes(data[: len(data) // 3])
+    _fails(copy, "model.onnx is corrupt")
+
+
+def test_no_silent_fallback_to_another_tokenizer(copy):
+    """Without tokenizer.json, transformers would rebuild a tokenizer from a (here truncated) vocab.txt."""
+    (copy / "tokenizer.json").unlink()
+    vocab = (copy / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    (copy / "vocab.txt").write_text("\n".join(vocab[: len(vocab) // 2]) + "\n", encoding="utf-8")
+    _fails(copy, "tokenizer.json is missing")
+    # a card that never recorded tokenizer.json (an older model) still refuses to load without it
+    meta = json.loads((copy / "biomedserve.json").read_text())
+    meta["files"] = {k: v for k, v in meta["files"].items() if not k.startswith(("tokenizer", "vocab"))}
+    (copy / "biomedserve.json").write_text(json.dumps(meta))
+    _fails(copy, "tokenizer.json is missing")
+
+
+def test_a_damaged_vocabulary_is_caught_even_with_tokenizer_json(copy):
+    vocab = (copy / "vocab.txt").read_bytes()
+    (copy / "vocab.txt").write_bytes(vocab[:-1000])
+    _fails(copy, "vocab.txt is corrupt")

@@ -27,7 +27,10 @@ def test_card_records_task_labels_metrics_and_provenance(tiny_model):
     assert {"torch", "transformers", "onnxruntime", "optimum"} <= set(prov["packages"])
     assert "commit" in prov["git"]
     assert prov["dev_history"], "dev was evaluated during training"
-    assert set(meta.files) == {"model.onnx", "config.json", "model.safetensors"}
+    # every file is recorded, tokenizer included, so any damaged file is caught at load
+    assert {"model.onnx", "config.json", "model.safetensors", "tokenizer.json", "vocab.txt",
+            "tokenizer_config.json"} <= set(meta.files)
+    assert "README.md" not in meta.files and "biomedserve.json" not in meta.files
     card = (tiny_model / "README.md").read_text()
     assert "BC5-chem" in card and "test/onnx@200" in card
 

@@ -64,7 +64,7 @@ def describe_model(spec: ModelSpec) -> ModelInfo:
         raise UnsupportedModelError(
             f"{spec.path} is a {meta.task!r} model; annotate runs NER (ner, pico) and document "
             "classification (doc_classification) models")
-    graph = choose_variant(meta, spec.variant, None)
+    graph = choose_variant(meta, spec.variant, None).graph_file
     record = meta.files.get(graph)
     digest = record.sha256 if record is not None else file_sha256(Path(spec.path) / graph)
     variant = variant_name(graph)

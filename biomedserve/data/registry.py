@@ -184,7 +184,10 @@ def get_dataset(name: str) -> DatasetSpec:
     """Look a dataset up by its folder name (or a derived set's name); unknown names list the known ones."""
     spec = DATASETS.get(name) or DERIVED.get(name)
     if spec is None:
-        raise DataNotFoundError(f"unknown dataset {name!r}; known: {', '.join([*DATASETS, *DERIVED])}")
+        known = [*DATASETS, *DERIVED]
+        same = [k for k in known if k.lower() == name.lower()]
+        hint = f" (did you mean {same[0]!r}? names are case-sensitive)" if same else ""
+        raise DataNotFoundError(f"unknown dataset {name!r}{hint}; known: {', '.join(known)}")
     return spec
 
 

@@ -7,22 +7,19 @@ and installed. PyTorch runs the saved weights, for parity checks and users who w
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from biomedserve.errors import BiomedserveError, ModelDirError
+from biomedserve.hardware import usable_cores
 
 GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
 
 
 def default_threads() -> int:
-    """Intra-op threads: the cores this process may use (containers often allow fewer than exist)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+    """Intra-op threads: the cores this process may use, read on the running host."""
+    return usable_cores()
 
 
 class OnnxBackend:

@@ -8,6 +8,7 @@ in the directory is missing or corrupt.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from tqdm.auto import tqdm
 from transformers import AutoTokenizer
 
 from biomedserve.errors import BiomedserveError, ModelDirError
+from biomedserve.hardware import cpu_isa
 from biomedserve.modeldir import TOKENIZER_FILES, TORCH_FILES, ModelMeta, read_meta, verify_files
 from biomedserve.runtime.backends import OnnxBackend, TorchBackend
 from biomedserve.tasks import get_task
@@ -26,24 +28,55 @@ from biomedserve.tasks.ner import io_tags_to_spans, tags_to_spans
 from biomedserve.words import first_words, resplit, split_words
 
 BACKENDS = ("onnx", "torch")
+log = logging.getLogger(__name__)
 
 
 class InputError(BiomedserveError, TypeError):
     """The caller passed something that is not text."""
 
 
-def choose_variant(meta: ModelMeta, variant: str, providers: list[str] | None) -> str:
-    """The ONNX file for ``variant`` (see :meth:`Predictor.from_dir`)."""
-    from biomedserve.variants import variant_file
+@dataclass(frozen=True)
+class GraphChoice:
+    """The ONNX graph a predictor runs, and why (logged once at load)."""
 
-    if variant == "auto":
-        on_gpu = "CUDAExecutionProvider" in (providers or _available_providers())
+    variant: str
+    graph_file: str
+    reason: str
+    fallback: bool = False  # the card's default was not trusted on this host
+
+
+def choose_variant(meta: ModelMeta, variant: str, providers: list[str] | None) -> GraphChoice:
+    """The ONNX graph for ``variant`` on this host (see :meth:`Predictor.from_dir`).
+
+    An int8 graph's accuracy gate holds for the instruction-set class it ran on (U8S8 kernels saturate
+    without VNNI), so on another class ``auto`` takes the best variant gated for this one, else fp32.
+    """
+    from biomedserve.variants import pick_cpu_default, variant_file
+
+    isa = cpu_isa()
+    if variant != "auto":
+        if variant != "fp32" and variant not in meta.variants:
+            known = ", ".join(["fp32", *meta.variants])
+            raise ModelDirError(f"{meta.name} has no variant {variant!r}; it has: {known}")
+        gated_on = meta.variants.get(variant, {}).get("isa")
+        reason = "asked for by name" + (f" (int8 gated on {gated_on}, not on this {isa} CPU)"
+                                        if gated_on and gated_on != isa else "")
+        return GraphChoice(variant, variant_file(variant), reason)
+    if "CUDAExecutionProvider" in (providers or _available_providers()):
         # int8 graphs (MatMulInteger) are CPU kernels: a GPU takes its gated fp16 variant or fp32
-        variant = (meta.default_gpu_variant or "fp32") if on_gpu else meta.default_variant
-    if variant != "fp32" and variant not in meta.variants:
-        known = ", ".join(["fp32", *meta.variants])
-        raise ModelDirError(f"{meta.name} has no variant {variant!r}; it has: {known}")
-    return variant_file(variant)
+        name = meta.default_gpu_variant or "fp32"
+        return GraphChoice(name, variant_file(name), "the card's GPU default" if meta.default_gpu_variant
+                           else "no fp16 variant gated for GPU")
+    name = meta.default_variant
+    gated_on = meta.variants.get(name, {}).get("isa")
+    if not gated_on or gated_on == isa:
+        why = "the card's gated CPU default" + (f" (gated on this {isa} CPU class)" if gated_on else "")
+        return GraphChoice(name, variant_file(name), why)
+    trusted = {n: e for n, e in meta.variants.items() if e.get("isa") in (None, isa)}
+    chosen = pick_cpu_default(trusted, "fp32")
+    reason = (f"the card's default {name} was gated on a {gated_on} CPU and this one is {isa}, where int8 "
+              f"arithmetic differs; re-gate here with `biomedserve export --quantize int8`")
+    return GraphChoice(chosen, variant_file(chosen), reason, fallback=True)
 
 
 def _available_providers() -> list[str]:
@@ -61,6 +94,7 @@ class Predictor:
     registry: ClassVar[dict[str, type["Predictor"]]] = {}
     tasks: ClassVar[tuple[str, ...]] = ()
     variant: str = "model.onnx"  # the ONNX file in use (set by from_dir)
+    graph_choice: "GraphChoice | None" = None  # which graph and why (None for the torch backend)
     streams: int = 1  # batches in flight at once (set by from_dir)
 
     def __init_subclass__(cls, **kwargs):
@@ -105,7 +139,8 @@ class Predictor:
             raise ModelDirError(
                 f"{model_dir}: task {meta.task!r} has no runtime predictor; known: {', '.join(Predictor.registry)}"
             )
-        graph = choose_variant(meta, variant, providers) if backend == "onnx" else None
+        choice = choose_variant(meta, variant, providers) if backend == "onnx" else None
+        graph = choice.graph_file if choice else None
         weights = (graph,) if backend == "onnx" else TORCH_FILES
         verify_files(model_dir, meta, weights + TOKENIZER_FILES, checksums=verify)
         try:
@@ -123,6 +158,10 @@ class Predictor:
         predictor = Predictor.registry[meta.task](model_dir, meta, engine, tokenizer)
         predictor.streams = streams if backend == "onnx" else 1
         predictor.variant = graph
+        predictor.graph_choice = choice
+        if choice is not None:
+            log.log(logging.WARNING if choice.fallback else logging.INFO, "%s: running %s: %s",
+                    meta.name, graph, choice.reason)
         return predictor
 
     @property
