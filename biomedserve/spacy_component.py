@@ -31,7 +31,7 @@ from spacy.tokens import Doc, Span
 from spacy.util import minibatch
 
 from biomedserve.errors import ModelDirError
-from biomedserve.modeldir import TORCH_FILES, ModelMeta, read_meta
+from biomedserve.modeldir import ModelMeta, read_meta
 from biomedserve.runtime import Entity, Predictor
 from biomedserve.variants import variant_file
 
@@ -40,7 +40,6 @@ MODEL_FOLDER = "model"
 ALIGNMENT_MODES = ("expand", "contract", "strict")
 # PyTorch weights are for further training; the component runs ONNX, so they stay behind
 # (config.json is kept: the tokenizer may read it).
-LEFT_BEHIND = frozenset(TORCH_FILES) - {"config.json"}
 
 if not Span.has_extension("biomedserve_score"):
     Span.set_extension("biomedserve_score", default=None)
@@ -52,15 +51,15 @@ def graph_files(meta: ModelMeta) -> set[str]:
 
 
 def carried_files(model_dir: Path) -> list[str]:
-    """The files of ``model_dir`` a saved pipeline carries: everything but the PyTorch weights and
-    any ONNX graph the card does not list (a variant still being built, a stray export).
+    """The files of ``model_dir`` a saved pipeline carries: everything but an ONNX graph the card
+    does not list (a variant still being built, a stray export). The PyTorch weights travel too: the
+    card lists them, and a model directory is checked against every file its card lists when opened.
 
     The card is read now, not when the model was loaded, so a variant built since is carried too.
     """
     graphs = graph_files(read_meta(model_dir))
     return sorted(item.name for item in model_dir.iterdir()
-                  if item.is_file() and item.name not in LEFT_BEHIND
-                  and (item.name in graphs or not item.name.endswith(".onnx")))
+                  if item.is_file() and (item.name in graphs or not item.name.endswith(".onnx")))
 
 
 def saved_variants(model_dir: Path) -> list[str]:
