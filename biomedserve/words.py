@@ -6,6 +6,9 @@ The corpora (BC5CDR, NCBI, BC2GM, JNLPBA) keep runs of letters and digits togeth
 ``-`` ``dimethyl``, ``Na+`` → ``Na`` ``+``. Matching that at inference keeps the model on the
 distribution it was trained on. Offsets index the original string.
 
+A combining mark (Unicode category M) belongs to the character before it, so ``Me\u0301thotrexate``
+(NFD) is one word just as ``Méthotrexate`` (NFC) is.
+
 JNLPBA is the exception: its GENIA tokenisation keeps ``IL-2``, ``NF-kappaB`` and ``-induced`` whole
 (6.6% of its test tokens). :func:`resplit` cuts any pre-tokenised sequence into these same words, so
 training, scoring and raw-text inference all see one segmentation.
@@ -13,12 +16,14 @@ training, scoring and raw-text inference all see one segmentation.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-# \w is Unicode-aware: letters of any script (α, β, µ), digits and underscore.
-_WORD = re.compile(r"[^\W_]+|\S", re.UNICODE)
+import regex
+
+# Letters of any script (α, β, µ) and digits, each with the combining marks that follow it; any other
+# non-space character (with its marks) is a word of its own. The stdlib ``re`` has no \p{M}.
+_WORD = regex.compile(r"[\p{L}\p{N}][\p{L}\p{N}\p{M}]*|\S\p{M}*")
 
 
 @dataclass(frozen=True)

@@ -1,3 +1,7 @@
+import unicodedata
+
+import pytest
+
 from biomedserve.words import first_words, resplit, split_words, spread_tags
 
 
@@ -44,3 +48,23 @@ def test_a_tokens_tag_spreads_over_its_words():
     assert tags == ["B-PROTEIN", "I-PROTEIN", "I-PROTEIN", "O", "O", "I-PROTEIN", "I-PROTEIN", "I-PROTEIN",
                     "O", "O", "O"]
     assert spread_tags(["I-PAR"], resplit(["anti-TNF"])[1]) == ["I-PAR"] * 3  # PICO's IO tags
+
+
+@pytest.mark.parametrize("form", ["NFC", "NFD"])
+def test_combining_marks_stay_inside_their_word(form):
+    # NFD spells é as e + U+0301: the mark joins the run it follows, so the word stays whole
+    methotrexate, caffeine = unicodedata.normalize(form, "Méthotrexate"), unicodedata.normalize(form, "Caféine")
+    text = f"low-dose {methotrexate} ({caffeine}-free)"
+    words = split_words(text)
+    assert [w.text for w in words] == ["low", "-", "dose", methotrexate, "(", caffeine, "-", "free", ")"]
+    for word in words:
+        assert text[word.start:word.end] == word.text
+    assert (words[3].start, words[3].end) == (9, 9 + len(methotrexate))
+    # corpus tokens are cut by the same rule (training and scoring)
+    assert resplit([methotrexate, caffeine + "-free"])[0] == [methotrexate, caffeine, "-", "free"]
+
+
+def test_a_mark_after_a_symbol_stays_with_the_symbol():
+    assert _texts("+\u0301 x") == ["+\u0301", "x"]
+    assert _texts("\u0301a") == ["\u0301", "a"]  # nothing to follow: the mark stands alone
+

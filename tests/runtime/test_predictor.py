@@ -1,5 +1,7 @@
 """The runtime Predictor on a real exported graph: offsets, windowing, batching, parity, bad input."""
 
+import unicodedata
+
 import numpy as np
 import pytest
 
@@ -86,3 +88,23 @@ def test_pre_split_words_are_cut_like_raw_text_and_read_back_at_their_first_piec
     assert len(whole.tags) == 3
     assert whole.tags == [cut.tags[0], cut.tags[3], cut.tags[4]]
     assert whole.scores == pytest.approx([cut.scores[0], cut.scores[3], cut.scores[4]])
+
+
+def _is_mark(char: str) -> bool:
+    return unicodedata.category(char).startswith("M")
+
+
+def test_combining_marks_never_cut_an_entity(onnx_predictor):
+    # the uncased tokenizer strips accents, so the model sees "methotrexate" in every spelling
+    template = "Low-dose {m} and cisplatin were given; {m} levels rose after naloxone and {c}-induced hypotension."
+    found = {}
+    for form in ("NFC", "NFD"):
+        text = template.format(m=unicodedata.normalize(form, "Méthotrexate"),
+                               c=unicodedata.normalize(form, "Caféine"))
+        entities = onnx_predictor.predict(text)
+        for e in entities:
+            assert text[e.start:e.end] == e.text
+            assert not _is_mark(text[e.start]) and not (e.end < len(text) and _is_mark(text[e.end]))
+        found[form] = [unicodedata.normalize("NFC", e.text) for e in entities]
+    assert "Méthotrexate" in found["NFC"]
+    assert found["NFD"] == found["NFC"]
