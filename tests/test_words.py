@@ -2,7 +2,7 @@ import unicodedata
 
 import pytest
 
-from biomedserve.words import first_words, resplit, split_words, spread_tags
+from biomedserve.words import first_words, resplit, sentence_ranges, split_words, spread_tags
 
 
 def _texts(text):
@@ -68,3 +68,30 @@ def test_a_mark_after_a_symbol_stays_with_the_symbol():
     assert _texts("+\u0301 x") == ["+\u0301", "x"]
     assert _texts("\u0301a") == ["\u0301", "a"]  # nothing to follow: the mark stands alone
 
+
+def _sentences(text):
+    words = split_words(text)
+    return [text[words[r.start].start:words[r.stop - 1].end] for r in sentence_ranges(text, words)]
+
+
+def test_sentences_end_at_a_stop_before_a_capital_digit_or_bracket():
+    text = ("Rats received 5 mg/kg i.v. cisplatin (Fig. 2). Smith et al. reported a 2.5-fold rise, e.g. in "
+            "Na+/K+-ATPase. Levels rose (p < 0.05). [3H]Thymidine uptake fell! Was it 5-HT? It was.")
+    assert _sentences(text) == [  # a false break (Fig. 2) costs context; a missed one merges two sentences
+        "Rats received 5 mg/kg i.v. cisplatin (Fig.",
+        "2).",
+        "Smith et al. reported a 2.5-fold rise, e.g. in Na+/K+-ATPase.",
+        "Levels rose (p < 0.05).",
+        "[3H]Thymidine uptake fell!",
+        "Was it 5-HT?",
+        "It was.",
+    ]
+
+
+def test_a_blank_line_ends_a_sentence_and_ranges_cover_every_word_once():
+    text = "Cisplatin nephrotoxicity\n\nhaloperidol was given\nto rats.  "
+    words = split_words(text)
+    spans = sentence_ranges(text, words)
+    assert _sentences(text) == ["Cisplatin nephrotoxicity", "haloperidol was given\nto rats."]
+    assert [i for r in spans for i in r] == list(range(len(words)))
+    assert sentence_ranges("", []) == [] and sentence_ranges("  ", []) == []
