@@ -6,19 +6,31 @@ The corpora (BC5CDR, NCBI, BC2GM, JNLPBA) keep runs of letters and digits togeth
 ``-`` ``dimethyl``, ``Na+`` → ``Na`` ``+``. Matching that at inference keeps the model on the
 distribution it was trained on. Offsets index the original string.
 
+A combining mark (Unicode category M) belongs to the character before it, so ``Me\u0301thotrexate``
+(NFD) is one word just as ``Méthotrexate`` (NFC) is.
+
 JNLPBA is the exception: its GENIA tokenisation keeps ``IL-2``, ``NF-kappaB`` and ``-induced`` whole
 (6.6% of its test tokens). :func:`resplit` cuts any pre-tokenised sequence into these same words, so
 training, scoring and raw-text inference all see one segmentation.
+
+The corpora are also cut into sentences, and a model only ever trains on one sentence at a time:
+:func:`sentence_ranges` cuts raw text the same way, so the runtime can tag each sentence on its own.
 """
 
 from __future__ import annotations
 
-import re
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-# \w is Unicode-aware: letters of any script (α, β, µ), digits and underscore.
-_WORD = re.compile(r"[^\W_]+|\S", re.UNICODE)
+import regex
+
+# Letters of any script (α, β, µ) and digits, each with the combining marks that follow it; any other
+# non-space character (with its marks) is a word of its own. The stdlib ``re`` has no \p{M}.
+_WORD = regex.compile(r"[\p{L}\p{N}][\p{L}\p{N}\p{M}]*|\S\p{M}*")
+# A sentence ends at . ! or ? followed by space and a capital, a digit, or an opening bracket or quote
+# (``i.v. cisplatin`` and ``2.5`` stay whole), or at a blank line.
+_SENTENCE_BREAK = regex.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[\p{Lu}\p{N}])|\n[^\S\n]*\n\s*")
 
 
 @dataclass(frozen=True)
@@ -31,6 +43,19 @@ class Word:
 def split_words(text: str) -> list[Word]:
     """Words with character offsets such that ``text[w.start:w.end] == w.text``."""
     return [Word(m.group(), m.start(), m.end()) for m in _WORD.finditer(text)]
+
+
+def sentence_ranges(text: str, words: Sequence[Word]) -> list[range]:
+    """The sentences of ``text`` as ranges of indices into ``words`` (its :func:`split_words`).
+
+    Every word is in exactly one range, in order. Why: models train on single corpus sentences, so a
+    sentence tagged alone looks like training data, and it gets the same tags wherever it occurs in a
+    document; the rule reads only the characters around a break, never the document's length.
+    """
+    starts = [word.start for word in words]
+    cuts = [bisect_left(starts, m.end()) for m in _SENTENCE_BREAK.finditer(text)]
+    bounds = [0, *(c for c in cuts if 0 < c < len(words)), len(words)]
+    return [range(a, b) for a, b in zip(bounds, bounds[1:]) if a < b]
 
 
 def resplit(tokens: Sequence[str]) -> tuple[list[str], list[int]]:

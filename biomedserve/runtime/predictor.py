@@ -25,7 +25,7 @@ from biomedserve.runtime.backends import OnnxBackend, TorchBackend
 from biomedserve.tasks import get_task
 from biomedserve.tasks.encoding import Window, best_window_per_word, make_windows, word_pieces_batch
 from biomedserve.tasks.ner import io_tags_to_spans, tags_to_spans
-from biomedserve.words import first_words, resplit, split_words
+from biomedserve.words import Word, first_words, resplit, sentence_ranges, split_words
 
 BACKENDS = ("onnx", "torch")
 log = logging.getLogger(__name__)
@@ -269,7 +269,8 @@ class NerPredictor(Predictor):
         return not any(label.startswith("B-") for label in self.meta.labels)
 
     def predict_words(self, sequences: Sequence[Sequence[str]], progress: bool = False) -> list[TaggedWords]:
-        """Tag pre-split words; sequences longer than the model are windowed, never truncated.
+        """Tag pre-split words, each sequence as one unit (a sentence, as in the corpora); sequences
+        longer than the model are windowed, never truncated.
 
         The words are first cut the way the runtime cuts raw text (``IL-2`` → ``IL`` ``-`` ``2``), as in
         training, and each given word gets the tag and score of its first piece."""
@@ -282,7 +283,11 @@ class NerPredictor(Predictor):
         return results
 
     def _tag(self, sequences: Sequence[Sequence[str]], progress: bool = False) -> list[TaggedWords]:
-        """Tag words already cut by :func:`split_words`: one window per model length, best window per word."""
+        """Tag words already cut by :func:`split_words`, each sequence as one model input.
+
+        A sequence longer than the model is cut into overlapping windows and each word takes the
+        window where it has most context (:func:`best_window_per_word`).
+        """
         labels = self.meta.labels
         cls_id, sep_id = self.tokenizer.cls_token_id, self.tokenizer.sep_token_id
         windows: list[Window] = []
@@ -322,13 +327,31 @@ class NerPredictor(Predictor):
             if not isinstance(text, str):
                 raise InputError(f"text {index} is {type(text).__name__}, expected str")
         words = [split_words(text) for text in batch]
-        tagged = self._tag([[w.text for w in ws] for ws in words])  # already cut: no resplit
+        tagged = self._tag_sentences(batch, words)
+        decode = io_tags_to_spans if self.io_scheme else tags_to_spans
         results = []
         for text, ws, tw in zip(batch, words, tagged):
             entities = []
-            for span in (io_tags_to_spans if self.io_scheme else tags_to_spans)(tw.tags):
+            for span in decode(tw.tags):
                 start, end = ws[span.start].start, ws[span.end - 1].end
                 score = float(np.mean(tw.scores[span.start : span.end]))
                 entities.append(Entity(start, end, text[start:end], span.label, round(score, 4)))
             results.append(entities)
         return results[0] if single else results
+
+    def _tag_sentences(self, texts: Sequence[str], words: Sequence[Sequence[Word]]) -> list[TaggedWords]:
+        """Tag each text's words sentence by sentence (:func:`sentence_ranges`), all texts in one batch.
+
+        Why: the model trained on single sentences, each starting right after ``[CLS]``. Windows cut
+        across a document gave a sentence different context and positions at each place it occurred,
+        and so different entities (the copies of a paragraph repeated in one text disagreed).
+        A sentence alone is the same model input wherever it stands. The tags come back in document
+        order, one list per text, so entities are decoded once over the whole text.
+        """
+        ranges = [sentence_ranges(text, ws) for text, ws in zip(texts, words)]
+        tagged = iter(self._tag([[ws[i].text for i in r] for ws, rs in zip(words, ranges) for r in rs]))
+        results = []
+        for rs in ranges:
+            parts = [next(tagged) for _ in rs]  # words are already cut: no resplit
+            results.append(TaggedWords([t for p in parts for t in p.tags], [x for p in parts for x in p.scores]))
+        return results

@@ -1,5 +1,8 @@
 """The runtime Predictor on a real exported graph: offsets, windowing, batching, parity, bad input."""
 
+import unicodedata
+from collections import Counter
+
 import numpy as np
 import pytest
 
@@ -53,6 +56,12 @@ def test_long_text_is_windowed_not_truncated(onnx_predictor):
     text = " ".join(["Clonidine lowered blood pressure."] * 60)
     for e in onnx_predictor.predict(text):
         assert text[e.start:e.end] == e.text
+    # one sentence longer than the model is windowed too, and tagged as predict_words tags its words
+    sentence = " ".join(["clonidine and naloxone lowered blood pressure"] * 40)
+    [long] = onnx_predictor.predict_words([sentence.split()])
+    spans = [(e.start, e.end) for e in onnx_predictor.predict(sentence)]
+    starts = [i for i, tag in enumerate(long.tags) if tag.startswith("B-")]
+    assert spans and len(spans) == len(starts)
 
 
 def test_onnx_and_torch_agree(onnx_predictor, torch_predictor):
@@ -86,3 +95,47 @@ def test_pre_split_words_are_cut_like_raw_text_and_read_back_at_their_first_piec
     assert len(whole.tags) == 3
     assert whole.tags == [cut.tags[0], cut.tags[3], cut.tags[4]]
     assert whole.scores == pytest.approx([cut.scores[0], cut.scores[3], cut.scores[4]])
+
+
+def _is_mark(char: str) -> bool:
+    return unicodedata.category(char).startswith("M")
+
+
+def test_combining_marks_never_cut_an_entity(onnx_predictor):
+    # the uncased tokenizer strips accents, so the model sees "methotrexate" in every spelling
+    template = "Low-dose {m} and cisplatin were given; {m} levels rose after naloxone and {c}-induced hypotension."
+    found = {}
+    for form in ("NFC", "NFD"):
+        text = template.format(m=unicodedata.normalize(form, "Méthotrexate"),
+                               c=unicodedata.normalize(form, "Caféine"))
+        entities = onnx_predictor.predict(text)
+        for e in entities:
+            assert text[e.start:e.end] == e.text
+            assert not _is_mark(text[e.start]) and not (e.end < len(text) and _is_mark(text[e.end]))
+        found[form] = [unicodedata.normalize("NFC", e.text) for e in entities]
+    assert "Méthotrexate" in found["NFC"]
+    assert found["NFD"] == found["NFC"]
+
+
+PARAGRAPH = (
+    "Cisplatin-induced nephrotoxicity was reduced by co-treatment with L-DOPA and haloperidol in rats. "
+    "Uncoupling by 2,4-dinitrophenol increased oxygen consumption, whereas dexamethasone and sodium "
+    "nitroprusside had no effect. Patients receiving doxorubicin or 5-fluorouracil developed hypotension "
+    "after naloxone, and lithium levels rose with ibuprofen."
+)
+
+
+def test_a_repeated_paragraph_gets_the_same_entities_every_time(onnx_predictor):
+    # 60 repetitions against a 64-piece model: dozens of model inputs; where a sentence sits in the
+    # document must not change what is found in it
+    repeats = 60
+    text = " ".join([PARAGRAPH] * repeats)
+    step = len(PARAGRAPH) + 1
+    per_repeat: list[list[tuple[int, int, str]]] = [[] for _ in range(repeats)]
+    for e in onnx_predictor.predict(text):
+        index = e.start // step
+        assert e.end <= index * step + len(PARAGRAPH)  # no entity runs across two repetitions
+        per_repeat[index].append((e.start - index * step, e.end - index * step, e.label))
+    alone = [(e.start, e.end, e.label) for e in onnx_predictor.predict(PARAGRAPH)]
+    assert alone  # the tiny model does find chemicals here, so the comparison means something
+    assert Counter(map(tuple, per_repeat)) == Counter({tuple(alone): repeats})
