@@ -58,6 +58,12 @@ def sentence_ranges(text: str, words: Sequence[Word]) -> list[range]:
     return [range(a, b) for a, b in zip(bounds, bounds[1:]) if a < b]
 
 
+def split_sentences(text: str) -> list[str]:
+    """The sentences of ``text`` as strings, by the same rule as :func:`sentence_ranges` (HoC was
+    annotated per sentence, so its classifier reads an abstract sentence by sentence)."""
+    return [s for s in (part.strip() for part in _SENTENCE_BREAK.split(text)) if s]
+
+
 def resplit(tokens: Sequence[str]) -> tuple[list[str], list[int]]:
     """Pre-tokenised words → the runtime's words, and for each the index of the token it came from.
 

@@ -7,21 +7,15 @@ probabilities, a score, hallmarks).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import numpy as np
 
 from biomedserve.runtime.predictor import InputError, Predictor, softmax
 from biomedserve.tasks.classification import encode_pair
+from biomedserve.words import split_sentences
 
 Pair = tuple[str, "str | None"]
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
-
-
-def split_sentences(text: str) -> list[str]:
-    """A light sentence splitter for abstracts (HoC was annotated per sentence)."""
-    return [s for s in (p.strip() for p in _SENTENCE_END.split(text)) if s]
 
 
 def _check_text(value, what: str) -> str:
