@@ -62,6 +62,16 @@ def _show_library_log() -> None:
         logger.propagate = False
 
 
+def _parse_bf16(value: str | None) -> bool | str | None:
+    """``--bf16 auto|true|false`` → the recipe field's value (None leaves the recipe's)."""
+    if value is None:
+        return None
+    choices = {"auto": "auto", "true": True, "false": False}
+    if value.lower() not in choices:
+        raise BiomedserveError(f"--bf16 must be auto, true or false, not {value!r}")
+    return choices[value.lower()]
+
+
 def _known_dataset(name: str) -> str:
     """The dataset's canonical name; an unknown one is an error listing the known datasets."""
     from biomedserve.data.registry import get_dataset
@@ -122,6 +132,8 @@ def train(
     learning_rate: Optional[float] = typer.Option(None, "--lr", help="Override the learning rate."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Override the batch size."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (data order and head init)."),
+    bf16: Optional[str] = typer.Option(None, "--bf16", help="auto (bfloat16 autocast only where the hardware has "
+                                       "it natively), true or false. Default: the recipe's (auto)."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
     limit_train: Optional[int] = typer.Option(None, help="Use only the first N training sentences (smoke runs)."),
     limit_eval: Optional[int] = typer.Option(None, help="Use only the first N dev/test sentences."),
@@ -142,7 +154,7 @@ def train(
             raise BiomedserveError(f"{out} already exists; pass --overwrite to replace it")
         chosen = load_recipe(find_recipe(recipe, dataset)).override(
             base_model=base_model, epochs=epochs, max_steps=max_steps, learning_rate=learning_rate,
-            batch_size=batch_size, seed=seed)
+            batch_size=batch_size, seed=seed, bf16=_parse_bf16(bf16))
         if chosen.dataset != dataset:
             raise BiomedserveError(f"recipe is for {chosen.dataset}, not {dataset}")
         meta = run_training(chosen, out, TrainOptions(data_dir=data_dir, limit_train=limit_train,
@@ -477,7 +489,7 @@ def quickstart(
             err.print(f"[bold]{escape(str(model))} not found: fine-tuning the embedded MiniLM on BC5-chem "
                       "(standard recipe; about 10 minutes on 2 CPU cores)[/]")
             train(dataset="BC5-chem", out=model, recipe="standard", base_model=None, epochs=None,
-                  max_steps=None, learning_rate=None, batch_size=None, seed=None, data_dir=data_dir,
+                  max_steps=None, learning_rate=None, batch_size=None, seed=None, bf16=None, data_dir=data_dir,
                   limit_train=None, limit_eval=None, overwrite=True)
         else:
             meta = read_meta(model)
