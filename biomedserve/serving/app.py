@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from biomedserve.data.registry import get_dataset
 from biomedserve.errors import BiomedserveError
 from biomedserve.serving import schemas as s
+from biomedserve.serving.display import entity_types, render_entities
 from biomedserve.serving.settings import SETTINGS
 from biomedserve.serving.store import ModelStore, UnknownModel
 from biomedserve.tasks.relation import mask_entities
@@ -125,13 +126,11 @@ def create_app() -> FastAPI:
                             metrics=m.predictor.meta.metrics) for m in store().by_name.values()]
 
     async def render(text: str, model: str | None) -> HTMLResponse:
-        from spacy import displacy
-
         served = store().get(model, ("ner", "pico"))
         [entities] = await served.batcher.submit([text])
-        doc = {"text": text, "ents": [{"start": e.start, "end": e.end, "label": e.label} for e in entities],
-               "title": f"{served.name} — {len(entities)} entities"}
-        return HTMLResponse(displacy.render(doc, style="ent", manual=True, page=True, minify=True))
+        return HTMLResponse(render_entities(text, [(e.start, e.end, e.label) for e in entities],
+                                            f"{served.name} — {len(entities)} entities",
+                                            entity_types(served.predictor.meta.labels)))
 
     @app.get("/visualize", responses=ERRORS, response_class=HTMLResponse, summary="displaCy page of the entities in a text")
     async def visualize_get(text: str = Query(..., max_length=SETTINGS.max_chars_per_text),
