@@ -4,7 +4,8 @@ graceful shutdown); the routes are biomedserve's FastAPI app, mounted at the roo
     bentoml serve service.service:BiomedServe --port 3000      # what `biomedserve serve` runs
     BIOMEDSERVE_MODELS=models/a,models/b                       # which models (default: all in models/)
 
-Every model is loaded in ``__init__``, so a missing or corrupt model fails the start-up.
+Every model is loaded in ``__init__``, so a missing or corrupt model fails the start-up. Every 4xx,
+BentoML's own included (an unknown path, a wrong method), is JSON ``{"error": ...}``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import bentoml
 
 from biomedserve.serving.app import create_app
+from biomedserve.serving.http_errors import JsonErrors
 from biomedserve.serving.store import ModelStore
 
 app = create_app()
@@ -22,3 +24,6 @@ app = create_app()
 class BiomedServe:
     def __init__(self) -> None:
         app.state.store = ModelStore.load()
+
+
+BiomedServe.add_asgi_middleware(JsonErrors)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import http.client
+import json
+from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -86,6 +90,50 @@ def test_malformed_json_is_422(client):
     assert response.status_code == 422
 
 
+JSON = {"content-type": "application/json"}
+
+
+def test_invalid_json_names_the_character_position(client):
+    response = client.post("/ner", content=b'{"texts": ["a"] x}', headers=JSON)
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["error"].startswith("body: invalid JSON at position 16 (line 1, column 17)"), body
+    assert body["detail"][0]["field"] == "body" and body["detail"][0]["position"] == 16
+
+
+def test_body_not_utf8_is_400_naming_the_byte(client):
+    response = client.post("/ner", content='{"texts": ["café"]}'.encode("latin-1"), headers=JSON)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert "not UTF-8" in error and "0xe9" in error and "position 15" in error
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_body_not_sent_as_json_is_415_naming_the_content_type(client, content_type):
+    headers = {"content-type": content_type} if content_type else {}
+    response = client.post("/ner", content=b'{"texts": ["a"]}', headers=headers)
+    assert response.status_code == 415, response.text
+    error = response.json()["error"]
+    assert (content_type or "none given") in error and "application/json" in error
+
+
+@pytest.mark.parametrize("method, path, status, needles", [
+    ("GET", "/nope", 404, ["/nope", "/openapi.json"]),
+    ("POST", "/ner/extra", 404, ["/ner/extra"]),
+    ("GET", "/ner", 405, ["GET", "/ner", "POST"]),
+    ("DELETE", "/models", 405, ["DELETE", "GET"]),
+    ("POST", "/healthz", 405, ["POST", "/healthz", "GET"]),  # a BentoML route, not biomedserve's
+])
+def test_unknown_path_and_wrong_method_answer_json_errors(client, method, path, status, needles):
+    response = client.request(method, path, json={"texts": ["a"]} if method == "POST" else None)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    error = response.json()["error"]
+    assert all(needle in error for needle in needles), error
+    if status == 405:
+        assert response.headers["allow"]
+
+
 @pytest.mark.parametrize("body, needle", [
     ({"texts": ["x" * 3001]}, "3000"),
     ({"texts": ["a"] * 9}, "8"),
@@ -101,6 +149,42 @@ def test_huge_body_is_413(client):
     response = client.post("/ner", content=b'{"texts": ["' + b"x" * 300_000 + b'"]}',
                            headers={"content-type": "application/json"})
     assert response.status_code == 413 and "200000" in response.json()["error"]
+
+
+def _padded_ner_body(size: int) -> Iterator[bytes]:
+    """A valid /ner body of about ``size`` bytes in 64 KiB chunks: one short text, then whitespace."""
+    yield b'{"texts": ["Aspirin relieved the pain."]'
+    for _ in range(size // 65536):
+        yield b" " * 65536
+    yield b"}"
+
+
+def test_chunked_body_over_the_limit_is_413(client):
+    response = client.post("/ner", content=_padded_ner_body(1_000_000), headers=JSON)
+    assert response.request.headers["transfer-encoding"] == "chunked"
+    assert response.status_code == 413, response.text
+    assert "200000" in response.json()["error"]
+    under = client.post("/ner", content=_padded_ner_body(150_000), headers=JSON)  # same connection, kept
+    assert under.request.headers["transfer-encoding"] == "chunked"
+    assert under.status_code == 200 and len(under.json()["entities"]) == 1
+
+
+def test_chunked_body_is_refused_before_its_end(service):
+    """The 413 comes once the limit is crossed, while the rest of the body is still unsent."""
+    url = urlsplit(service)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=15)
+    try:
+        connection.putrequest("POST", "/ner")
+        connection.putheader("Content-Type", "application/json")
+        connection.putheader("Transfer-Encoding", "chunked")
+        connection.endheaders()
+        chunk = b'{"texts": ["a"]' + b" " * 250_000  # no closing brace, no last chunk: the body never ends
+        connection.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        response = connection.getresponse()
+        assert response.status == 413
+        assert "200000" in json.loads(response.read())["error"]
+    finally:
+        connection.close()
 
 
 def test_unknown_model_is_404_listing_the_available(client, served_models):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from urllib.parse import quote
@@ -29,6 +30,21 @@ def test_visualize_html(client):
     assert page.text.count("<mark") == len(entities)
     assert client.post("/visualize", json={"text": text}).text == page.text
     assert client.get("/visualize").status_code == 422  # text is required
+
+
+MARK = re.compile(r'<mark class="entity" style="background: ([^;]+);.*?<span[^>]*>([^<]+)</span>')
+DISPLACY_GREY = "#ddd"
+
+
+def test_every_label_of_the_served_model_has_its_own_colour(client, served_models):
+    ner = next(m for m in client.get("/models").json() if m["name"] == served_models["ner"].name)
+    types = {tag.partition("-")[2] for tag in ner["labels"] if tag != "O"}
+    text, entities = _text_with_entities(client)
+    marks = MARK.findall(client.get("/visualize", params={"text": text}).text)
+    assert len(marks) == len(entities) and {label for _, label in marks} == types
+    for colour, label in marks:
+        assert colour != DISPLACY_GREY, f"{label} is drawn in displaCy's default grey"
+    assert len({colour for colour, _ in marks}) == len(types)  # one colour per label
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")

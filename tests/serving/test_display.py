@@ -1,0 +1,46 @@
+"""Label colours of the displaCy page, rendered by spaCy's real displaCy."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+from spacy import displacy
+
+from biomedserve.serving.display import entity_types, label_colors, render_entities
+
+BIOMEDICAL = ["CHEMICAL", "DISEASE", "GENE", "PROTEIN", "DNA", "RNA", "CELL_LINE", "CELL_TYPE"]
+UNKNOWN = ["SPECIES", "mutation", "Zz_NEVER_SEEN"]
+
+
+def test_entity_types_of_iob_tags():
+    assert entity_types(["O", "B-CHEMICAL", "I-CHEMICAL", "B-DISEASE", "I-DISEASE"]) == ["CHEMICAL", "DISEASE"]
+    assert entity_types(["O", "I-PAR", "I-INT", "I-OUT"]) == ["PAR", "INT", "OUT"]
+
+
+def test_every_label_is_rendered_in_a_colour_of_its_own():
+    labels = BIOMEDICAL + UNKNOWN
+    text = " ".join(labels)
+    entities, start = [], 0
+    for label in labels:
+        entities.append((start, start + len(label), label))
+        start += len(label) + 1
+    page = render_entities(text, entities, "all labels", labels)
+    drawn = dict(
+        (label, colour)
+        for colour, label in re.findall(r'<mark class="entity" style="background: ([^;]+);.*?<span[^>]*>([^<]+)</span>',
+                                        page))
+    assert set(drawn) == set(labels)
+    default = displacy.EntityRenderer().default_color
+    assert all(colour != default and re.fullmatch(r"#[0-9a-f]{6}", colour) for colour in drawn.values()), drawn
+    assert len(set(drawn.values())) == len(labels)  # no two labels share a colour
+
+
+def test_colours_are_the_same_in_every_process():
+    labels = BIOMEDICAL + UNKNOWN
+    script = f"from biomedserve.serving.display import label_colors; print(label_colors({labels!r}))"
+    runs = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout.strip() for seed in ("1", "2")}
+    assert runs == {str(label_colors(labels))}
