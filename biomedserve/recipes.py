@@ -14,8 +14,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from biomedserve.errors import RecipeError
+from biomedserve.package_data import RECIPES, package_folder
 
-RECIPE_DIRS = (Path("train"), Path(__file__).resolve().parent.parent / "train")
+# a user's own ./train first (recipes of their own, or edited copies), then the recipes that ship with biomedserve
+RECIPE_DIRS = (Path("train"), package_folder(RECIPES))
 
 
 class Recipe(BaseModel):
@@ -76,7 +78,8 @@ def _explain(exc: ValidationError, source: str) -> str:
 
 
 def find_recipe(name_or_path: str, dataset: str) -> Path:
-    """``name_or_path`` is a YAML file, or a recipe name looked up as ``train/<dataset>/<name>.yaml``."""
+    """``name_or_path`` is a YAML file, or a recipe name looked up as ``<dir>/<dataset>/<name>.yaml``
+    in ``RECIPE_DIRS``: ``./train`` first, then the recipes installed with biomedserve."""
     as_path = Path(name_or_path)
     if as_path.suffix in (".yaml", ".yml"):
         if as_path.is_file():

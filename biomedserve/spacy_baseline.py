@@ -10,9 +10,10 @@ import tempfile
 from pathlib import Path
 
 from biomedserve.data.registry import get_dataset
+from biomedserve.package_data import RECIPES, package_folder
 from biomedserve.tasks.ner import type_tags
 
-CONFIG = Path(__file__).resolve().parent.parent / "train" / "spacy" / "ner.cfg"
+CONFIG = package_folder(RECIPES) / "spacy" / "ner.cfg"  # train/spacy/ner.cfg, shipped with the package
 
 
 def to_docbin(dataset: str, split: str, data_dir=None, limit: int | None = None):

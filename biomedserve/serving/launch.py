@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -12,8 +11,7 @@ from pathlib import Path
 
 import httpx
 
-REPO = Path(__file__).resolve().parents[2]
-SERVICE = "service.service:BiomedServe"
+from biomedserve.package_data import SERVICE, SOURCE_ROOT, is_installed
 
 
 def free_port() -> int:
@@ -22,14 +20,25 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def service_target() -> str:
+    """BentoML's import path of the service: the packaged ``service/`` (``biomedserve._service``) when
+    installed, else ``service.service`` of the checkout (see ``package_data.package_folder``)."""
+    module = f"{SERVICE}.service" if is_installed(SERVICE) else "service.service"
+    return f"{module}:BiomedServe"
+
+
 def bentoml_command(host: str, port: int) -> list[str]:
-    """``bentoml serve`` for the biomedserve service, from the checkout that holds ``service/``."""
-    local = Path(sys.executable).with_name("bentoml")
-    executable = str(local) if local.is_file() else (shutil.which("bentoml") or "bentoml")
+    """``bentoml serve`` for the biomedserve service, run by this interpreter.
+
+    ``python -m bentoml`` rather than a ``bentoml`` script on PATH, which may belong to another
+    environment and import another biomedserve. The working directory (BentoML puts it first on
+    ``sys.path`` and changes into it) is the folder holding the imported biomedserve package, so the
+    service imports this very biomedserve; model paths reach the service as absolute paths.
+    """
     # keep-alive well above a busy client's idle gaps: with uvicorn's 5 s default, a connection the
     # server closes just as the client reuses it shows up as a reset (httpx ReadError) under load
-    return [executable, "serve", SERVICE, "--working-dir", str(REPO), "--host", host, "--port", str(port),
-            "--timeout-keep-alive", "75"]
+    return [sys.executable, "-m", "bentoml", "serve", service_target(), "--working-dir", str(SOURCE_ROOT),
+            "--host", host, "--port", str(port), "--timeout-keep-alive", "75"]
 
 
 class ServiceProcess:

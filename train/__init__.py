@@ -1,0 +1,1 @@
+"""Training recipes as data (``<dataset>/<name>.yaml``, ``spacy/ner.cfg``), installed as ``biomedserve._recipes``."""
