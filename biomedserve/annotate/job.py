@@ -19,6 +19,14 @@ same groups) and finally renders ``OUT`` from the chunks in order: the same byte
 never interrupted. A rerun with other models, format, inputs or group size is refused (it would
 mix results); ``--overwrite`` starts afresh.
 
+Inputs are known by content, not by name: the manifest holds each file's path, size and the
+sha256 of its bytes (as stored: a ``.gz`` is hashed compressed), and every run — a resume, or
+one that finds the job finished — hashes the files again and refuses one whose bytes changed,
+naming it. The whole file is hashed, not the part a killed run had read: records after the
+resume point come from the same file as the ones before it, and a finished ``OUT`` is never
+reported complete over inputs it was not made from. Hashing reads each file once more, without
+decompressing or parsing it: cheap next to the models.
+
 ``DeleteCitation`` is applied when ``OUT`` is rendered: a document is left out if its PMID is
 deleted later in the input (PubMed update files delete citations of earlier files).
 """
@@ -27,12 +35,14 @@ from __future__ import annotations
 
 import fcntl
 import gzip
+import hashlib
 import json
 import os
 import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -44,7 +54,7 @@ from biomedserve.annotate.writers import open_writer
 from biomedserve.atomic import atomic_write, fsync_dir
 from biomedserve.errors import BiomedserveError
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: inputs carry their sha256 (a version 1 manifest is resumed on path and size)
 
 
 class ResumeError(BiomedserveError):
@@ -72,10 +82,11 @@ class JobConfig:
     chunk_size: int = 2000
 
     def identity(self) -> dict[str, Any]:
-        inputs = []
-        for source in self.sources:
-            path = Path(source.path)
-            inputs.append({"path": str(path.resolve()), "size": path.stat().st_size})
+        """Format, models, group size and every input's absolute path, size and sha256 (read now)."""
+        paths = [Path(source.opens).resolve() for source in self.sources]
+        digests = hash_files(paths)
+        inputs = [{"path": str(path), "size": path.stat().st_size, "sha256": digest}
+                  for path, digest in zip(paths, digests)]
         return {
             "format": self.format,
             "models": [{"name": m.name, "version": m.version, "task": m.task, "path": m.path} for m in self.models],
@@ -109,6 +120,20 @@ class Summary:
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "docs_per_s": round(self.docs_per_s, 2)}
+
+
+def file_sha256(path: str | Path) -> str:
+    """The sha256 of a file's bytes as stored, read in blocks (constant memory whatever its size)."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def hash_files(paths: Sequence[str | Path], workers: int = 4) -> list[str]:
+    """:func:`file_sha256` of each path, in order; a few files at a time (hashlib releases the GIL)."""
+    if len(paths) <= 1:
+        return [file_sha256(path) for path in paths]
+    with ThreadPoolExecutor(max_workers=min(workers, len(paths)), thread_name_prefix="annotate-hash") as pool:
+        return list(pool.map(file_sha256, paths))
 
 
 def _json_bytes(data: Any) -> bytes:
@@ -155,17 +180,48 @@ class Layout:
 
 
 def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """How the command differs from the one that began the job: format, models, input list, group size."""
     out = []
     if old["format"] != new["format"]:
         out.append(f"format {old['format']} → {new['format']}")
     if old["models"] != new["models"]:
         describe = lambda ms: ", ".join(f"{m['name']} ({m['version']})" for m in ms)  # noqa: E731
         out.append(f"models [{describe(old['models'])}] → [{describe(new['models'])}]")
-    if old["inputs"] != new["inputs"]:
-        out.append(f"inputs ({len(old['inputs'])} files → {len(new['inputs'])} files, or their paths/sizes changed)")
+    old_paths, new_paths = [i["path"] for i in old["inputs"]], [i["path"] for i in new["inputs"]]
+    if old_paths != new_paths:
+        gone = [p for p in old_paths if p not in new_paths]
+        added = [p for p in new_paths if p not in old_paths]
+        parts = ([f"no longer given: {', '.join(gone)}"] if gone else []) + \
+                ([f"added: {', '.join(added)}"] if added else [])
+        out.append(f"inputs ({'; '.join(parts) or 'the same files in another order'})")
     if old["group_size"] != new["group_size"]:
         out.append(f"group size {old['group_size']} → {new['group_size']}")
     return out
+
+
+def _changed_inputs(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[str]:
+    """Each input whose bytes differ from the job's first run, named (same input list assumed).
+
+    Size is compared first (it names the change better); the sha256 settles the rest, including
+    an edit that keeps the size. A manifest written before hashes were recorded has none to
+    compare, and its inputs are checked on size alone.
+    """
+    changes = []
+    for before, now in zip(old, new):
+        if before["size"] != now["size"]:
+            changes.append(f"{now['path']} (size {before['size']} → {now['size']} bytes)")
+        elif before.get("sha256", now["sha256"]) != now["sha256"]:
+            changes.append(f"{now['path']} (same size, sha256 {before['sha256'][:12]}… → {now['sha256'][:12]}…)")
+    return changes
+
+
+def count_entities(group: Annotated) -> Counter:
+    """The group's entities per ``(model, type)``, read from its records' canonical lines."""
+    found: Counter = Counter()
+    for entry in group.entries:
+        if "line" in entry:
+            found.update((e["model"], e["type"]) for e in json.loads(entry["line"])["entities"])
+    return found
 
 
 # ---------------------------------------------------------------- the job
@@ -217,6 +273,12 @@ class Job:
                     f"{layout.out} is a job begun with a different command ({'; '.join(differences)}). "
                     f"Re-run the original command to resume it, or pass --overwrite to start afresh "
                     f"(or choose another --out).")
+            changed = _changed_inputs(manifest["identity"]["inputs"], identity["inputs"])
+            if changed:
+                raise ResumeError(
+                    f"{layout.out} is a job begun on other contents of its inputs; changed since: "
+                    f"{'; '.join(changed)}. Its records came from the old contents: restore the file(s) to "
+                    f"resume, or pass --overwrite to start afresh (or choose another --out).")
             return manifest
         stray = [p for p in (layout.out, layout.errors) if p.exists()]
         if stray:
@@ -233,23 +295,27 @@ class Job:
         return manifest
 
     # -------------------------------------------------------------- chunks
-    def _commit(self, k: int, groups: list[Annotated]) -> dict[str, Any]:
-        """Write chunk ``k``'s records and errors, then its marker (the commit point)."""
+    def _commit(self, k: int, groups: list[Annotated], found: Counter) -> dict[str, Any]:
+        """Write chunk ``k``'s records and errors, then its marker (the commit point).
+
+        ``found`` counts the groups' entities per ``(model, type)`` (:func:`count_entities`,
+        tallied as the groups arrived, for the progress bar).
+        """
         lines: list[str] = []
         docs: list[list] = []
         errors: list[str] = []
         deleted: list[list] = []
         types: Counter = Counter()
         by_model: dict[str, Counter] = {}
+        for (model, type_), n in found.items():
+            types[type_] += n
+            by_model.setdefault(model, Counter())[type_] += n
         for group in groups:
             for offset, entry in enumerate(group.entries):
                 number = group.start + offset
                 if "line" in entry:
                     lines.append(entry["line"])
                     docs.append([entry["id"], group.file_index, number])
-                    for entity in json.loads(entry["line"])["entities"]:
-                        types[entity["type"]] += 1
-                        by_model.setdefault(entity["model"], Counter())[entity["type"]] += 1
                 elif "error" in entry:
                     errors.append(json.dumps(entry["error"], ensure_ascii=False))
                 else:
@@ -282,6 +348,7 @@ class Job:
         k = len(markers)
         pending: list[Annotated] = []
         pending_items = 0
+        pending_found: Counter = Counter()  # (model, type) → entities in the pending groups
         entities = sum(sum(m["entities"].values()) for m in markers)
         errors = sum(m["errors"] for m in markers)
         shown_errors = 0
@@ -297,6 +364,9 @@ class Job:
                 position = (group.file_index, group.next)
                 pending.append(group)
                 pending_items += len(group.entries)
+                found = count_entities(group)
+                pending_found.update(found)
+                entities += sum(found.values())
                 n_docs = 0
                 for entry in group.entries:
                     if "line" in entry:
@@ -310,9 +380,8 @@ class Job:
                             bar.write(f"skipped more records; every one is listed in {self.layout.errors}")
                         shown_errors += 1
                 if pending_items >= self.config.chunk_size:
-                    marker = self._commit(k, pending)
-                    entities += sum(marker["entities"].values())
-                    k, pending, pending_items = k + 1, [], 0
+                    self._commit(k, pending, pending_found)
+                    k, pending, pending_items, pending_found = k + 1, [], 0, Counter()
                 this_run += n_docs
                 bar.update(n_docs)
                 if estimate is not None and estimate.value is not None and bar.total is None:
@@ -321,7 +390,7 @@ class Job:
                     bar.total = bar.n
                 bar.set_postfix(entities=entities, errors=errors, refresh=False)
             if pending:
-                self._commit(k, pending)
+                self._commit(k, pending, pending_found)
                 k += 1
             atomic_write(self.layout.complete, _json_bytes({"chunks": k}))
         finally:

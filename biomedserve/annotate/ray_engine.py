@@ -14,6 +14,12 @@ models see exactly the documents together that they see locally: the records are
 (int8 results depend on batch composition; see :mod:`biomedserve.annotate.documents`). Order is
 kept with ``DataContext.execution_options.preserve_order``, and the job checks it.
 
+The actors are not restarted by Ray (``max_restarts=0``): the job's chunks are its fault
+tolerance. An actor that dies stops the run with Ray's error, and re-running the command resumes
+after the last committed chunk, on either engine. Ray Data's default (restart forever) also makes
+every run log an error-level ``core_worker.cc`` line, because its actors receive their
+constructor arguments through the object store (ray-project/ray#53727, #57733).
+
 ``ray.init()`` starts a local Ray instance on this machine's cores unless ``address`` (or
 ``$RAY_ADDRESS``) names a cluster; on a cluster, the inputs and model directories must be readable
 at the same absolute paths on every node (a shared file system) and biomedserve installed there.
@@ -144,7 +150,7 @@ class RayEngine:
             .map_batches(RayAnnotator, fn_constructor_kwargs={"specs": actor_specs},
                          batch_size=self.groups_per_batch, batch_format="numpy",
                          compute=ray.data.ActorPoolStrategy(size=self.actors),
-                         num_cpus=self.cpus_per_actor)
+                         num_cpus=self.cpus_per_actor, max_restarts=0)  # see the module docstring
         )
         with warnings.catch_warnings():  # "only received 1 input(s)": blocks are split as they are read
             warnings.filterwarnings("ignore", message="The minimum number of concurrent actors")

@@ -15,7 +15,8 @@ corpus size. Offsets are character (code point) offsets into the written text in
 * **bioc** (XML) and **bioc-json** — a ``collection`` with one ``document`` per record, one
   ``passage`` per title / abstract section / text (its document-level offset, its section label),
   annotations inside their passage with ``type``, ``score`` and ``model`` infons; written with the
-  ``bioc`` library's encoders.
+  ``bioc`` library's encoders. The XML declares ``encoding='UTF-8'``, which every XML parser
+  reads (the library's default name, ``utf8``, is refused by Python's ``xml.etree``).
 
 No writer puts the date or a path into its output: a resumed run must be byte-identical to an
 uninterrupted one, whenever and wherever it runs.
@@ -150,7 +151,9 @@ class BiocXmlWriter:
         from bioc import BioCCollection
         from bioc.biocxml import BioCXMLDocumentWriter
 
-        self.writer = BioCXMLDocumentWriter(handle)
+        # the bioc library declares encoding='utf8', a name expat (xml.etree, SAX) does not know:
+        # those parsers reject the file at its first non-ASCII character. "UTF-8" is the IANA name.
+        self.writer = BioCXMLDocumentWriter(handle, encoding="UTF-8")
         collection = BioCCollection()
         collection.source = "biomedserve annotate"
         collection.date = ""

@@ -26,3 +26,8 @@ def test_annotate_summary_and_refusal(corpus, tiny_model, tmp_path):
     assert "different command" in result.output and "format jsonl → bioc" in result.output
     result = runner.invoke(app, ["annotate", *common], terminal_width=200)
     assert result.exit_code == 0 and "already complete" in result.output
+    note = corpus / "notes" / "e_note.txt"
+    note.write_bytes(note.read_bytes().replace(b"Aspirin", b"Heparin"))  # same size, other content
+    result = runner.invoke(app, ["annotate", *common], terminal_width=400)
+    assert result.exit_code == 2 and "already complete" not in result.output
+    assert "changed since" in result.output and "e_note.txt (same size" in result.output

@@ -13,6 +13,7 @@ from .conftest import DELETE, article, pubmed_xml, write
 from .test_writers import parse_pubtator
 
 RUN = {"group_size": 4, "chunk_size": 10, "progress": False}
+SENTENCES_WITH_CHEMICALS = "Naloxone reversed the effect of clonidine; cisplatin and lithium carbonate were given."
 
 
 class Crash(Exception):
@@ -219,3 +220,124 @@ def test_unknown_inputs_and_models_are_clear_errors(corpus, tiny_model, tiny_tas
     with pytest.raises(BiomedserveError, match="'relation' model"):
         annotate([str(corpus)], [str(relation_model)], tmp_path / "o.jsonl", **RUN)
     assert resolve_inputs([str(corpus)])  # the corpus itself is fine
+
+
+# ---------------------------------------------------------------- inputs known by content
+def edit_keeping_size(path, old: bytes, new: bytes) -> None:
+    """Change ``path`` in place without changing its size (what a size check cannot see)."""
+    assert len(old) == len(new)
+    data = path.read_bytes()
+    assert old in data
+    path.write_bytes(data.replace(old, new, 1))
+    assert len(path.read_bytes()) == len(data)
+
+
+def test_a_finished_job_refuses_an_input_edited_in_place(corpus, tiny_model, tmp_path):
+    out = tmp_path / "out.jsonl"
+    run(corpus, tiny_model, out)
+    finished = out.read_bytes()
+    edit_keeping_size(corpus / "a_baseline.xml", b"lowers blood pressure", b"raises blood pressure")
+    with pytest.raises(ResumeError, match=r"a_baseline\.xml \(same size, sha256") as refusal:
+        run(corpus, tiny_model, out)
+    assert "--overwrite" in str(refusal.value) and "already complete" not in str(refusal.value)
+    assert out.read_bytes() == finished  # refused, nothing lost
+    run(corpus, tiny_model, out, overwrite=True)
+    assert b"raises blood pressure" in out.read_bytes() and b"lowers blood pressure" not in out.read_bytes()
+
+
+def test_an_interrupted_job_refuses_an_input_edited_in_place(corpus, tiny_model, tmp_path, monkeypatch):
+    out = tmp_path / "out.jsonl"
+    with monkeypatch.context() as patch:
+        crash_before_writing(patch, "chunk-000002.jsonl")  # chunks 0 and 1 (from a_baseline.xml) committed
+        with pytest.raises(Crash):
+            run(corpus, tiny_model, out)
+    parts = tmp_path / "out.jsonl.parts"
+    committed = sorted(p.name for p in parts.iterdir())
+    # an edit in the part already read, and one in a file not reached yet: both refused, by name
+    edit_keeping_size(corpus / "a_baseline.xml", b"Naloxone reverses", b"Naloxone reversed")
+    edit_keeping_size(corpus / "d_more.jsonl", b'"j0"', b'"k0"')
+    with pytest.raises(ResumeError) as refusal:
+        run(corpus, tiny_model, out)
+    message = str(refusal.value)
+    assert "a_baseline.xml (same size" in message and "d_more.jsonl (same size" in message
+    assert "b_update.xml.gz" not in message
+    assert sorted(p.name for p in parts.iterdir()) == committed  # the committed chunks are kept
+    summary = run(corpus, tiny_model, out, overwrite=True)
+    assert summary.resumed_from_chunk == 0 and b"Naloxone reversed" in out.read_bytes()
+
+
+def test_a_job_begun_before_hashes_were_recorded_still_resumes(corpus, tiny_model, tmp_path, monkeypatch, reference):
+    """A manifest without sha256 (written by an earlier biomedserve) is resumed on path and size."""
+    out = tmp_path / "out.jsonl"
+    with monkeypatch.context() as patch:
+        crash_before_writing(patch, "chunk-000002.jsonl")
+        with pytest.raises(Crash):
+            run(corpus, tiny_model, out)
+    manifest_path = tmp_path / "out.jsonl.parts" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    for entry in manifest["identity"]["inputs"]:
+        del entry["sha256"]
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    summary = run(corpus, tiny_model, out)
+    assert summary.resumed_from_chunk == 2 and out.read_bytes() == reference[1]
+
+
+# ---------------------------------------------------------------- every format, read by the standard library
+UNICODE_TITLES = ["β-carotene and naloxone in rats.", "Méthotrexate et cisplatine: étude «in vivo».",
+                  "Lithium 日本語 clonidine — ±5 µg."]
+
+
+@pytest.mark.parametrize("suffix", ["", ".gz"])
+@pytest.mark.parametrize("fmt", ["jsonl", "pubtator", "bioc", "bioc-json"])
+def test_every_format_parses_with_the_standard_library(tiny_model, tmp_path, fmt, suffix):
+    import gzip
+    import xml.etree.ElementTree as ET
+
+    root = tmp_path / "in"
+    write(root / "1.xml", pubmed_xml(*[article(10 + i, title, SENTENCES_WITH_CHEMICALS)
+                                       for i, title in enumerate(UNICODE_TITLES)]))
+    write(root / "2.jsonl", json.dumps({"id": "j1", "text": "Méthotrexate and β-carotene."}, ensure_ascii=False) + "\n")
+    out = tmp_path / f"out.{fmt}{suffix}"
+    summary = annotate([str(root)], [str(tiny_model)], out, format=fmt, **RUN)
+    assert summary.documents == 4
+    handle = gzip.open(out, "rb") if suffix else open(out, "rb")
+    with handle:
+        if fmt == "bioc":
+            collection = ET.parse(handle).getroot()  # expat reads the declared encoding
+            documents = [(d.findtext("id"), d.findall("passage")) for d in collection.iter("document")]
+            texts = {}
+            for doc_id, passages in documents:
+                texts[doc_id] = " ".join(p.findtext("text") or "" for p in passages)
+                for passage in passages:
+                    offset, text = int(passage.findtext("offset")), passage.findtext("text") or ""
+                    for annotation in passage.iter("annotation"):
+                        location = annotation.find("location")
+                        start = int(location.get("offset")) - offset
+                        assert text[start:start + int(location.get("length"))] == annotation.findtext("text")
+        elif fmt == "bioc-json":
+            collection = json.load(handle)
+            texts = {d["id"]: " ".join(p["text"] for p in d["passages"]) for d in collection["documents"]}
+        elif fmt == "jsonl":
+            texts = {r["id"]: r["text"] for r in map(json.loads, handle.read().decode("utf-8").splitlines())}
+        else:
+            docs = parse_pubtator(handle.read().decode("utf-8"))
+            texts = {d["id"]: d["title"] + " " + d["abstract"] for d in docs}
+    assert list(texts) == ["10", "11", "12", "j1"]
+    assert texts["10"].startswith("β-carotene") and texts["11"].startswith("Méthotrexate et cisplatine")
+    assert "日本語" in texts["12"] and texts["j1"].startswith("Méthotrexate and β-carotene.")
+
+
+# ---------------------------------------------------------------- the progress bar
+def test_progress_bar_counts_the_entities_found_so_far(tiny_model, tmp_path, capsys):
+    """The bar's postfix ends at the run's entity count, chunks committed or not."""
+    import re
+
+    root = tmp_path / "in"
+    write(root / "1.xml", pubmed_xml(*[article(100 + i, title, SENTENCES_WITH_CHEMICALS)
+                                       for i, title in enumerate(UNICODE_TITLES * 5)]))
+    capsys.readouterr()
+    summary = annotate([str(root)], [str(tiny_model)], tmp_path / "out.jsonl", **{**RUN, "progress": True})
+    found = sum(summary.entities.values())
+    assert found > 0 and summary.deleted == 0 and summary.documents == 15  # one full chunk and a partial one
+    shown = re.findall(r"entities=(\d+), errors=(\d+)", capsys.readouterr().err)
+    assert shown and shown[-1] == (str(found), "0")

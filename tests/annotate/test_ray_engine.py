@@ -1,7 +1,10 @@
 """The Ray Data engine on a local Ray instance (2 CPUs): the same bytes as the local engine, fresh
-and when it resumes a job the local engine began."""
+and when it resumes a job the local engine began; the CLI's Ray run ends without error-level lines."""
 
 import os
+import re
+import subprocess
+import sys
 
 import pytest
 
@@ -20,6 +23,25 @@ def local_ray():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
+
+
+#: Ray's C++ log prefix: ``[2025-01-01 12:00:00,123 E 4242 4243] core_worker.cc:...`` (E: error, F: fatal)
+RAY_ERROR_LINE = re.compile(r"\[[\d-]+ [\d:,.]+ [EF] \d+ \d+\]")
+
+
+def test_cli_ray_run_prints_no_error_level_line(corpus, tiny_model, tmp_path):
+    """Runs first, in its own process, before this module starts a Ray instance in pytest's."""
+    out = tmp_path / "cli.jsonl"
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "TOKENIZERS_PARALLELISM": "false"}
+    env.pop("RAY_ADDRESS", None)
+    done = subprocess.run([sys.executable, "-m", "biomedserve.cli", "annotate", str(corpus), "-m", str(tiny_model),
+                           "-o", str(out), "--engine", "ray", "--concurrency", "2", "--group-size", "4",
+                           "--no-progress"], capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "documents written" in done.stderr and out.stat().st_size > 0
+    errors = [line for line in done.stderr.splitlines()
+              if RAY_ERROR_LINE.search(line) or ("core_worker" in line and re.search(r"\b(ERROR|FATAL)\b", line))]
+    assert not errors, "\n".join(errors)
 
 
 def config(corpus, model, fmt="jsonl"):

@@ -120,6 +120,17 @@ def test_bioc_xml_parses_back_with_offsets():
     bioc.validate(collection)  # the bioc library's own check: raises if an annotation's text is not at its offset
 
 
+def test_bioc_xml_is_read_by_the_standard_library():
+    """xml.etree (expat) knows "UTF-8", not the bioc library's default declaration "utf8"."""
+    import xml.etree.ElementTree as ET
+
+    data = render("bioc")
+    assert data.startswith(b"<?xml version='1.0' encoding='UTF-8'")
+    collection = ET.fromstring(data)
+    texts = [" ".join(p.findtext("text") or "" for p in d.iter("passage")) for d in collection.iter("document")]
+    assert texts[1] == "Effets du β-carotène sur Ca2+ — «étude» L’acide 日本語 aspirine."
+
+
 def test_bioc_json_parses_back_with_offsets():
     collection = biocjson.loads(render("bioc-json").decode("utf-8"))
     check_bioc(collection, "chem fp32-0123456789ab; gene int8-ba9876543210")
