@@ -438,8 +438,9 @@ def annotate(
     \b
     Resuming: re-run the same command after a crash or kill; it goes on
     from the last committed chunk and OUT is byte-identical to an
-    uninterrupted run. Other models or format: refused (--overwrite
-    starts afresh). Ray: --engine ray starts a local Ray instance, or
+    uninterrupted run. Other models, format or group size, or an input
+    whose content changed (inputs are known by their SHA-256): refused,
+    naming what changed (--overwrite starts afresh). Ray: --engine ray starts a local Ray instance, or
     joins the cluster at --ray-address / $RAY_ADDRESS.
     """
     from biomedserve.annotate import annotate as run_annotate
