@@ -51,11 +51,21 @@ def _say(message: str) -> None:
     err.print(message, markup=False, highlight=False)
 
 
+class _CurrentStderr:
+    """Whatever ``sys.stderr`` is when a line is written (test runners swap and close it)."""
+
+    def write(self, text: str) -> None:
+        sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def _show_library_log() -> None:
     """biomedserve's own log lines (e.g. which graph a model runs, and why) go to stderr."""
     logger = logging.getLogger("biomedserve")
     if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = logging.StreamHandler(_CurrentStderr())
         handler.setFormatter(logging.Formatter("%(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)

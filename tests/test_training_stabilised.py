@@ -69,8 +69,10 @@ def test_early_stopping_stops_before_the_last_epoch(tiny_base, tmp_path):
 
 
 def test_the_saved_model_is_the_best_dev_epoch(tiny_base, tmp_path):
+    # fp32 on every host: under bf16 autocast the tiny regression head's dev predictions collapse to
+    # one value, and this test is about which epoch is kept, not about precision
     recipe = Recipe(dataset="BIOSSES", base_model=str(tiny_base), epochs=6, batch_size=16, max_length=64,
-                    learning_rate=3e-3, seed=11)
+                    learning_rate=3e-3, seed=11, bf16=False)
     meta = train(recipe, tmp_path / "m", TrainOptions(progress=False, evaluate_splits=("dev",)))
     history = [e["pearson"] for e in meta.provenance["dev_history"]]
     assert len(history) == 6
