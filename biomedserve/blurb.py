@@ -11,11 +11,6 @@ from collections.abc import Mapping
 
 from biomedserve.data.registry import DATASETS
 
-TASK_TYPE_NAMES = {
-    "ner": "NER", "pico": "PICO", "relation": "relation extraction", "similarity": "sentence similarity",
-    "doc_classification": "document classification", "qa": "question answering",
-}
-
 
 def blurb_score(scores: Mapping[str, float]) -> dict:
     """``{"score", "per_type", "datasets", "missing_types"}`` from ``{dataset: score in points}``."""

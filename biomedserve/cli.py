@@ -216,6 +216,7 @@ def predict(
     line; similarity models 'sentence1<TAB>sentence2'; HoC models an abstract.
     """
     from biomedserve.runtime import Predictor
+    from biomedserve.tasktypes import InputKind
 
     _quiet_libraries()
     if not texts or texts == ["-"]:
@@ -224,19 +225,15 @@ def predict(
         _fail("no input text: give texts as arguments, or lines on stdin ('-')")
     try:
         predictor = Predictor.from_dir(model, backend=backend)
-        pair_task = predictor.meta.task in ("qa", "similarity")
-        inputs = [tuple(t.split("\t", 1)) if pair_task else t for t in texts]
-        if pair_task and any(len(i) != 2 for i in inputs):
+        pairs = predictor.task_type.input_kind is InputKind.TEXT_PAIR
+        inputs = [tuple(t.split("\t", 1)) if pairs else t for t in texts]
+        if pairs and any(len(i) != 2 for i in inputs):
             raise BiomedserveError("this model takes pairs: give each input as 'first<TAB>second'")
         results = predictor.predict(inputs)
     except BiomedserveError as exc:
         _fail(exc)
     for text, result in zip(texts, results):
-        if isinstance(result, list):  # NER / PICO entities
-            result = {"entities": [e.to_dict() for e in result]}
-        elif not isinstance(result, dict):
-            result = {"score": result}
-        print(json.dumps({"text": text, **result}, ensure_ascii=False))
+        print(json.dumps({"text": text, **result.to_dict()}, ensure_ascii=False))
 
 
 def _parse_seeds(text: str) -> list[int]:
@@ -389,13 +386,10 @@ def baseline(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
 ) -> None:
     """Train the scispaCy-recipe baseline (spaCy CNN + transition-based NER) on a BLURB NER set."""
-    from biomedserve.data.registry import get_dataset
     from biomedserve.spacy_baseline import train_baseline
 
     try:
         dataset = _known_dataset(dataset)
-        if get_dataset(dataset).task != "ner":
-            raise BiomedserveError(f"{dataset} is not an NER dataset")
         overrides = {"training.max_steps": max_steps} if max_steps else {}
         best = train_baseline(dataset, out, data_dir=data_dir, limit=limit, overrides=overrides)
     except BiomedserveError as exc:

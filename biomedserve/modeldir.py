@@ -7,6 +7,7 @@ Layout of ``models/<name>/``::
     config.json, model.safetensors          PyTorch weights (for further training, --backend torch)
     tokenizer.json, tokenizer_config.json, vocab.txt, special_tokens_map.json
     model.onnx         the exported graph the runtime uses by default
+    model.<variant>.onnx                    faster forms of it (biomedserve.variants), listed on the card
 
 Opening a directory validates ``biomedserve.json`` and checks the backend's files against the
 recorded sizes and SHA-256 sums, so a truncated or swapped file fails at load, not at the first
@@ -22,13 +23,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from biomedserve.atomic import atomic_write
-from biomedserve.data.registry import file_sha256
+from biomedserve.checksums import file_sha256
 from biomedserve.errors import ModelDirError
 
 META_FILE = "biomedserve.json"
 CARD_FILE = "README.md"
 ONNX_FILE = "model.onnx"
 TORCH_FILES = ("config.json", "model.safetensors")
+OPTIMIZE_LEVELS = ("O1", "O2", "O3", "O4")  # optimum's graph optimisation presets, lightest first
 # tokenizer.json is required: without it transformers would rebuild a tokenizer from vocab.txt,
 # silently a different one if vocab.txt is damaged
 TOKENIZER_FILES = ("tokenizer_config.json", "tokenizer.json")
@@ -49,6 +51,8 @@ class ModelMeta(BaseModel):
     task: str
     dataset: str
     labels: list[str]
+    # relation models: the entity types the training sentences were masked with (@CHEMICAL$, @GENE$)
+    entity_masks: tuple[str, str] | None = None
     max_length: int
     base_model: str
     recipe: dict[str, Any]
@@ -123,11 +127,39 @@ def verify_files(model_dir: str | Path, meta: ModelMeta, names: tuple[str, ...],
             raise ModelDirError(f"{path} is corrupt: its SHA-256 differs from the one in {META_FILE}")
 
 
-def _metric_description(task: str) -> str:
-    from biomedserve.tasks import TASKS  # the task definitions say how each type is scored
+def variant_file(name: str) -> str:
+    """The graph file of variant ``name``: ``fp32`` → ``model.onnx``, ``int8`` → ``model.int8.onnx``."""
+    return ONNX_FILE if name == "fp32" else f"model.{name}.onnx"
 
-    definition = TASKS.get(task)
-    return definition.description if definition else "unknown task type"
+
+def variant_name(graph_file: str) -> str:
+    """The inverse of :func:`variant_file`: ``model.int8.onnx`` → ``int8``."""
+    return "fp32" if graph_file == ONNX_FILE else graph_file.removeprefix("model.").removesuffix(".onnx")
+
+
+def _speed_rank(name: str, entry: dict) -> tuple[int, int]:
+    """int8 first (the large CPU win), then the *lighter* graph: ONNX Runtime applies its own full
+    graph optimisation at load, and optimum's offline fusions on top gained nothing
+    (``benchmarks/inference.py``; figures in ``benchmarks/results/``)."""
+    level = OPTIMIZE_LEVELS.index(entry["optimize"]) + 1 if entry.get("optimize") else 0
+    return (1 if entry.get("quantize") else 0, -level)
+
+
+def pick_cpu_default(variants: dict[str, dict], current: str) -> str:
+    """The fastest-ranked CPU variant that passed the gate (a forced current default is kept)."""
+    if current in variants and variants[current].get("forced"):
+        return current
+    passed = {n: e for n, e in variants.items() if e.get("passed") and not e.get("fp16")}
+    if not passed:
+        return "fp32"
+    return max(passed, key=lambda n: _speed_rank(n, passed[n]))
+
+
+def _metric_description(task: str) -> str:
+    from biomedserve.tasktypes import TASK_TYPES  # each task type says how BLURB scores it
+
+    known = TASK_TYPES.get(task)
+    return known.description if known else "unknown task type"
 
 
 def render_card(meta: ModelMeta) -> str:

@@ -8,7 +8,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from biomedserve.data.registry import DatasetSpec, file_sha256
+from biomedserve.checksums import file_sha256
+from biomedserve.data.registry import DatasetSpec
 
 PACKAGES = ("biomedserve", "torch", "transformers", "tokenizers", "optimum", "optimum-onnx", "onnx",
             "onnxruntime", "onnxruntime-gpu", "seqeval")

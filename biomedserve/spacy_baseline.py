@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 from biomedserve.data.registry import get_dataset
+from biomedserve.errors import BiomedserveError
 from biomedserve.package_data import RECIPES, package_folder
 from biomedserve.tasks.ner import type_tags
 
@@ -31,9 +32,13 @@ def to_docbin(dataset: str, split: str, data_dir=None, limit: int | None = None)
 
 def train_baseline(dataset: str, out: str | Path, data_dir=None, limit: int | None = None,
                    overrides: dict | None = None) -> Path:
-    """``spacy train`` on the dataset's train/dev splits; returns the ``model-best`` pipeline folder."""
+    """``spacy train`` on the dataset's train/dev splits; returns the ``model-best`` pipeline folder.
+
+    Only BIO-tagged NER sets (the scispaCy recipe's task): anything else is refused by name."""
     from spacy.cli.train import train
 
+    if get_dataset(dataset).task != "ner":
+        raise BiomedserveError(f"{dataset} is not an NER dataset")
     out = Path(out)
     with tempfile.TemporaryDirectory(prefix="spacy-baseline-") as tmp:
         paths = {}

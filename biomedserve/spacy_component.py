@@ -31,9 +31,9 @@ from spacy.tokens import Doc, Span
 from spacy.util import minibatch
 
 from biomedserve.errors import ModelDirError
-from biomedserve.modeldir import ModelMeta, read_meta
+from biomedserve.modeldir import ModelMeta, read_meta, variant_file
 from biomedserve.runtime import Entity, Predictor
-from biomedserve.variants import variant_file
+from biomedserve.tasktypes import OutputKind
 
 SPAN_KEY = "biomedserve"
 MODEL_FOLDER = "model"
@@ -71,6 +71,15 @@ def saved_variants(model_dir: Path) -> list[str]:
     return [name for name in ("fp32", *meta.variants) if (model_dir / variant_file(name)).is_file()]
 
 
+def load_entity_model(path: Path, variant: str) -> Predictor:
+    """The predictor of ``path``, which must return entities (its task type's output kind)."""
+    predictor = Predictor.from_dir(path, variant=variant)
+    if predictor.task_type.output_kind is not OutputKind.ENTITIES:
+        raise ModelDirError(f"{path} is a {predictor.meta.task!r} model; biomedserve_ner needs one that "
+                            "finds entities")
+    return predictor
+
+
 def merge_entities(existing: Iterable[Span], predicted: Iterable[Span], overwrite: bool) -> list[Span]:
     """``doc.ents`` after adding ``predicted`` to ``existing``: no two spans overlap, so assigning
     the result to ``doc.ents`` cannot raise.
@@ -99,7 +108,7 @@ class BiomedserveNER:
         # spacy.load() builds the component from its config before from_disk() brings the model
         # files: a configured path that is not on this machine is therefore not an error yet.
         exists = self.model_path is not None and self.model_path.exists()
-        self.predictor = Predictor.from_dir(self.model_path, variant=variant) if exists else None
+        self.predictor = load_entity_model(self.model_path, variant) if exists else None
 
     def _require(self) -> Predictor:
         if self.predictor is None:
@@ -156,7 +165,7 @@ class BiomedserveNER:
         not saved is an error naming it and the ones that were."""
         folder = Path(path) / MODEL_FOLDER
         try:
-            predictor = Predictor.from_dir(folder, variant=self.variant)
+            predictor = load_entity_model(folder, self.variant)
         except ModelDirError as exc:
             saved = ", ".join(saved_variants(folder)) or "none"
             raise ModelDirError(f"{self.name}: variant {self.variant!r} cannot be loaded from {folder} ({exc}); "

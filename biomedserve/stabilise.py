@@ -58,8 +58,8 @@ def reinit_pooler(model: nn.Module, enabled: bool) -> None:
     Zhang et al. (2021, "Revisiting few-sample BERT fine-tuning") re-initialise it with the top
     layers. It matters most for encoders whose pooler was never trained for their final objective:
     in sentence-transformers models such as the embedded MiniLM it is a leftover, and a frozen
-    linear probe on HoC scores 5 sentence-level micro F1 through it against 27 on the raw ``[CLS]``
-    (``benchmarks/pooler_probe.py`` → ``results/pooler_probe_minilm.json``). Token-level models have
+    linear probe on HoC reads far less through it than from the raw ``[CLS]``
+    (``benchmarks/pooler_probe.py``, figures in ``benchmarks/results/``). Token-level models have
     no pooler; there it is a no-op.
     """
     pooler = getattr(model.base_model, "pooler", None)

@@ -247,6 +247,7 @@ def train(recipe: Recipe, out: str | Path, options: TrainOptions | None = None) 
         task=spec.task,
         dataset=spec.name,
         labels=labels,
+        entity_masks=spec.entity_masks,
         max_length=recipe.max_length,
         base_model=recipe.base_model,
         recipe=recipe.model_dump(),

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from biomedserve.errors import BiomedserveError
 from biomedserve.hardware import cpu_isa
+from biomedserve.modeldir import OPTIMIZE_LEVELS, pick_cpu_default, variant_file
 
 MAX_LOSS = 0.5  # points of the task's dev metric a variant may lose and still become the default
-OPTIMIZE_LEVELS = ("O1", "O2", "O3", "O4")
 
 
 @dataclass(frozen=True)
@@ -144,15 +144,6 @@ def _gpu_available() -> bool:
         return False
 
 
-def variant_file(name: str) -> str:
-    return "model.onnx" if name == "fp32" else f"model.{name}.onnx"
-
-
-def variant_name(graph_file: str) -> str:
-    """The inverse of :func:`variant_file`: ``model.int8.onnx`` → ``int8``."""
-    return "fp32" if graph_file == "model.onnx" else graph_file.removeprefix("model.").removesuffix(".onnx")
-
-
 def build_variant(model_dir: str | Path, plan: VariantPlan, force: bool = False, data_dir=None,
                   limit: int | None = None, progress: bool = True, log=print) -> dict:
     """Build ``plan``'s variant, gate it on dev against fp32, record it in the card; return its entry."""
@@ -234,25 +225,3 @@ def build_variant(model_dir: str | Path, plan: VariantPlan, force: bool = False,
         meta.default_variant = pick_cpu_default(meta.variants, meta.default_variant)
     write_meta(model_dir, meta)
     return entry
-
-
-def _speed_rank(name: str, entry: dict) -> tuple[int, int]:
-    """int8 first (the large CPU win), then the *lighter* graph.
-
-    ONNX Runtime applies its own full graph optimisation when it loads any graph; optimum's offline
-    O2 fusions on top gained nothing in ``benchmarks/inference.py`` (``results/inference_cpu.json``:
-    fp32 148.5 with O2 vs 168.1 without, int8 330.6 vs 338.6; the run before, 370.9 vs 436.5 for int8,
-    its fused QAttention being slower than the separate quantised MatMuls).
-    """
-    level = OPTIMIZE_LEVELS.index(entry["optimize"]) + 1 if entry.get("optimize") else 0
-    return (1 if entry.get("quantize") else 0, -level)
-
-
-def pick_cpu_default(variants: dict[str, dict], current: str) -> str:
-    """The fastest-ranked CPU variant that passed the gate (a forced current default is kept)."""
-    if current in variants and variants[current].get("forced"):
-        return current
-    passed = {n: e for n, e in variants.items() if e.get("passed") and not e.get("fp16")}
-    if not passed:
-        return "fp32"
-    return max(passed, key=lambda n: _speed_rank(n, passed[n]))

@@ -68,11 +68,9 @@ def resplit(tokens: Sequence[str]) -> tuple[list[str], list[int]]:
     """Pre-tokenised words → the runtime's words, and for each the index of the token it came from.
 
     Why: a model trained on ``IL-2`` as one word but served ``IL`` ``-`` ``2`` from raw text loses
-    entities at the seams. ``benchmarks/segmentation.py`` compares the two paths: on the first 800
-    JNLPBA test sentences a model trained before this function existed (at c433576) scored 79.82 on
-    corpus tokens and 71.34 from raw text (fp32; a one-off check before the benchmark existed); trained with it, 75.44 and 75.70 on all of test
-    (``results/segmentation.json``). A token with no word characters at all (whitespace) stays as it
-    is, so every token owns at least one word.
+    entities at the seams; trained on the cut words, it scores the same from corpus tokens and from
+    raw text (``benchmarks/segmentation.py``, figures in ``benchmarks/results/``). A token with no
+    word characters at all (whitespace) stays as it is, so every token owns at least one word.
     """
     words: list[str] = []
     owner: list[int] = []

@@ -19,7 +19,7 @@ def test_pruned_model_trains_exports_and_serves_with_fewer_layers(tiny_base, tmp
     assert AutoConfig.from_pretrained(tmp_path / "m").num_hidden_layers == 1
     weights = load_file(str(tmp_path / "m" / "model.safetensors"))
     assert not any("encoder.layer.1." in name for name in weights)
-    assert Predictor.from_dir(tmp_path / "m").predict("@GENE$ and @DISEASE$")[0]["label"] in {"0", "1"}
+    assert Predictor.from_dir(tmp_path / "m").predict("@GENE$ and @DISEASE$").label in {"0", "1"}
 
 
 def test_frozen_layers_are_unchanged_by_training(tiny_base, tmp_path):

@@ -4,7 +4,8 @@ Both engines call :class:`Annotator` — the local engine in its own process, th
 actor — and it calls nothing but the runtime ``Predictor``: the same windowing, batching and strict
 decoding as ``biomedserve predict``, the service and the spaCy component.
 
-NER models run first, in the order given; document classification models (HoC) after them. Each
+Entity models (NER, PICO: text in, entities out) run first, in the order given; document
+classifiers (HoC: a document in) after them — chosen by their task type's kinds, not by name. Each
 passage (title, abstract section, text) is a separate input to the NER models, so no entity
 straddles two passages; offsets are shifted to the document text and checked against it.
 """
@@ -20,10 +21,10 @@ from typing import Any
 from biomedserve.annotate.documents import Annotated, Document, Group, item_to_dict
 from biomedserve.annotate.writers import record_line
 from biomedserve.errors import BiomedserveError
-from biomedserve.variants import variant_name
+from biomedserve.modeldir import variant_name
+from biomedserve.tasktypes import TASK_TYPES, InputKind, OutputKind, TaskType, task_types_of
 
-NER_TASKS = ("ner", "pico")
-DOCUMENT_TASKS = ("doc_classification",)
+ENTITY_MODELS = (InputKind.TEXT, OutputKind.ENTITIES)  # a passage's text in, entities out
 
 
 class UnsupportedModelError(BiomedserveError):
@@ -53,17 +54,23 @@ class ModelInfo:
         return asdict(self)
 
 
+def annotates_entities(task_type: TaskType) -> bool:
+    """Whether models of ``task_type`` find entities in each passage (else they classify documents)."""
+    return (task_type.input_kind, task_type.output_kind) == ENTITY_MODELS
+
+
 def describe_model(spec: ModelSpec) -> ModelInfo:
     """Name, task and graph version of a model directory, without loading it (the Ray driver's view)."""
-    from biomedserve.data.registry import file_sha256
+    from biomedserve.checksums import file_sha256
     from biomedserve.modeldir import read_meta
-    from biomedserve.runtime.predictor import choose_variant
+    from biomedserve.runtime.predictor import choose_variant  # registers the built-in task types too
 
     meta = read_meta(spec.path)
-    if meta.task not in NER_TASKS + DOCUMENT_TASKS:
+    task_type = TASK_TYPES.get(meta.task)
+    if task_type is None or not (annotates_entities(task_type) or task_type.input_kind is InputKind.DOCUMENT):
         raise UnsupportedModelError(
-            f"{spec.path} is a {meta.task!r} model; annotate runs NER (ner, pico) and document "
-            "classification (doc_classification) models")
+            f"{spec.path} is a {meta.task!r} model; annotate runs NER ({', '.join(task_types_of(*ENTITY_MODELS))}) "
+            f"and document classification ({', '.join(task_types_of(InputKind.DOCUMENT))}) models")
     graph = choose_variant(meta, spec.variant, None).graph_file
     record = meta.files.get(graph)
     digest = record.sha256 if record is not None else file_sha256(Path(spec.path) / graph)
@@ -74,7 +81,8 @@ def describe_model(spec: ModelSpec) -> ModelInfo:
 def order_models(specs: Sequence[ModelSpec]) -> tuple[list[ModelSpec], list[ModelInfo]]:
     """NER models first (in the order given), then document classifiers; names must be distinct."""
     described = [(spec, describe_model(spec)) for spec in specs]
-    ordered = [d for d in described if d[1].task in NER_TASKS] + [d for d in described if d[1].task in DOCUMENT_TASKS]
+    entities = [annotates_entities(TASK_TYPES[info.task]) for _, info in described]
+    ordered = [d for d, e in zip(described, entities) if e] + [d for d, e in zip(described, entities) if not e]
     names = [info.name for _, info in ordered]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -118,7 +126,7 @@ class Annotator:
         entities: list[list[tuple[tuple, dict[str, Any]]]] = [[] for _ in docs]
         classifications: list[list[dict[str, Any]]] = [[] for _ in docs]
         for rank, (info, predictor) in enumerate(zip(self.infos, self.predictors)):
-            if info.task in NER_TASKS:
+            if annotates_entities(predictor.task_type):
                 results = predictor.predict(texts) if texts else []
                 for (index, passage), found in zip(passages, results):
                     for e in found:
@@ -128,7 +136,7 @@ class Annotator:
                             "model": info.name}))
             else:
                 for index, result in enumerate(predictor.predict([doc.text for doc in docs]) if docs else []):
-                    classifications[index].append({"model": info.name, **result})
+                    classifications[index].append({"model": info.name, **result.to_dict()})
         lines = []
         for doc, keyed, classes in zip(docs, entities, classifications):
             found = [e for _, e in sorted(keyed, key=lambda pair: pair[0])]

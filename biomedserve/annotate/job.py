@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import fcntl
 import gzip
-import hashlib
 import json
 import os
 import shutil
@@ -52,6 +51,7 @@ from biomedserve.annotate.documents import Annotated
 from biomedserve.annotate.readers import BackgroundEstimate, Source
 from biomedserve.annotate.writers import open_writer
 from biomedserve.atomic import atomic_write, fsync_dir
+from biomedserve.checksums import file_sha256
 from biomedserve.errors import BiomedserveError
 
 MANIFEST_VERSION = 2  # 2: inputs carry their sha256 (a version 1 manifest is resumed on path and size)
@@ -120,12 +120,6 @@ class Summary:
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "docs_per_s": round(self.docs_per_s, 2)}
-
-
-def file_sha256(path: str | Path) -> str:
-    """The sha256 of a file's bytes as stored, read in blocks (constant memory whatever its size)."""
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def hash_files(paths: Sequence[str | Path], workers: int = 4) -> list[str]:

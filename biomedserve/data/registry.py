@@ -5,7 +5,6 @@ Adding a dataset means adding an entry here; nothing else branches on dataset na
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
@@ -189,12 +188,3 @@ def get_dataset(name: str) -> DatasetSpec:
         hint = f" (did you mean {same[0]!r}? names are case-sensitive)" if same else ""
         raise DataNotFoundError(f"unknown dataset {name!r}{hint}; known: {', '.join(known)}")
     return spec
-
-
-def file_sha256(path: str | Path) -> str:
-    """Checksum recorded in model provenance, so a model names exactly the data it saw."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -1,5 +1,11 @@
-"""Inference runtime: load a model directory once, predict many times."""
+"""Inference runtime: load a model directory once, predict many times.
 
-from biomedserve.runtime.predictor import Entity, InputError, NerPredictor, Predictor, TaggedWords
+Importing it registers the built-in task types (``biomedserve.runtime.builtin``).
+"""
 
-__all__ = ["Entity", "InputError", "NerPredictor", "Predictor", "TaggedWords"]
+from biomedserve.runtime import builtin  # noqa: F401  (registers the built-in task types)
+from biomedserve.runtime.predictor import InputError, NerPredictor, Predictor
+from biomedserve.runtime.results import Entities, Entity, Label, Labels, Score, TaggedWords
+
+__all__ = ["Entities", "Entity", "InputError", "Label", "Labels", "NerPredictor", "Predictor", "Score",
+           "TaggedWords"]

@@ -69,14 +69,16 @@ class TorchBackend:
 
     name = "torch"
 
-    def __init__(self, path: Path, auto_model, threads: int | None = None):
+    def __init__(self, path: Path, auto_model: str, threads: int | None = None):
+        """``auto_model`` names the transformers ``AutoModelFor*`` class of the head (its task type's)."""
         import torch
+        import transformers
 
         torch.set_num_threads(threads or default_threads())
         self.torch = torch
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         try:
-            self.model = auto_model.from_pretrained(str(path)).to(self.device).eval()
+            self.model = getattr(transformers, auto_model).from_pretrained(str(path)).to(self.device).eval()
         except Exception as exc:
             raise ModelDirError(f"{path}: PyTorch weights could not be loaded: {exc}") from None
         self.providers = [self.device]

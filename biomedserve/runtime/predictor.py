@@ -1,30 +1,40 @@
 """The one runtime entry point: ``Predictor.from_dir("models/<name>")``.
 
 The CLI, the service, the spaCy component and the annotator all call this, so batching, windowing
-and decoding live here once. ``from_dir`` reads the model card, picks the task's predictor class
-and a backend (ONNX Runtime by default), and fails at load — not at the first call — if anything
-in the directory is missing or corrupt.
+and decoding live here once. ``from_dir`` reads the model card, picks the predictor class its task
+type registered (``biomedserve.tasktypes``) and a backend (ONNX Runtime by default), and fails at
+load — not at the first call — if anything in the directory is missing or corrupt. The runtime
+imports nothing from training, export, evaluation or the task metrics (a test checks the import
+graph), so a serving process loads neither PyTorch nor scikit-learn.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 from tqdm.auto import tqdm
-from transformers import AutoTokenizer
 
+from biomedserve.decoding import io_tags_to_spans, tags_to_spans
+from biomedserve.encoding import Window, best_window_per_word, make_windows, word_pieces_batch
 from biomedserve.errors import BiomedserveError, ModelDirError
 from biomedserve.hardware import cpu_isa
-from biomedserve.modeldir import TOKENIZER_FILES, TORCH_FILES, ModelMeta, read_meta, verify_files
+from biomedserve.modeldir import (
+    TOKENIZER_FILES,
+    TORCH_FILES,
+    ModelMeta,
+    pick_cpu_default,
+    read_meta,
+    variant_file,
+    verify_files,
+)
 from biomedserve.runtime.backends import OnnxBackend, TorchBackend
-from biomedserve.tasks import get_task
-from biomedserve.tasks.encoding import Window, best_window_per_word, make_windows, word_pieces_batch
-from biomedserve.tasks.ner import io_tags_to_spans, tags_to_spans
+from biomedserve.runtime.results import Entities, Entity, TaggedWords
+from biomedserve.runtime.tokenizer import RuntimeTokenizer
+from biomedserve.tasktypes import TASK_TYPES, TaskType
 from biomedserve.words import Word, first_words, resplit, sentence_ranges, split_words
 
 BACKENDS = ("onnx", "torch")
@@ -51,8 +61,6 @@ def choose_variant(meta: ModelMeta, variant: str, providers: list[str] | None) -
     An int8 graph's accuracy gate holds for the instruction-set class it ran on (U8S8 kernels saturate
     without VNNI), so on another class ``auto`` takes the best variant gated for this one, else fp32.
     """
-    from biomedserve.variants import pick_cpu_default, variant_file
-
     isa = cpu_isa()
     if variant != "auto":
         if variant != "fp32" and variant not in meta.variants:
@@ -89,18 +97,16 @@ def _available_providers() -> list[str]:
 
 
 class Predictor:
-    """Base class: a loaded model directory plus a backend. Use :meth:`from_dir`."""
+    """Base class: a loaded model directory plus a backend. Use :meth:`from_dir`.
 
-    registry: ClassVar[dict[str, type["Predictor"]]] = {}
-    tasks: ClassVar[tuple[str, ...]] = ()
+    A subclass serves the task types whose :class:`~biomedserve.tasktypes.TaskType` names it; its
+    ``predict`` follows one rule: a string (or one pair) in gives one result, a list in gives a list.
+    """
+
+    task_type: TaskType  # the card's task type (set by from_dir)
     variant: str = "model.onnx"  # the ONNX file in use (set by from_dir)
     graph_choice: "GraphChoice | None" = None  # which graph and why (None for the torch backend)
     streams: int = 1  # batches in flight at once (set by from_dir)
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        for task in cls.tasks:
-            Predictor.registry[task] = cls
 
     bucket_growth: float = 1.25  # a batch's longest input is at most this × its shortest (+4 tokens)
 
@@ -120,9 +126,9 @@ class Predictor:
         """Open ``model_dir`` and return the predictor for its task type.
 
         ``streams`` > 1 runs that many batches at once, each ONNX Runtime call on
-        ``cores // streams`` threads: on 2 CPU cores, 2 single-threaded streams ran the int8 MiniLM
-        NER model at 390 sentences/s against 344 for one 2-threaded stream (``benchmarks/inference.py``),
-        at some cost in single-text latency — a throughput setting for bulk work, not the default.
+        ``cores // streams`` threads: more throughput on small CPUs at some cost in single-text
+        latency (``benchmarks/inference.py``, figures in ``benchmarks/results/``) — a setting for bulk
+        work, not the default.
 
         ``variant`` picks the ONNX graph: ``auto`` takes the card's gated default for this hardware
         (fp16 on a CUDA GPU if it passed there, else the CPU default, else fp32); a name such as
@@ -133,20 +139,16 @@ class Predictor:
         if backend not in BACKENDS:
             raise BiomedserveError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
         meta = read_meta(model_dir)
-        import biomedserve.runtime.sequence  # noqa: F401  (registers the sequence-level predictors)
-
-        if meta.task not in Predictor.registry:
+        task_type = TASK_TYPES.get(meta.task)
+        if task_type is None:
             raise ModelDirError(
-                f"{model_dir}: task {meta.task!r} has no runtime predictor; known: {', '.join(Predictor.registry)}"
+                f"{model_dir}: task {meta.task!r} has no runtime predictor; known: {', '.join(TASK_TYPES)}"
             )
         choice = choose_variant(meta, variant, providers) if backend == "onnx" else None
         graph = choice.graph_file if choice else None
         weights = (graph,) if backend == "onnx" else TORCH_FILES
         verify_files(model_dir, meta, weights + TOKENIZER_FILES, checksums=verify)
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-        except Exception as exc:
-            raise ModelDirError(f"{model_dir}: tokenizer could not be loaded: {exc}") from None
+        tokenizer = RuntimeTokenizer(model_dir, meta.max_length)
         if backend == "onnx":
             if streams > 1 and threads is None:
                 from biomedserve.runtime.backends import default_threads
@@ -154,8 +156,9 @@ class Predictor:
                 threads = max(1, default_threads() // streams)
             engine = OnnxBackend(model_dir / graph, providers=providers, threads=threads)
         else:
-            engine = TorchBackend(model_dir, get_task(meta.task).auto_model, threads=threads)
-        predictor = Predictor.registry[meta.task](model_dir, meta, engine, tokenizer)
+            engine = TorchBackend(model_dir, task_type.auto_model, threads=threads)
+        predictor = task_type.predictor(model_dir, meta, engine, tokenizer)
+        predictor.task_type = task_type
         predictor.streams = streams if backend == "onnx" else 1
         predictor.variant = graph
         predictor.graph_choice = choice
@@ -236,32 +239,8 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
-@dataclass(frozen=True)
-class Entity:
-    """An entity found in raw text: ``text[start:end]`` with its label and mean word confidence."""
-
-    start: int
-    end: int
-    text: str
-    label: str
-    score: float
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class TaggedWords:
-    """Per-word tags and their probabilities for one pre-tokenised sequence."""
-
-    tags: list[str]
-    scores: list[float]
-
-
 class NerPredictor(Predictor):
     """Entities in raw text (or tags for pre-split words), any length, many texts per call."""
-
-    tasks = ("ner", "pico")
 
     @property
     def io_scheme(self) -> bool:
@@ -313,8 +292,8 @@ class NerPredictor(Predictor):
             results.append(TaggedWords(tags, scores))
         return results
 
-    def predict(self, texts: str | Sequence[str]) -> list[list[Entity]] | list[Entity]:
-        """Entities per text. A single string gives one list; a list of strings a list of lists.
+    def predict(self, texts: str | Sequence[str]) -> Entities | list[Entities]:
+        """Entities per text. A single string gives one :class:`Entities`; a list of strings a list of them.
 
         Empty or whitespace-only text yields no entities. Anything that is not a string raises
         :class:`InputError` naming its position.
@@ -331,7 +310,7 @@ class NerPredictor(Predictor):
         decode = io_tags_to_spans if self.io_scheme else tags_to_spans
         results = []
         for text, ws, tw in zip(batch, words, tagged):
-            entities = []
+            entities = Entities()
             for span in decode(tw.tags):
                 start, end = ws[span.start].start, ws[span.end - 1].end
                 score = float(np.mean(tw.scores[span.start : span.end]))

@@ -11,8 +11,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from biomedserve.encoding import encode_pair
 from biomedserve.runtime.predictor import InputError, Predictor, softmax
-from biomedserve.tasks.classification import encode_pair
+from biomedserve.runtime.results import Label, Labels, Score
 from biomedserve.words import split_sentences
 
 Pair = tuple[str, "str | None"]
@@ -46,11 +47,11 @@ class SequencePredictor(Predictor):
 class PairClassifierPredictor(SequencePredictor):
     """Relation extraction (a masked sentence) and yes/no/maybe QA (question + context)."""
 
-    tasks = ("relation", "qa")
-
-    def predict(self, texts: str | Sequence[str] | Sequence[Pair]) -> list[dict]:
-        """``{"label", "probabilities"}`` per input: a masked sentence, or a (question, context) pair."""
-        items = [texts] if isinstance(texts, (str, tuple)) else list(texts)
+    def predict(self, texts: str | Pair | Sequence[str] | Sequence[Pair]) -> Label | list[Label]:
+        """A :class:`Label` per input — a masked sentence, or a (question, context) pair; one input
+        (a string or a tuple) gives one Label, a list gives a list."""
+        single = isinstance(texts, (str, tuple))
+        items = [texts] if single else list(texts)
         pairs = []
         for index, item in enumerate(items):
             if isinstance(item, str):
@@ -62,29 +63,27 @@ class PairClassifierPredictor(SequencePredictor):
                 raise InputError(f"input {index} must be a string or a (text, text) pair")
         probs = self.predict_proba(pairs)
         labels = self.meta.labels
-        return [
-            {"label": labels[int(row.argmax())],
-             "probabilities": {label: round(float(p), 6) for label, p in zip(labels, row)}}
-            for row in probs
-        ]
+        results = [Label(labels[int(row.argmax())], {label: round(float(p), 6) for label, p in zip(labels, row)})
+                   for row in probs]
+        return results[0] if single else results
 
 
 class SimilarityPredictor(SequencePredictor):
     """BIOSSES-style similarity of two sentences on the 0–4 scale."""
 
-    tasks = ("similarity",)
-
-    def predict(self, pairs: Pair | Sequence[Pair]) -> list[float]:
-        items = [pairs] if isinstance(pairs, tuple) else list(pairs)
+    def predict(self, pairs: Pair | Sequence[Pair]) -> Score | list[Score]:
+        """A :class:`Score` per (sentence, sentence) pair: one tuple gives one Score, a list a list."""
+        single = isinstance(pairs, tuple)
+        items = [pairs] if single else list(pairs)
         checked = [(_check_text(a, f"pair {i} first"), _check_text(b, f"pair {i} second")) for i, (a, b) in enumerate(items)]
         raw = self.predict_raw(checked).reshape(-1)
-        return [round(float(np.clip(v, 0.0, 4.0)), 4) for v in raw]
+        results = [Score(round(float(np.clip(v, 0.0, 4.0)), 4)) for v in raw]
+        return results[0] if single else results
 
 
 class DocumentClassifierPredictor(SequencePredictor):
     """HoC hallmarks of an abstract: sentences are classified, the abstract takes the max per class."""
 
-    tasks = ("doc_classification",)
     threshold = 0.5
 
     def predict_documents(self, documents: Sequence[Sequence[str]], progress: bool = False) -> np.ndarray:
@@ -99,13 +98,13 @@ class DocumentClassifierPredictor(SequencePredictor):
             start += len(doc)
         return out
 
-    def predict(self, abstracts: str | Sequence[str]) -> list[dict]:
-        """``{"labels": [...], "probabilities": {...}}`` per abstract."""
-        items = [abstracts] if isinstance(abstracts, str) else list(abstracts)
+    def predict(self, abstracts: str | Sequence[str]) -> Labels | list[Labels]:
+        """The :class:`Labels` of each abstract: one string gives one, a list a list."""
+        single = isinstance(abstracts, str)
+        items = [abstracts] if single else list(abstracts)
         docs = [split_sentences(_check_text(a, f"abstract {i}")) for i, a in enumerate(items)]
         probs = self.predict_documents(docs)
-        return [
-            {"labels": [name for name, p in zip(self.meta.labels, row) if p >= self.threshold],
-             "probabilities": {name: round(float(p), 6) for name, p in zip(self.meta.labels, row)}}
-            for row in probs
-        ]
+        results = [Labels([name for name, p in zip(self.meta.labels, row) if p >= self.threshold],
+                          {name: round(float(p), 6) for name, p in zip(self.meta.labels, row)})
+                   for row in probs]
+        return results[0] if single else results

@@ -14,14 +14,22 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException
 
-from biomedserve.data.registry import get_dataset
+from biomedserve.encoding import mask_entities
 from biomedserve.errors import BiomedserveError
 from biomedserve.serving import schemas as s
 from biomedserve.serving.display import entity_types, render_entities
 from biomedserve.serving.http_errors import BodyLimit, JsonBodyRoute, http_error
 from biomedserve.serving.settings import SETTINGS
 from biomedserve.serving.store import ModelStore, UnknownModel
-from biomedserve.tasks.relation import mask_entities
+from biomedserve.tasktypes import InputKind, OutputKind
+
+# an endpoint per kind of input and output: a model of any task type with these kinds is served there
+NER = (None, OutputKind.ENTITIES)
+RELATIONS = (InputKind.ENTITY_PAIR, None)
+QA = (InputKind.TEXT_PAIR, OutputKind.LABEL)
+SIMILARITY = (InputKind.TEXT_PAIR, OutputKind.SCORE)
+CLASSIFY = (InputKind.DOCUMENT, None)
+UNMASKED = "ENTITY"  # the mask of an entity whose type neither the request nor the card gives
 
 
 def _field(error: dict) -> str:
@@ -93,38 +101,38 @@ def create_app() -> FastAPI:
 
     @app.post("/ner", responses=BODY_ERRORS, response_model=s.NerResponse, summary="Named entities in one or many texts")
     async def ner(body: s.NerRequest) -> s.NerResponse:
-        served = store().get(body.model, ("ner", "pico"))
+        served = store().get(body.model, *NER)
         results = await served.batcher.submit(body.texts)
-        return s.NerResponse(model=served.name, entities=[[e.to_dict() for e in ents] for ents in results])
+        return s.NerResponse(model=served.name, entities=[r.to_dict()["entities"] for r in results])
 
     @app.post("/relations", responses=BODY_ERRORS, response_model=s.LabelResponse, summary="Relation between two entities of a sentence")
     async def relations(body: s.RelationRequest) -> s.LabelResponse:
-        served = store().get(body.model, ("relation",))
+        served = store().get(body.model, *RELATIONS)
         text = body.text
         if body.entity1 is not None:
-            default1, default2 = get_dataset(served.predictor.meta.dataset).entity_masks or ("ENTITY", "ENTITY")
+            default1, default2 = served.predictor.meta.entity_masks or (UNMASKED, UNMASKED)
             text = mask_entities(text, (body.entity1.start, body.entity1.end, body.entity1.type or default1),
                                  (body.entity2.start, body.entity2.end, body.entity2.type or default2))
         [result] = await served.batcher.submit([text])
-        return s.LabelResponse(model=served.name, masked_text=text, **result)
+        return s.LabelResponse(model=served.name, masked_text=text, **result.to_dict())
 
     @app.post("/qa", responses=BODY_ERRORS, response_model=s.LabelResponse, summary="Yes / no (/ maybe) answer from a context")
     async def qa(body: s.QaRequest) -> s.LabelResponse:
-        served = store().get(body.model, ("qa",))
+        served = store().get(body.model, *QA)
         [result] = await served.batcher.submit([(body.question, body.context)])
-        return s.LabelResponse(model=served.name, **result)
+        return s.LabelResponse(model=served.name, **result.to_dict())
 
     @app.post("/similarity", responses=BODY_ERRORS, response_model=s.SimilarityResponse, summary="Semantic similarity, 0–4")
     async def similarity(body: s.SimilarityRequest) -> s.SimilarityResponse:
-        served = store().get(body.model, ("similarity",))
-        [score] = await served.batcher.submit([(body.sentence1, body.sentence2)])
-        return s.SimilarityResponse(model=served.name, score=score)
+        served = store().get(body.model, *SIMILARITY)
+        [result] = await served.batcher.submit([(body.sentence1, body.sentence2)])
+        return s.SimilarityResponse(model=served.name, **result.to_dict())
 
     @app.post("/classify", responses=BODY_ERRORS, response_model=s.ClassifyResponse, summary="Hallmarks of cancer of an abstract")
     async def classify(body: s.ClassifyRequest) -> s.ClassifyResponse:
-        served = store().get(body.model, ("doc_classification",))
+        served = store().get(body.model, *CLASSIFY)
         [result] = await served.batcher.submit([body.text])
-        return s.ClassifyResponse(model=served.name, **result)
+        return s.ClassifyResponse(model=served.name, **result.to_dict())
 
     @app.get("/models", response_model=list[s.ModelInfo], summary="Loaded models, from their cards")
     async def models() -> list[s.ModelInfo]:
@@ -133,7 +141,7 @@ def create_app() -> FastAPI:
                             metrics=m.predictor.meta.metrics) for m in store().by_name.values()]
 
     async def render(text: str, model: str | None) -> HTMLResponse:
-        served = store().get(model, ("ner", "pico"))
+        served = store().get(model, *NER)
         [entities] = await served.batcher.submit([text])
         return HTMLResponse(render_entities(text, [(e.start, e.end, e.label) for e in entities],
                                             f"{served.name} — {len(entities)} entities",

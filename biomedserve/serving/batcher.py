@@ -5,9 +5,9 @@ BentoML's adaptive batcher counts items; a request of one 5,000-word abstract an
 queues inputs from all requests, and runs a batch when the budget is full or the oldest input has
 waited ``max_latency`` — one runtime call per batch, results handed back to each caller's future.
 ``workers`` batches run at once, one per core, each on a single-threaded ONNX Runtime call (the
-"2 streams" rows of ``benchmarks/inference.py``: int8 MiniLM 393.6 vs 338.6 sentences/s with one
-2-threaded stream in ``results/inference_cpu.json``; the order has flipped between runs on this shared host). With batching off, requests run as they arrive through the same ``workers``
-threads, so the two modes differ only in merging — the comparison ``benchmarks/service_load.py`` makes.
+"2 streams" rows of ``benchmarks/inference.py``; figures in ``benchmarks/results/``). With batching
+off, requests run as they arrive through the same ``workers`` threads, so the two modes differ only
+in merging — the comparison ``benchmarks/service_load.py`` makes.
 """
 
 from __future__ import annotations

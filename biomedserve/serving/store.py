@@ -11,6 +11,7 @@ from biomedserve.modeldir import META_FILE
 from biomedserve.runtime import Predictor
 from biomedserve.serving.batcher import TokenBatcher
 from biomedserve.serving.settings import SETTINGS, Settings
+from biomedserve.tasktypes import InputKind, OutputKind, task_types_of
 
 MODELS_ENV = "BIOMEDSERVE_MODELS"
 
@@ -62,8 +63,11 @@ class ModelStore:
             served.append(Served(predictor, batcher))
         return cls(served)
 
-    def get(self, name: str | None, tasks: tuple[str, ...]) -> Served:
-        """By name (which must serve one of ``tasks``), else the first model of those tasks."""
+    def get(self, name: str | None, input_kind: InputKind | None = None,
+            output_kind: OutputKind | None = None) -> Served:
+        """By name (which must be of a task type with these kinds), else the first model of such a
+        type; ``None`` matches any kind."""
+        tasks = task_types_of(input_kind, output_kind)
         if name is not None:
             served = self.by_name.get(name)
             fitting = ", ".join(n for n, s in self.by_name.items() if s.task in tasks) or "none"

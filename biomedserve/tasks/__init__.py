@@ -1,4 +1,8 @@
-"""Task definitions, one per BLURB task type, looked up by the name a dataset or model card gives."""
+"""Task definitions, one per BLURB task type, looked up by the name a dataset or model card gives.
+
+``register_task`` makes a task type known to training, evaluation, the runtime and every front-end
+at once: the definition here, its :class:`~biomedserve.tasktypes.TaskType` in the runtime's table.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,20 @@ from biomedserve.tasks.pico import PICO
 from biomedserve.tasks.qa import QA
 from biomedserve.tasks.relation import RELATION
 from biomedserve.tasks.similarity import SIMILARITY
+from biomedserve.tasktypes import register_task_type
 
-TASKS: dict[str, TaskDefinition] = {t.name: t for t in (NER, PICO, RELATION, SIMILARITY, DOC_CLASSIFICATION, QA)}
+TASKS: dict[str, TaskDefinition] = {}
+
+
+def register_task(definition: TaskDefinition) -> TaskDefinition:
+    """Make ``definition`` trainable and its task type loadable, servable and annotatable."""
+    register_task_type(definition.task_type)
+    TASKS[definition.name] = definition
+    return definition
+
+
+for _definition in (NER, PICO, RELATION, SIMILARITY, DOC_CLASSIFICATION, QA):
+    register_task(_definition)
 
 
 def get_task(name: str) -> TaskDefinition:

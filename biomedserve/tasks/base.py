@@ -1,7 +1,9 @@
 """What a BLURB task type must provide to be trained, exported, evaluated and served.
 
 One :class:`TaskDefinition` per task type; the trainer, exporter and evaluator only talk to this
-interface, so adding a task type is adding a module, not an ``if`` branch.
+interface, and it carries the runtime's :class:`~biomedserve.tasktypes.TaskType` (predictor class,
+input and output kinds) that the front-ends dispatch on, so adding a task type is adding a module
+and one ``register_task`` call, not an ``if`` branch.
 """
 
 from __future__ import annotations
@@ -10,15 +12,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import transformers
+
 from biomedserve.data.registry import DatasetSpec
+from biomedserve.tasktypes import TaskType
 
 
 @dataclass(frozen=True)
 class TaskDefinition:
     """A task type: its model head, features, training metric and evaluation.
 
-    * ``auto_model``: the transformers ``AutoModelFor*`` class of the head, built with
-      ``problem_type`` (``regression``, ``multi_label_classification`` or None).
+    * ``task_type``: what the runtime and front-ends know of it (name, predictor class, kinds,
+      the ``AutoModelFor*`` class of its head, built with ``problem_type``: ``regression``,
+      ``multi_label_classification`` or None).
     * ``onnx_task``: the optimum export task.
     * ``metric``: the name of the BLURB metric, reported in points (0–100).
     * ``labels(spec)``: the output layout of the head.
@@ -29,8 +35,7 @@ class TaskDefinition:
     * ``token_level``: token classification (pads labels with -100) rather than sequence level.
     """
 
-    name: str
-    auto_model: Any
+    task_type: TaskType
     onnx_task: str
     metric: str
     labels: Callable[[DatasetSpec], list[str]]
@@ -39,4 +44,16 @@ class TaskDefinition:
     evaluate: Callable[..., dict[str, float]]
     problem_type: str | None = None
     token_level: bool = False
-    description: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.task_type.name
+
+    @property
+    def description(self) -> str:
+        return self.task_type.description
+
+    @property
+    def auto_model(self) -> Any:
+        """The transformers ``AutoModelFor*`` class of the head."""
+        return getattr(transformers, self.task_type.auto_model)

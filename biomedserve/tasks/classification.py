@@ -31,18 +31,6 @@ HALLMARKS = (
 )
 
 
-def encode_pair(tokenizer, text_a: str, text_b: str | None, max_length: int, single_segment: bool) -> dict:
-    """Token ids for a text or pair; a pair too long is cut from its longer text (the context in QA).
-
-    ``single_segment`` gives every token segment id 0 — the paper found this better for PubMedQA
-    with models pre-trained without next-sentence prediction.
-    """
-    encoded = tokenizer(text_a, text_b, truncation="longest_first", max_length=max_length)
-    if "token_type_ids" in encoded and single_segment:
-        encoded["token_type_ids"] = [0] * len(encoded["input_ids"])
-    return dict(encoded)
-
-
 def positive_micro_f1(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str], negative: str) -> float:
     """Micro F1 (points) over every class but ``negative``."""
     positives = [label for label in labels if label != negative]

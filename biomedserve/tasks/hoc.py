@@ -12,14 +12,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from transformers import AutoModelForSequenceClassification
 
 from biomedserve.data.records import DocumentInstance
+from biomedserve.encoding import encode_pair
+from biomedserve.runtime import builtin as task_types
 from biomedserve.tasks.base import TaskDefinition
 from biomedserve.tasks.classification import (
     HALLMARKS,
     documents_to_sentences,
-    encode_pair,
     multi_hot,
     multilabel_micro_f1,
 )
@@ -50,8 +50,7 @@ def evaluate(predictor, records: Sequence[DocumentInstance], spec, progress: boo
 
 
 DOC_CLASSIFICATION = TaskDefinition(
-    name="doc_classification",
-    auto_model=AutoModelForSequenceClassification,
+    task_type=task_types.DOC_CLASSIFICATION,
     onnx_task="text-classification",
     metric="f1",
     labels=lambda spec: list(HALLMARKS),
@@ -59,6 +58,5 @@ DOC_CLASSIFICATION = TaskDefinition(
     trainer_metrics=trainer_metrics,
     evaluate=evaluate,
     problem_type="multi_label_classification",
-    description="abstract-level micro F1 over the 10 hallmarks",
 )
 

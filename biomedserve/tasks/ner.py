@@ -10,16 +10,16 @@ the runtime returns are exactly the ones the metric counts.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from seqeval.metrics import f1_score, precision_score, recall_score
 from seqeval.scheme import IOB2
-from transformers import AutoModelForTokenClassification
 
 from biomedserve.data.records import TaggedSentence
+from biomedserve.decoding import TagSpan, tags_to_spans
+from biomedserve.encoding import make_windows, word_pieces
+from biomedserve.runtime import builtin as task_types
 from biomedserve.tasks.base import TaskDefinition
-from biomedserve.tasks.encoding import make_windows, word_pieces
 from biomedserve.words import resplit, spread_tags
 
 IGNORE_INDEX = -100  # label of non-first sub-words and specials: PyTorch's cross-entropy skips it
@@ -103,33 +103,6 @@ def trainer_metrics(id2label: dict[int, str], spec=None):
     return compute
 
 
-@dataclass(frozen=True)
-class TagSpan:
-    """Words ``[start, end)`` tagged as one entity of ``label``."""
-
-    start: int
-    end: int
-    label: str
-
-
-def tags_to_spans(tags: Sequence[str]) -> list[TagSpan]:
-    """Strict IOB2 decoding: an entity starts at ``B-X`` and continues over ``I-X``.
-
-    A stray ``I-X`` (after ``O`` or another type) opens nothing — as in seqeval's strict mode.
-    """
-    spans: list[TagSpan] = []
-    start: int | None = None
-    label: str | None = None
-    for index, tag in enumerate(list(tags) + ["O"]):
-        prefix, _, kind = tag.partition("-")
-        if start is not None and not (prefix == "I" and kind == label):
-            spans.append(TagSpan(start, index, label))
-            start, label = None, None
-        if prefix == "B":
-            start, label = index, kind
-    return spans
-
-
 def evaluate(predictor, sentences: Sequence[TaggedSentence], spec, progress: bool = False) -> dict[str, float]:
     """Score a runtime NER predictor on gold sentences, in file order, with BLURB's metric."""
     predicted = predictor.predict_words([s.tokens for s in sentences], progress=progress)
@@ -138,8 +111,7 @@ def evaluate(predictor, sentences: Sequence[TaggedSentence], spec, progress: boo
 
 
 NER = TaskDefinition(
-    name="ner",
-    auto_model=AutoModelForTokenClassification,
+    task_type=task_types.NER,
     onnx_task="token-classification",
     metric="f1",
     labels=lambda spec: label_list(spec.entity_types),
@@ -149,23 +121,7 @@ NER = TaskDefinition(
     trainer_metrics=trainer_metrics,
     evaluate=evaluate,
     token_level=True,
-    description="entity-level strict F1 (seqeval, IOB2)",
 )
-
-
-def io_tags_to_spans(tags: Sequence[str]) -> list[TagSpan]:
-    """IO decoding (EBM-PICO): a maximal run of the same ``I-X`` is one span of ``X``."""
-    spans: list[TagSpan] = []
-    start: int | None = None
-    label: str | None = None
-    for index, tag in enumerate(list(tags) + ["O"]):
-        kind = tag.partition("-")[2] if tag != "O" else None
-        if start is not None and kind != label:
-            spans.append(TagSpan(start, index, label))
-            start = None
-        if kind is not None and start is None:
-            start, label = index, kind
-    return spans
 
 
 def lenient_scores(true_tags: list[list[str]], pred_tags: list[list[str]]) -> dict[str, float]:

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 
 import numpy as np
 from sklearn.metrics import f1_score
-from transformers import AutoModelForTokenClassification
 
 from biomedserve.data.records import TaggedSentence
+from biomedserve.runtime import builtin as task_types
 from biomedserve.tasks.base import TaskDefinition
 from biomedserve.tasks.ner import IGNORE_INDEX, encode_sentences
 
@@ -48,8 +48,7 @@ def evaluate(predictor, sentences: Sequence[TaggedSentence], spec, progress: boo
 
 
 PICO = TaskDefinition(
-    name="pico",
-    auto_model=AutoModelForTokenClassification,
+    task_type=task_types.PICO,
     onnx_task="token-classification",
     metric="macro_f1",
     labels=lambda spec: list(PICO_LABELS),
@@ -59,6 +58,5 @@ PICO = TaskDefinition(
     trainer_metrics=trainer_metrics,
     evaluate=evaluate,
     token_level=True,
-    description="word-level macro F1 over PAR/INT/OUT",
 )
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from transformers import AutoModelForSequenceClassification
 
 from biomedserve.data.records import PairInstance
+from biomedserve.runtime import builtin as task_types
 from biomedserve.tasks.base import TaskDefinition
 from biomedserve.tasks.classification import accuracy, predicted_labels
 from biomedserve.tasks.relation import features
@@ -31,14 +31,12 @@ def evaluate(predictor, records: Sequence[PairInstance], spec, progress: bool = 
 
 
 QA = TaskDefinition(
-    name="qa",
-    auto_model=AutoModelForSequenceClassification,
+    task_type=task_types.QA,
     onnx_task="text-classification",
     metric="accuracy",
     labels=lambda spec: list(spec.labels),
     features=features,
     trainer_metrics=trainer_metrics,
     evaluate=evaluate,
-    description="accuracy over question + context pairs",
 )
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from transformers import AutoModelForSequenceClassification
 
 from biomedserve.data.records import PairInstance
+from biomedserve.encoding import encode_pair
+from biomedserve.runtime import builtin as task_types
 from biomedserve.tasks.base import TaskDefinition
-from biomedserve.tasks.classification import encode_pair, positive_micro_f1, predicted_labels
+from biomedserve.tasks.classification import positive_micro_f1, predicted_labels
 
 
 def features(records: Sequence[PairInstance], tokenizer, label2id, spec, recipe) -> list[dict]:
@@ -41,26 +42,11 @@ def evaluate(predictor, records: Sequence[PairInstance], spec, progress: bool = 
 
 
 RELATION = TaskDefinition(
-    name="relation",
-    auto_model=AutoModelForSequenceClassification,
+    task_type=task_types.RELATION,
     onnx_task="text-classification",
     metric="f1",
     labels=lambda spec: list(spec.labels),
     features=features,
     trainer_metrics=trainer_metrics,
     evaluate=evaluate,
-    description="micro F1 over the positive relation classes",
 )
-
-
-
-def mask_entities(text: str, first: tuple[int, int, str], second: tuple[int, int, str]) -> str:
-    """Replace two non-overlapping character spans with ``@TYPE$`` masks, as the BLURB RE sets are.
-
-    ``first``/``second`` are ``(start, end, type)``; the result is what the relation models read.
-    """
-    spans = sorted([first, second])
-    if spans[0][1] > spans[1][0]:
-        raise ValueError("the two entity spans overlap")
-    (s1, e1, t1), (s2, e2, t2) = spans
-    return f"{text[:s1]}@{t1}${text[e1:s2]}@{t2}${text[e2:]}"

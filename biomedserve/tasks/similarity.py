@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from transformers import AutoModelForSequenceClassification
-
 from biomedserve.data.records import PairInstance
+from biomedserve.encoding import encode_pair
+from biomedserve.runtime import builtin as task_types
 from biomedserve.tasks.base import TaskDefinition
-from biomedserve.tasks.classification import encode_pair, pearson
+from biomedserve.tasks.classification import pearson
 
 
 def features(records: Sequence[PairInstance], tokenizer, label2id, spec, recipe) -> list[dict]:
@@ -36,8 +36,7 @@ def evaluate(predictor, records: Sequence[PairInstance], spec, progress: bool = 
 
 
 SIMILARITY = TaskDefinition(
-    name="similarity",
-    auto_model=AutoModelForSequenceClassification,
+    task_type=task_types.SIMILARITY,
     onnx_task="text-classification",
     metric="pearson",
     labels=lambda spec: ["score"],
@@ -45,6 +44,5 @@ SIMILARITY = TaskDefinition(
     trainer_metrics=trainer_metrics,
     evaluate=evaluate,
     problem_type="regression",
-    description="Pearson correlation",
 )
 

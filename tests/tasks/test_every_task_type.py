@@ -35,9 +35,9 @@ def test_train_export_evaluate(trained, dataset):
 def test_relation_predictions(trained):
     out, _ = trained("ChemProt")
     [result] = Predictor.from_dir(out).predict(["@CHEMICAL$ inhibits @GENE$ in rat liver."])
-    assert result["label"] in result["probabilities"]
-    assert sum(result["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
-    assert set(result["probabilities"]) == {"CPR:3", "CPR:4", "CPR:5", "CPR:6", "CPR:9", "false"}
+    assert result.label in result.probabilities
+    assert sum(result.probabilities.values()) == pytest.approx(1.0, abs=1e-4)
+    assert set(result.probabilities) == {"CPR:3", "CPR:4", "CPR:5", "CPR:6", "CPR:9", "false"}
 
 
 def test_qa_takes_question_context_pairs(trained):
@@ -46,13 +46,13 @@ def test_qa_takes_question_context_pairs(trained):
     assert predictor.single_segment
     results = predictor.predict([("Does aspirin help?", "Aspirin reduced pain in 80% of patients."),
                                  ("Is it safe?", "")])
-    assert [set(r["probabilities"]) for r in results] == [{"yes", "no", "maybe"}] * 2
+    assert [set(r.probabilities) for r in results] == [{"yes", "no", "maybe"}] * 2
 
 
 def test_similarity_scores_are_on_the_0_4_scale(trained):
     out, _ = trained("BIOSSES")
     scores = Predictor.from_dir(out).predict([("a b c", "a b c"), ("Cells grow.", "Mice sleep.")])
-    assert len(scores) == 2 and all(0.0 <= s <= 4.0 for s in scores)
+    assert len(scores) == 2 and all(0.0 <= s.score <= 4.0 for s in scores)
 
 
 def test_hoc_abstract_probabilities_are_the_max_over_sentences(trained):
@@ -62,9 +62,9 @@ def test_hoc_abstract_probabilities_are_the_max_over_sentences(trained):
     doc = predictor.predict_documents([sentences])[0]
     each = predictor.predict_documents([[s] for s in sentences])
     np.testing.assert_allclose(doc, each.max(axis=0), atol=1e-6)
-    [result] = predictor.predict(" ".join(sentences))
-    assert len(result["probabilities"]) == 10
-    assert all(result["probabilities"][label] >= 0.5 for label in result["labels"])
+    result = predictor.predict(" ".join(sentences))
+    assert len(result.probabilities) == 10
+    assert all(result.probabilities[label] >= 0.5 for label in result.labels)
     assert predictor.predict_documents([[]]).tolist() == [[0.0] * 10]
 
 
@@ -76,3 +76,17 @@ def test_pico_entities_use_io_spans(trained):
     for entity in predictor.predict(text):
         assert text[entity.start:entity.end] == entity.text
         assert entity.label in {"PAR", "INT", "OUT"}
+
+
+@pytest.mark.parametrize("dataset, one, keys", [
+    ("ChemProt", "@CHEMICAL$ inhibits @GENE$.", {"label", "probabilities"}),
+    ("PubMedQA", ("Does it help?", "It helped."), {"label", "probabilities"}),
+    ("BIOSSES", ("Cells grow.", "Cells divide."), {"score"}),
+    ("HoC", "Tumour cells evade apoptosis. VEGF induced angiogenesis.", {"labels", "probabilities"}),
+    ("EBM-PICO", "Aspirin for children with otitis media.", {"entities"}),
+])
+def test_one_input_gives_one_result_a_list_gives_a_list(trained, dataset, one, keys):
+    predictor = Predictor.from_dir(trained(dataset)[0])
+    single = predictor.predict(one)
+    assert predictor.predict([one, one]) == [single, single]
+    assert set(single.to_dict()) == keys  # the JSON of one result, as the CLI and the service print it

@@ -4,7 +4,7 @@ import pytest
 from transformers import AutoTokenizer
 
 from biomedserve.encoders import default_encoder_path
-from biomedserve.tasks.encoding import best_window_per_word, make_windows, word_pieces
+from biomedserve.encoding import best_window_per_word, make_windows, word_pieces
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Words → sub-word windows, shared by training and inference so both see identical inputs.
+"""Model inputs from words, texts and pairs, shared by training and inference so both see identical inputs.
 
 A sequence of words becomes ``[CLS] pieces... [SEP]``; the label of a word sits on its first
 sub-word. A sequence longer than the model's budget is cut into overlapping windows of whole words
@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from transformers import PreTrainedTokenizerBase
+# any tokenizer called like transformers' fast tokenizers: theirs in training, the runtime's
+# ``tokenizers``-only one at inference (biomedserve.runtime.tokenizer)
+Tokenizer = Any
 
 
 @dataclass(frozen=True)
@@ -25,12 +28,12 @@ class Window:
     first_piece: list[int]
 
 
-def word_pieces(tokenizer: PreTrainedTokenizerBase, words: list[str]) -> list[list[int]]:
+def word_pieces(tokenizer: Tokenizer, words: list[str]) -> list[list[int]]:
     """Sub-word ids per word; a word the tokenizer drops (e.g. a stray control char) becomes [UNK]."""
     return word_pieces_batch(tokenizer, [words])[0]
 
 
-def word_pieces_batch(tokenizer: PreTrainedTokenizerBase, sequences: Sequence[Sequence[str]]) -> list[list[list[int]]]:
+def word_pieces_batch(tokenizer: Tokenizer, sequences: Sequence[Sequence[str]]) -> list[list[list[int]]]:
     """:func:`word_pieces` for many sequences in one tokenizer call.
 
     One call lets the Rust tokenizer work through the whole batch at once (in parallel threads);
@@ -102,3 +105,27 @@ def best_window_per_word(windows: list[Window], n_words: int) -> list[tuple[int,
             if margin > best[word][0]:
                 best[word] = (margin, w_index, offset)
     return [(w, o) for _, w, o in best]
+
+
+def encode_pair(tokenizer: Tokenizer, text_a: str, text_b: str | None, max_length: int, single_segment: bool) -> dict:
+    """Token ids for a text or pair; a pair too long is cut from its longer text (the context in QA).
+
+    ``single_segment`` gives every token segment id 0 — the paper found this better for PubMedQA
+    with models pre-trained without next-sentence prediction.
+    """
+    encoded = tokenizer(text_a, text_b, truncation="longest_first", max_length=max_length)
+    if "token_type_ids" in encoded and single_segment:
+        encoded["token_type_ids"] = [0] * len(encoded["input_ids"])
+    return dict(encoded)
+
+
+def mask_entities(text: str, first: tuple[int, int, str], second: tuple[int, int, str]) -> str:
+    """Replace two non-overlapping character spans with ``@TYPE$`` masks, as the BLURB RE sets are.
+
+    ``first``/``second`` are ``(start, end, type)``; the result is what the relation models read.
+    """
+    spans = sorted([first, second])
+    if spans[0][1] > spans[1][0]:
+        raise ValueError("the two entity spans overlap")
+    (s1, e1, t1), (s2, e2, t2) = spans
+    return f"{text[:s1]}@{t1}${text[e1:s2]}@{t2}${text[e2:]}"

@@ -1,0 +1,70 @@
+"""Typed results of ``Predictor.predict``: one class per output kind, each with ``to_dict()``.
+
+``to_dict()`` is the JSON the CLI prints and the service returns for one input, so no front-end
+shapes results by task. A string (or one pair) in gives one result, a list in gives a list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class Entity:
+    """An entity found in raw text: ``text[start:end]`` with its label and mean word confidence."""
+
+    start: int
+    end: int
+    text: str
+    label: str
+    score: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Entities(list):
+    """The entities of one text, in text order: a list of :class:`Entity` (compares as a list)."""
+
+    def to_dict(self) -> dict:
+        return {"entities": [e.to_dict() for e in self]}
+
+
+@dataclass(frozen=True)
+class Label:
+    """One class of a single-label head, and the probability of every class."""
+
+    label: str
+    probabilities: dict[str, float]
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "probabilities": dict(self.probabilities)}
+
+
+@dataclass(frozen=True)
+class Labels:
+    """The classes of a multi-label head at or over its threshold, and the probability of every class."""
+
+    labels: list[str]
+    probabilities: dict[str, float]
+
+    def to_dict(self) -> dict:
+        return {"labels": list(self.labels), "probabilities": dict(self.probabilities)}
+
+
+@dataclass(frozen=True)
+class Score:
+    """One number from a regression head (BIOSSES similarity, 0–4)."""
+
+    score: float
+
+    def to_dict(self) -> dict:
+        return {"score": self.score}
+
+
+@dataclass(frozen=True)
+class TaggedWords:
+    """Per-word tags and their probabilities for one pre-tokenised sequence."""
+
+    tags: list[str]
+    scores: list[float]
