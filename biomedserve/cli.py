@@ -341,17 +341,16 @@ def export(
         plan = VariantPlan(optimize=optimize, quantize=quantize, fp16=fp16)
         err.print(f"building variant [bold]{plan.name}[/] of {escape(str(model))}"
                   + (f" (int8 for {plan.isa})" if plan.quantize else ""))
-        entry = build_variant(model, plan, force=force, data_dir=data_dir, limit=limit,
-                              log=_say)
+        record = build_variant(model, plan, force=force, data_dir=data_dir, limit=limit, log=_say)
     except BiomedserveError as exc:
         _fail(exc)
     default = read_meta(model).default_variant
-    if entry["passed"]:
-        err.print(f"[green]{plan.name} passed the gate[/] ({escape(entry['reason'])}); default variant on CPU: {default}")
-    elif entry["forced"]:
-        err.print(f"[yellow]{plan.name} failed the gate ({escape(entry['reason'])}) but --force made it the default[/]")
+    if record.passed:
+        err.print(f"[green]{plan.name} passed the gate[/] ({escape(record.reason)}); default variant on CPU: {default}")
+    elif record.forced:
+        err.print(f"[yellow]{plan.name} failed the gate ({escape(record.reason)}) but --force made it the default[/]")
     else:
-        err.print(f"[yellow]{plan.name} is stored but NOT the default:[/] {escape(entry['reason'])}")
+        err.print(f"[yellow]{plan.name} is stored but NOT the default:[/] {escape(record.reason)}")
 
 
 @app.command()
