@@ -324,18 +324,14 @@ def export(
 
     Example: biomedserve export models/bc5chem-minilm --optimize O2 --quantize int8
     """
-    from biomedserve.export import export_onnx
-    from biomedserve.modeldir import ONNX_FILE, read_meta, record_files, write_meta
-    from biomedserve.tasks import get_task
+    from biomedserve.export import build_model_dir
+    from biomedserve.modeldir import ONNX_FILE, read_meta
     from biomedserve.variants import VariantPlan, build_variant
 
     _quiet_libraries()
     try:
         if not (optimize or quantize or fp16):
-            meta = read_meta(model)
-            export_onnx(model, get_task(meta.task).onnx_task)
-            meta.files.update(record_files(model, [ONNX_FILE]))
-            write_meta(model, meta)
+            build_model_dir(model, read_meta(model))  # the tail of `train`, without scoring
             err.print(f"[green]exported {escape(str(model / ONNX_FILE))}[/]")
             return
         plan = VariantPlan(optimize=optimize, quantize=quantize, fp16=fp16)
