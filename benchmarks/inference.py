@@ -158,7 +158,7 @@ def measure_gpu(shape12: Path, log) -> list[dict]:
     """BERT-base shape on CUDA: fp32 and fp16 (and TensorRT fp16 when it is installed), 128 tokens."""
     import onnxruntime as ort
 
-    from biomedserve.modeldir import read_meta, write_meta
+    from biomedserve.modeldir import VariantRecord, read_meta, write_meta
     from biomedserve.variants import optimize_graph
 
     fp16 = shape12 / "model.fp16.onnx"
@@ -166,8 +166,8 @@ def measure_gpu(shape12: Path, log) -> list[dict]:
         log("building the fp16 (O4) graph of the BERT-base shape…")
         optimize_graph(shape12 / "model.onnx", shape12, "O4", for_gpu=True, target=fp16)
         meta = read_meta(shape12)
-        write_meta(shape12, meta.model_copy(update={"variants": {
-            **meta.variants, "fp16": {"file": fp16.name, "optimize": "O4", "fp16": True, "passed": None}}}))
+        meta.variants["fp16"] = VariantRecord(name="fp16", graph_file=fp16.name, optimize="O4", fp16=True)
+        write_meta(shape12, meta)
     cuda = ["CUDAExecutionProvider", "CPUExecutionProvider"]
     engines = [("CUDA fp32", "fp32", cuda), ("CUDA fp16", "fp16", cuda)]
     if "TensorrtExecutionProvider" in ort.get_available_providers():

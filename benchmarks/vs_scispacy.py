@@ -120,17 +120,18 @@ def ensure(path: Path, command: list[str], log, why: str | None = None) -> None:
 def describe_model(path: Path, variant: str = "fp32") -> str:
     """What a reader needs to weigh a biomedserve row: recipe epochs, layers pruned, dev F1 on its card,
     and for a variant its int8 remedy and whether it passed the dev gate (else fp32 stays the default)."""
+    from biomedserve.metric_keys import metric_key
     from biomedserve.modeldir import read_meta
 
     meta = read_meta(path)
     recipe = meta.recipe
     pruned = f", top {recipe['prune_top_layers']} layers pruned" if recipe.get("prune_top_layers") else ""
-    dev = meta.metrics.get("dev/onnx", {}).get("f1")
+    dev = meta.metrics.get(metric_key("dev"), {}).get("f1")
     text = f"{recipe['epochs']:g} epochs, lr {recipe['learning_rate']:g}{pruned}, dev F1 {dev}"
     entry = meta.variants.get(variant) if variant != "fp32" else None
     if entry:
-        gate = "passed the dev gate" if entry.get("passed") else f"failed the dev gate ({entry.get('reason')})"
-        text += f"; {variant} {entry.get('remedy')}, dev {entry.get('dev')}, {gate}"
+        gate = "passed the dev gate" if entry.passed else f"failed the dev gate ({entry.reason})"
+        text += f"; {variant} {entry.remedy}, dev {entry.dev}, {gate}"
     return text
 
 

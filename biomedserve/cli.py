@@ -321,34 +321,29 @@ def export(
 
     Example: biomedserve export models/bc5chem-minilm --optimize O2 --quantize int8
     """
-    from biomedserve.export import export_onnx
-    from biomedserve.modeldir import ONNX_FILE, read_meta, record_files, write_meta
-    from biomedserve.tasks import get_task
+    from biomedserve.export import build_model_dir
+    from biomedserve.modeldir import ONNX_FILE, read_meta
     from biomedserve.variants import VariantPlan, build_variant
 
     _quiet_libraries()
     try:
         if not (optimize or quantize or fp16):
-            meta = read_meta(model)
-            export_onnx(model, get_task(meta.task).onnx_task)
-            meta.files.update(record_files(model, [ONNX_FILE]))
-            write_meta(model, meta)
+            build_model_dir(model, read_meta(model))  # the tail of `train`, without scoring
             err.print(f"[green]exported {escape(str(model / ONNX_FILE))}[/]")
             return
         plan = VariantPlan(optimize=optimize, quantize=quantize, fp16=fp16)
         err.print(f"building variant [bold]{plan.name}[/] of {escape(str(model))}"
                   + (f" (int8 for {plan.isa})" if plan.quantize else ""))
-        entry = build_variant(model, plan, force=force, data_dir=data_dir, limit=limit,
-                              log=_say)
+        record = build_variant(model, plan, force=force, data_dir=data_dir, limit=limit, log=_say)
     except BiomedserveError as exc:
         _fail(exc)
     default = read_meta(model).default_variant
-    if entry["passed"]:
-        err.print(f"[green]{plan.name} passed the gate[/] ({escape(entry['reason'])}); default variant on CPU: {default}")
-    elif entry["forced"]:
-        err.print(f"[yellow]{plan.name} failed the gate ({escape(entry['reason'])}) but --force made it the default[/]")
+    if record.passed:
+        err.print(f"[green]{plan.name} passed the gate[/] ({escape(record.reason)}); default variant on CPU: {default}")
+    elif record.forced:
+        err.print(f"[yellow]{plan.name} failed the gate ({escape(record.reason)}) but --force made it the default[/]")
     else:
-        err.print(f"[yellow]{plan.name} is stored but NOT the default:[/] {escape(entry['reason'])}")
+        err.print(f"[yellow]{plan.name} is stored but NOT the default:[/] {escape(record.reason)}")
 
 
 @app.command()

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from biomedserve.data.registry import get_dataset
+from biomedserve.metric_keys import metric_key
 from biomedserve.modeldir import read_meta, write_meta
 from biomedserve.runtime import Predictor
 from biomedserve.tasks import get_task
@@ -46,7 +47,6 @@ def evaluate_model(model_dir: str | Path, split: str = "test", backend: str = "o
     result = EvalResult(meta.name, spec.name, split, backend, task.metric, scores[task.metric], scores, len(records))
     if record:
         fresh = read_meta(model_dir)
-        key = f"{split}/{backend}" + (f"@{limit}" if limit else "")
-        fresh.metrics[key] = {k: round(v, 4) for k, v in scores.items()}
+        fresh.metrics[metric_key(split, backend, limit)] = {k: round(v, 4) for k, v in scores.items()}
         write_meta(model_dir, fresh)
     return result

@@ -1,13 +1,15 @@
-"""ONNX export with optimum: the graph the runtime serves by default."""
+"""ONNX export with optimum (the graph the runtime serves by default), and the step that turns
+saved weights into a complete model directory."""
 
 from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from biomedserve.errors import BiomedserveError
-from biomedserve.modeldir import ONNX_FILE
+from biomedserve.modeldir import ONNX_FILE, ModelMeta, read_meta, record_files, write_meta
 
 
 def export_onnx(model_dir: Path, onnx_task: str) -> Path:
@@ -28,3 +30,29 @@ def export_onnx(model_dir: Path, onnx_task: str) -> Path:
             raise BiomedserveError(f"ONNX export of {model_dir} produced no {ONNX_FILE}")
         shutil.move(str(produced), model_dir / ONNX_FILE)
     return model_dir / ONNX_FILE
+
+
+def build_model_dir(model_dir: Path, meta: ModelMeta, evaluate: Sequence[str] = (),
+                    data_dir: str | Path | None = None, limit: int | None = None,
+                    progress: bool = False) -> ModelMeta:
+    """Make ``model_dir`` (PyTorch weights and tokenizer, described by ``meta``) a complete model
+    directory: export ``model.onnx``, record its checksum, write the card, then score each split in
+    ``evaluate`` through the runtime (on the first ``limit`` examples if set) into the card.
+
+    ``biomedserve train`` and ``biomedserve export`` both end here, so a re-export and a fresh
+    training leave the same files recorded the same way. Returns the card as written.
+    """
+    from biomedserve.tasks import get_task
+
+    export_onnx(model_dir, get_task(meta.task).onnx_task)
+    meta.files = dict(sorted({**meta.files, **record_files(model_dir, [ONNX_FILE])}.items()))
+    write_meta(model_dir, meta)
+    if evaluate:
+        from biomedserve.evaluation import evaluate_model
+        from biomedserve.runtime import Predictor
+
+        predictor = Predictor.from_dir(model_dir, variant="fp32")  # loaded once for every split
+        for split in evaluate:
+            evaluate_model(model_dir, split=split, backend="onnx", data_dir=data_dir, limit=limit, record=True,
+                           progress=progress, predictor=predictor)
+    return read_meta(model_dir)

@@ -17,10 +17,11 @@ request.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from biomedserve.atomic import atomic_write
 from biomedserve.checksums import file_sha256
@@ -36,9 +37,115 @@ OPTIMIZE_LEVELS = ("O1", "O2", "O3", "O4")  # optimum's graph optimisation prese
 TOKENIZER_FILES = ("tokenizer_config.json", "tokenizer.json")
 
 
+def variant_file(name: str) -> str:
+    """The graph file of variant ``name`` in a model directory: ``fp32`` → ``model.onnx``,
+    ``int8`` → ``model.int8.onnx``. A variant is a name; its graph is a file: keep them apart."""
+    return ONNX_FILE if name == "fp32" else f"model.{name}.onnx"
+
+
+def variant_name(graph_file: str) -> str:
+    """The inverse of :func:`variant_file`: ``model.int8.onnx`` → ``int8``."""
+    return "fp32" if graph_file == ONNX_FILE else graph_file.removeprefix("model.").removesuffix(".onnx")
+
+
 class FileRecord(BaseModel):
     size: int
     sha256: str
+
+
+class GateAttempt(BaseModel):
+    """One int8 configuration tried against the accuracy gate, and how it scored on dev."""
+
+    remedy: str
+    dev: float
+    loss: float  # dev points lost against fp32
+
+
+class VariantRecord(BaseModel):
+    """A faster graph of the model (``biomedserve.variants``) and its accuracy gate on dev, as the card keeps it.
+
+    ``name`` is what ``--variant``/``variant=`` take; ``graph_file`` is the ONNX file in the model
+    directory. Cards written before this record existed stored the graph as ``file`` and had no
+    ``name``: both are filled in on load (:meth:`ModelMeta._records`), so old cards still open.
+    """
+
+    model_config = ConfigDict(extra="allow")  # keep what a newer writer adds
+
+    name: str
+    graph_file: str
+    optimize: str | None = None  # O1–O4
+    quantize: str | None = None  # int8
+    fp16: bool = False
+    isa: str | None = None  # the CPU class an int8 graph was gated on: its accuracy holds there
+    remedy: str | None = None  # the int8 configuration kept (see variants.INT8_REMEDIES)
+    reference_dev: float | None = None  # fp32's dev score the variant was measured against
+    dev: float | None = None  # None: not evaluated (fp16 without a GPU)
+    loss: float | None = None
+    passed: bool | None = None
+    forced: bool = False  # the default by --force although it failed the gate
+    reason: str = ""
+    max_loss: float | None = None
+    dev_limit: int | None = None  # gated on the first N dev examples; None: all of them
+    attempts: list[GateAttempt] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_file_key(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "file" in data and "graph_file" not in data:
+            data = {k: v for k, v in data.items() if k != "file"} | {"graph_file": data["file"]}
+        return data
+
+    def __getitem__(self, key: str) -> Any:
+        """Read a field by name, as callers written against the dict records do."""
+        if key not in type(self).model_fields and key not in (self.model_extra or {}):
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """``dict.get`` over the fields (see :meth:`__getitem__`)."""
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+
+def variant_records(variants: Mapping[str, "VariantRecord | Mapping[str, Any]"]) -> dict[str, VariantRecord]:
+    """``{name: VariantRecord}`` from records or their dict form; a dict without ``name`` or
+    ``graph_file`` (an older card) takes them from its key. A record filed under another name is an error."""
+    records = {}
+    for key, entry in variants.items():
+        if not isinstance(entry, VariantRecord):
+            entry = {"name": key, **entry}
+            if "file" not in entry:
+                entry.setdefault("graph_file", variant_file(entry["name"]))
+            entry = VariantRecord.model_validate(entry)
+        if entry.name != key:
+            raise ValueError(f"the record filed as {key!r} is named {entry.name!r}")
+        records[key] = entry
+    return records
+
+
+def _speed_rank(record: VariantRecord) -> tuple[int, int]:
+    """int8 first (the large CPU win), then the *lighter* graph.
+
+    ONNX Runtime applies its own full graph optimisation when it loads any graph, so optimum's
+    offline fusions on top gained nothing, and with int8 its fused QAttention ran slower than the
+    separate quantised MatMuls: ``benchmarks/inference.py``, figures in
+    ``benchmarks/results/inference_cpu.json``.
+    """
+    level = OPTIMIZE_LEVELS.index(record.optimize) + 1 if record.optimize else 0
+    return (1 if record.quantize else 0, -level)
+
+
+def pick_cpu_default(variants: Mapping[str, "VariantRecord | Mapping[str, Any]"], current: str) -> str:
+    """The fastest-ranked CPU variant that passed the gate (a forced current default is kept)."""
+    records = variant_records(variants)
+    if current in records and records[current].forced:
+        return current
+    passed = {n: r for n, r in records.items() if r.passed and not r.fp16}
+    if not passed:
+        return "fp32"
+    return max(passed, key=lambda n: _speed_rank(passed[n]))
 
 
 class ModelMeta(BaseModel):
@@ -61,9 +168,14 @@ class ModelMeta(BaseModel):
     files: dict[str, FileRecord] = {}
     train_seconds: float | None = None
     # faster forms of model.onnx (biomedserve.variants), each gated on dev against fp32
-    variants: dict[str, dict[str, Any]] = {}
+    variants: dict[str, VariantRecord] = {}
     default_variant: str = "fp32"
     default_gpu_variant: str | None = None
+
+    @field_validator("variants", mode="before")
+    @classmethod
+    def _records(cls, value: Any) -> Any:
+        return variant_records(value) if isinstance(value, Mapping) else value
 
 
 def record_files(model_dir: Path, names: list[str]) -> dict[str, FileRecord]:
@@ -127,34 +239,6 @@ def verify_files(model_dir: str | Path, meta: ModelMeta, names: tuple[str, ...],
             raise ModelDirError(f"{path} is corrupt: its SHA-256 differs from the one in {META_FILE}")
 
 
-def variant_file(name: str) -> str:
-    """The graph file of variant ``name``: ``fp32`` → ``model.onnx``, ``int8`` → ``model.int8.onnx``."""
-    return ONNX_FILE if name == "fp32" else f"model.{name}.onnx"
-
-
-def variant_name(graph_file: str) -> str:
-    """The inverse of :func:`variant_file`: ``model.int8.onnx`` → ``int8``."""
-    return "fp32" if graph_file == ONNX_FILE else graph_file.removeprefix("model.").removesuffix(".onnx")
-
-
-def _speed_rank(name: str, entry: dict) -> tuple[int, int]:
-    """int8 first (the large CPU win), then the *lighter* graph: ONNX Runtime applies its own full
-    graph optimisation at load, and optimum's offline fusions on top gained nothing
-    (``benchmarks/inference.py``; figures in ``benchmarks/results/``)."""
-    level = OPTIMIZE_LEVELS.index(entry["optimize"]) + 1 if entry.get("optimize") else 0
-    return (1 if entry.get("quantize") else 0, -level)
-
-
-def pick_cpu_default(variants: dict[str, dict], current: str) -> str:
-    """The fastest-ranked CPU variant that passed the gate (a forced current default is kept)."""
-    if current in variants and variants[current].get("forced"):
-        return current
-    passed = {n: e for n, e in variants.items() if e.get("passed") and not e.get("fp16")}
-    if not passed:
-        return "fp32"
-    return max(passed, key=lambda n: _speed_rank(n, passed[n]))
-
-
 def _metric_description(task: str) -> str:
     from biomedserve.tasktypes import TASK_TYPES  # each task type says how BLURB scores it
 
@@ -197,10 +281,10 @@ def render_card(meta: ModelMeta) -> str:
                   f"Default on CPU: **{meta.default_variant}**; on GPU: **{meta.default_gpu_variant or 'fp32'}**.",
                   "", "| variant | file | dev | fp32 dev | loss | gate |", "|---|---|---|---|---|---|"]
         for name, v in sorted(meta.variants.items()):
-            dev = "–" if v.get("dev") is None else f"{v['dev']:.2f}"
-            loss = "–" if v.get("loss") is None else f"{v['loss']:.2f}"
-            gate = "passed" if v.get("passed") else ("forced" if v.get("forced") else v.get("reason", ""))
-            lines.append(f"| {name} | {v.get('file')} | {dev} | {v.get('reference_dev', 0):.2f} | {loss} | {gate} |")
+            dev = "–" if v.dev is None else f"{v.dev:.2f}"
+            loss = "–" if v.loss is None else f"{v.loss:.2f}"
+            gate = "passed" if v.passed else ("forced" if v.forced else v.reason)
+            lines.append(f"| {name} | {v.graph_file} | {dev} | {v.reference_dev or 0:.2f} | {loss} | {gate} |")
     lines += ["", "## Recipe", "", "```json", json.dumps(meta.recipe, indent=2), "```", ""]
     if meta.train_seconds is not None:
         lines += [f"Training time: {meta.train_seconds:.0f} s.", ""]

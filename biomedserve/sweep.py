@@ -26,6 +26,7 @@ from typing import Any
 
 from biomedserve.atomic import atomic_write
 from biomedserve.data.registry import get_dataset
+from biomedserve.metric_keys import metric_key
 from biomedserve.recipes import Recipe
 from biomedserve.tasks import get_task
 
@@ -87,9 +88,9 @@ def run_one(run: RunSpec, results_dir: str | Path, data_dir=None, keep_model: Pa
         "seed": run.recipe.seed,
         "key": run.key,
         "metric": task.metric,
-        "dev": meta.metrics.get("dev/onnx", {}).get(task.metric),
-        "test": meta.metrics.get("test/onnx", {}).get(task.metric),
-        "test_details": meta.metrics.get("test/onnx", {}),
+        "dev": meta.metrics.get(metric_key("dev"), {}).get(task.metric),
+        "test": meta.metrics.get(metric_key("test"), {}).get(task.metric),
+        "test_details": meta.metrics.get(metric_key("test"), {}),
         "best_dev_during_training": meta.provenance.get("best_dev"),
         "refit_epochs_on_train_dev": meta.provenance.get("refit_epochs_on_train_dev"),
         "train_seconds": meta.train_seconds,

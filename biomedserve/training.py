@@ -10,15 +10,18 @@ The path is the same for every task type, and short enough to read in one sittin
 4. fine-tune with the Hugging Face ``Trainer`` (length-grouped batches, dev evaluation each epoch,
    the best epoch kept, optional early stopping);
 5. optionally refit on train+dev for the number of epochs that was best on dev;
-6. save weights and tokenizer, export ONNX, evaluate through the runtime ``Predictor`` in file
-   order (``Trainer.predict`` with ``group_by_length`` reorders), write the model card.
+6. save weights and tokenizer, export ONNX, write the model card, evaluate through the runtime
+   ``Predictor`` in file order (``Trainer.predict`` with ``group_by_length`` reorders).
+
+Steps 1–5 are :func:`fine_tune` (a :class:`TrainedModel` in memory); step 6 is :func:`save_trained`
+then :func:`biomedserve.export.build_model_dir`, which ``biomedserve export`` shares. :func:`train`
+runs them all.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import shutil
 import time
 import warnings
 from dataclasses import dataclass
@@ -28,9 +31,9 @@ from typing import Any
 from biomedserve.data.registry import DatasetSpec, get_dataset
 from biomedserve.encoders import resolve_base_model
 from biomedserve.errors import BiomedserveError, RecipeError
-from biomedserve.export import export_onnx
-from biomedserve.hardware import decide_bf16, native_bf16
-from biomedserve.modeldir import ModelMeta, model_files, read_meta, record_files, write_meta
+from biomedserve.export import build_model_dir
+from biomedserve.hardware import Bf16Decision, decide_bf16, native_bf16
+from biomedserve.modeldir import ModelMeta, model_files, record_files
 from biomedserve.provenance import provenance
 from biomedserve.recipes import Recipe
 from biomedserve.stabilise import (
@@ -191,12 +194,32 @@ def _dev_history(trainer, metric: str, steps_per_epoch: int) -> list[dict[str, A
             for e in trainer.state.log_history if f"eval_{metric}" in e]
 
 
-def train(recipe: Recipe, out: str | Path, options: TrainOptions | None = None) -> ModelMeta:
-    """Fine-tune per ``recipe`` and write ``out`` as a model directory; return its metadata."""
+@dataclass
+class TrainedModel:
+    """A fine-tuned model in memory, with what the model card says about how it was made."""
+
+    model: Any  # the fitted transformers model (best dev epoch, or the train+dev refit)
+    tokenizer: Any
+    task: TaskDefinition
+    spec: DatasetSpec
+    recipe: Recipe
+    labels: list[str]
+    base: str  # the resolved base model (a path or hub id)
+    bf16: Bf16Decision
+    history: list[dict[str, Any]]  # dev score per evaluation
+    best: dict[str, Any] | None  # the best entry of ``history``
+    refit_epochs: float | None  # epochs of the train+dev refit, if the recipe asked for one
+    train_loss_curve: list[list[float]]
+    train_seconds: float
+
+
+def fine_tune(recipe: Recipe, options: TrainOptions | None = None) -> TrainedModel:
+    """Fine-tune per ``recipe`` (steps 1–5 of the module docstring); writes nothing that outlives the call."""
+    import tempfile
+
     from transformers import AutoTokenizer
 
     options = options or TrainOptions()
-    out = Path(out)
     spec = get_dataset(recipe.dataset)
     task = get_task(spec.task)
     base = resolve_base_model(recipe.base_model)
@@ -216,63 +239,74 @@ def train(recipe: Recipe, out: str | Path, options: TrainOptions | None = None) 
     dev_set = task.features(dev_records, tokenizer, label2id, spec, recipe)
     steps_per_epoch = math.ceil(len(train_set) / recipe.batch_size)
 
-    work = out / ".checkpoints"
     bf16 = decide_bf16(recipe.bf16)
     if recipe.bf16 is True and not native_bf16()[0]:
         warnings.warn(f"bf16: true on a host without native bfloat16 will train slowly ({bf16.reason}); "
                       "use bf16: auto", stacklevel=2)
-    started = time.perf_counter()
-    trainer = fit(task, spec, recipe, build_model(task, base, labels, recipe, train_set), tokenizer,
-                  train_set, dev_set, work, options, bf16.used)
-    history = _dev_history(trainer, task.metric, steps_per_epoch)
-    best = max(history, key=lambda e: e[task.metric]) if history else None
-    refit_epochs = None
-    if recipe.refit_train_dev and best is not None:
-        # the selected epoch count, now on train+dev, from the same initialisation; no dev left to select on
-        refit_epochs = max(best["epoch"], 1 / steps_per_epoch)
-        shutil.rmtree(work, ignore_errors=True)
-        trainer = fit(task, spec, recipe, build_model(task, base, labels, recipe, train_set + dev_set),
-                      tokenizer, train_set + dev_set, None, work, options, bf16.used, epochs=refit_epochs)
-    train_seconds = time.perf_counter() - started
+    with tempfile.TemporaryDirectory(prefix="biomedserve-train-") as work:
+        started = time.perf_counter()
+        trainer = fit(task, spec, recipe, build_model(task, base, labels, recipe, train_set), tokenizer,
+                      train_set, dev_set, Path(work), options, bf16.used)
+        history = _dev_history(trainer, task.metric, steps_per_epoch)
+        best = max(history, key=lambda e: e[task.metric]) if history else None
+        refit_epochs = None
+        if recipe.refit_train_dev and best is not None:
+            # the selected epoch count, now on train+dev, from the same initialisation; no dev left to select on
+            refit_epochs = max(best["epoch"], 1 / steps_per_epoch)
+            trainer = fit(task, spec, recipe, build_model(task, base, labels, recipe, train_set + dev_set),
+                          tokenizer, train_set + dev_set, None, Path(work), options, bf16.used, epochs=refit_epochs)
+        train_seconds = time.perf_counter() - started
+    return TrainedModel(
+        model=trainer.model, tokenizer=tokenizer, task=task, spec=spec, recipe=recipe, labels=labels, base=base,
+        bf16=bf16, history=history, best=best, refit_epochs=refit_epochs,
+        train_loss_curve=[[e["step"], round(e["loss"], 4)] for e in trainer.state.log_history if "loss" in e],
+        train_seconds=train_seconds)
 
+
+def save_trained(trained: TrainedModel, out: str | Path, options: TrainOptions | None = None) -> ModelMeta:
+    """Write the weights and tokenizer to ``out``; return the card describing them (not yet written:
+    :func:`biomedserve.export.build_model_dir` adds the graph, writes it and scores the model)."""
+    options = options or TrainOptions()
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    trainer.save_model(str(out))
-    tokenizer.save_pretrained(str(out))
-    (out / "training_args.bin").unlink(missing_ok=True)  # a pickle; the recipe in the card says it all
-    shutil.rmtree(work, ignore_errors=True)
-    export_onnx(out, task.onnx_task)
-
-    meta = ModelMeta(
+    trained.model.save_pretrained(str(out))
+    trained.tokenizer.save_pretrained(str(out))
+    spec = trained.spec
+    return ModelMeta(
         name=out.name,
         task=spec.task,
         dataset=spec.name,
-        labels=labels,
+        labels=trained.labels,
         entity_masks=spec.entity_masks,
-        max_length=recipe.max_length,
-        base_model=recipe.base_model,
-        recipe=recipe.model_dump(),
+        max_length=trained.recipe.max_length,
+        base_model=trained.recipe.base_model,
+        recipe=trained.recipe.model_dump(),
         provenance={
-            **provenance(recipe.base_model, base, spec, options.data_dir, spec.available_splits(options.data_dir)),
-            "bf16": bf16.to_dict(),
+            **provenance(trained.recipe.base_model, trained.base, spec, options.data_dir,
+                         spec.available_splits(options.data_dir)),
+            "bf16": trained.bf16.to_dict(),
             "limit_train": options.limit_train,
             "limit_eval": options.limit_eval,
-            "metric": task.metric,
-            "dev_history": history,
-            "best_dev": best,
-            "refit_epochs_on_train_dev": refit_epochs,
-            "train_loss_curve": [[e["step"], round(e["loss"], 4)] for e in trainer.state.log_history if "loss" in e],
+            "metric": trained.task.metric,
+            "dev_history": trained.history,
+            "best_dev": trained.best,
+            "refit_epochs_on_train_dev": trained.refit_epochs,
+            "train_loss_curve": trained.train_loss_curve,
         },
         files=record_files(out, model_files(out)),
-        train_seconds=round(train_seconds, 1),
+        train_seconds=round(trained.train_seconds, 1),
     )
-    write_meta(out, meta)
-    if options.evaluate_splits:
-        from biomedserve.evaluation import evaluate_model
-        from biomedserve.runtime import Predictor
 
-        predictor = Predictor.from_dir(out, variant="fp32")  # loaded once for every split
-        for split in options.evaluate_splits:
-            if split in spec.available_splits(options.data_dir):
-                evaluate_model(out, split=split, backend="onnx", data_dir=options.data_dir, limit=options.limit_eval,
-                               record=True, progress=options.progress, predictor=predictor)
-    return read_meta(out)
+
+def train(recipe: Recipe, out: str | Path, options: TrainOptions | None = None) -> ModelMeta:
+    """Fine-tune per ``recipe`` and write ``out`` as a complete model directory; return its card.
+
+    The three steps, for callers that want one: :func:`fine_tune`, :func:`save_trained`,
+    :func:`biomedserve.export.build_model_dir`.
+    """
+    options = options or TrainOptions()
+    trained = fine_tune(recipe, options)
+    meta = save_trained(trained, out, options)
+    splits = tuple(s for s in options.evaluate_splits if s in trained.spec.available_splits(options.data_dir))
+    return build_model_dir(Path(out), meta, evaluate=splits, data_dir=options.data_dir, limit=options.limit_eval,
+                           progress=options.progress)

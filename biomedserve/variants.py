@@ -1,9 +1,12 @@
 """Faster forms of an exported model — graph-optimised, int8, fp16 — each proven on dev before use.
 
 ``model.onnx`` (fp32) is the reference. A variant is built with optimum (``ORTOptimizer`` for the
-O1–O4 presets, ``ORTQuantizer`` for dynamic int8 with a configuration chosen from the CPU's
-instruction set), stored beside it as ``model.<name>.onnx``, evaluated on the dev split, and made
-the default only if it loses at most ``MAX_LOSS`` points against fp32. Dynamic int8 is known to
+O1–O4 presets; for dynamic int8, ``AutoQuantizationConfig``'s preset for the CPU's instruction set),
+stored beside it as ``model.<name>.onnx``, scored on the dev split, and only then recorded in the
+card (a :class:`~biomedserve.modeldir.VariantRecord`) — made the default only if it loses at most
+``MAX_LOSS`` points against fp32. Building, gating and recording are separate steps
+(:func:`optimised_stage`/:func:`quantize_int8`, :func:`dev_score`/:func:`gate_int8`/:func:`judge`,
+:func:`record_variant`); :func:`build_variant` runs them in that order. Dynamic int8 is known to
 wreck token classification in some models, silently (onnxruntime #8660, optimum #151), so when the
 first int8 attempt fails the gate the known remedies are tried in turn: per-channel weights, the
 classifier and output projections left in fp32, and, where U8S8 kernels saturate (not on VNNI), QUInt8 weights.
@@ -13,12 +16,27 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from biomedserve.errors import BiomedserveError
 from biomedserve.hardware import cpu_isa
-from biomedserve.modeldir import OPTIMIZE_LEVELS, pick_cpu_default, variant_file
+from biomedserve.metric_keys import metric_key
+from biomedserve.modeldir import (
+    ONNX_FILE,
+    OPTIMIZE_LEVELS,
+    GateAttempt,
+    ModelMeta,
+    VariantRecord,
+    pick_cpu_default,
+    read_meta,
+    record_files,
+    variant_file,
+    variant_name,  # noqa: F401  (re-exported for older imports; home: modeldir)
+    write_meta,
+)
 
 MAX_LOSS = 0.5  # points of the task's dev metric a variant may lose and still become the default
 
@@ -43,11 +61,12 @@ INT8_REMEDIES = (
 
 
 def int8_remedies(isa: str) -> tuple[QuantRemedy, ...]:
-    """The remedies worth trying on ``isa``. QUInt8 weights answer the U8S8 saturation of AVX2 and
-    plain AVX-512 kernels; a VNNI CPU has no such saturation, and U8U8 leaves its fast U8S8 kernel.
-    On this project's avx512_vnni host the BC5-disease int8 that this remedy had built ran 6,040.8
-    words/s against fp32's 6,217.9 (``benchmarks/results/history/vs_scispacy_2026-11-29T20-35_842af4c.json``;
-    the remedy was on the model's card, which that report did not yet name): no faster, less accurate."""
+    """The remedies worth trying on ``isa``, in order.
+
+    QUInt8 weights answer the U8S8 saturation of AVX2 and plain AVX-512 kernels; a VNNI CPU has no
+    such saturation, and U8U8 there leaves its fast U8S8 kernel: measured no faster than fp32 and
+    less accurate (``benchmarks/vs_scispacy.py``, figures in ``benchmarks/results/history/``).
+    """
     return tuple(r for r in INT8_REMEDIES if not (r.unsigned_weights and isa == "avx512_vnni"))
 
 
@@ -144,84 +163,126 @@ def _gpu_available() -> bool:
         return False
 
 
-def build_variant(model_dir: str | Path, plan: VariantPlan, force: bool = False, data_dir=None,
-                  limit: int | None = None, progress: bool = True, log=print) -> dict:
-    """Build ``plan``'s variant, gate it on dev against fp32, record it in the card; return its entry."""
+@dataclass(frozen=True)
+class GateOptions:
+    """How a variant is scored against fp32: the dev split (its first ``limit`` examples if set)."""
+
+    data_dir: str | Path | None = None
+    limit: int | None = None
+    progress: bool = True
+
+
+def dev_score(model_dir: Path, graph_file: str, gate: GateOptions) -> float:
+    """The task's metric on dev for one graph file of ``model_dir``, read without the card's variant
+    list (``Predictor.from_dir(graph=...)``), so a graph is scored before anything records it."""
     from biomedserve.evaluation import evaluate_model
-    from biomedserve.modeldir import ONNX_FILE, read_meta, record_files, write_meta
     from biomedserve.runtime import Predictor
 
-    model_dir = Path(model_dir)
-    meta = read_meta(model_dir)
-    source = model_dir / ONNX_FILE
-    if not source.is_file():
-        raise BiomedserveError(f"{model_dir} has no {ONNX_FILE} to start from: run `biomedserve export` first")
-    metric_key = "dev/onnx" + (f"@{limit}" if limit else "")
+    predictor = Predictor.from_dir(model_dir, graph=graph_file, verify=False)
+    return evaluate_model(model_dir, split="dev", data_dir=gate.data_dir, limit=gate.limit, predictor=predictor,
+                          progress=gate.progress).score
 
-    def dev_score(variant: str) -> float:
-        predictor = Predictor.from_dir(model_dir, variant=variant, verify=False)
-        return evaluate_model(model_dir, split="dev", data_dir=data_dir, limit=limit, predictor=predictor,
-                              progress=progress).score
 
+def reference_dev(model_dir: Path, meta: ModelMeta, gate: GateOptions, log: Callable[[str], None]) -> float:
+    """fp32's dev score: the card's, when it was taken on the same examples, else scored now."""
     from biomedserve.tasks import get_task
 
-    reference = meta.metrics.get(metric_key, {}).get(get_task(meta.task).metric)
+    reference = meta.metrics.get(metric_key("dev", "onnx", gate.limit), {}).get(get_task(meta.task).metric)
     if reference is None:
         log("scoring fp32 on dev (the reference)…")
-        reference = dev_score("fp32")
-    name = plan.name
-    target = model_dir / variant_file(name)
-    stage = source
-    if plan.optimize:
-        stage = optimize_graph(source, model_dir, plan.optimize, for_gpu=plan.fp16,
-                               target=target if not plan.quantize else model_dir / ".stage.onnx")
-    entry: dict = {"file": target.name, "optimize": plan.optimize, "quantize": plan.quantize, "fp16": plan.fp16,
-                   "isa": plan.isa if plan.quantize else None, "reference_dev": round(reference, 4),
-                   "max_loss": MAX_LOSS, "dev_limit": limit, "attempts": []}
-    try:
-        if plan.quantize:
-            for remedy in int8_remedies(plan.isa):
-                quantize_int8(stage, model_dir, plan.isa, remedy, target)
-                meta.variants[name] = {**entry, "remedy": remedy.name}  # so the predictor can open it
-                write_meta(model_dir, meta)
-                score = dev_score(name)
-                entry["attempts"].append({"remedy": remedy.name, "dev": round(score, 4),
-                                          "loss": round(reference - score, 4)})
-                log(f"  int8 ({remedy.name}): dev {score:.2f} vs fp32 {reference:.2f}")
-                if reference - score <= MAX_LOSS:
-                    break
-            best = max(entry["attempts"], key=lambda a: a["dev"])
-            if best["remedy"] != entry["attempts"][-1]["remedy"]:  # rebuild the most accurate attempt
-                quantize_int8(stage, model_dir, plan.isa, next(r for r in INT8_REMEDIES if r.name == best["remedy"]),
-                              target)
-            entry["remedy"], entry["dev"] = best["remedy"], best["dev"]
-        elif plan.fp16 and not _gpu_available():
-            entry["dev"] = None
-        else:
-            meta.variants[name] = entry
-            write_meta(model_dir, meta)
-            entry["dev"] = round(dev_score(name), 4)
-    finally:
-        (model_dir / ".stage.onnx").unlink(missing_ok=True)
+        reference = dev_score(model_dir, ONNX_FILE, gate)
+    return reference
 
-    if entry["dev"] is None:
-        entry["passed"] = None
-        entry["reason"] = "fp16 needs a CUDA GPU to be evaluated; it is used on GPU once gated there (or with --force)"
+
+@contextmanager
+def optimised_stage(model_dir: Path, plan: VariantPlan, target: Path) -> Iterator[Path]:
+    """The graph to quantise (or the finished graph without int8): ``model.onnx`` after ``plan``'s
+    optimisation level, written to ``target`` or, when int8 follows, to a hidden stage file removed after."""
+    source = model_dir / ONNX_FILE
+    stage = model_dir / ".stage.onnx"
+    try:
+        if plan.optimize:
+            yield optimize_graph(source, model_dir, plan.optimize, for_gpu=plan.fp16,
+                                 target=stage if plan.quantize else target)
+        else:
+            yield source
+    finally:
+        stage.unlink(missing_ok=True)
+
+
+def gate_int8(model_dir: Path, stage: Path, target: Path, plan: VariantPlan, reference: float, gate: GateOptions,
+              log: Callable[[str], None]) -> tuple[str, list[GateAttempt]]:
+    """Quantise ``stage`` into ``target`` with each remedy for the CPU class in turn until one passes
+    the gate; leave the most accurate attempt in ``target``. Returns its remedy and every attempt."""
+    attempts: list[GateAttempt] = []
+    for remedy in int8_remedies(plan.isa):
+        quantize_int8(stage, model_dir, plan.isa, remedy, target)
+        score = dev_score(model_dir, target.name, gate)
+        attempts.append(GateAttempt(remedy=remedy.name, dev=round(score, 4), loss=round(reference - score, 4)))
+        log(f"  int8 ({remedy.name}): dev {score:.2f} vs fp32 {reference:.2f}")
+        if reference - score <= MAX_LOSS:
+            break
+    best = max(attempts, key=lambda a: a.dev)
+    if best is not attempts[-1]:  # rebuild the most accurate attempt
+        quantize_int8(stage, model_dir, plan.isa, next(r for r in INT8_REMEDIES if r.name == best.remedy), target)
+    return best.remedy, attempts
+
+
+def judge(record: VariantRecord, force: bool) -> VariantRecord:
+    """``record`` with the gate's verdict: passed, loss, reason, and whether ``force`` overrides a failure."""
+    if record.dev is None:
+        verdict = {"passed": None, "loss": None,
+                   "reason": "fp16 needs a CUDA GPU to be evaluated; it is used on GPU once gated there (or with --force)"}
     else:
-        entry["loss"] = round(reference - entry["dev"], 4)
-        entry["passed"] = bool(entry["loss"] <= MAX_LOSS)
-        entry["reason"] = (f"loses {entry['loss']:.2f} dev points against fp32 (limit {MAX_LOSS})"
-                           if not entry["passed"] else "within the accuracy gate")
-    entry["forced"] = bool(force and not entry["passed"])
+        loss = round(record.reference_dev - record.dev, 4)
+        passed = bool(loss <= MAX_LOSS)
+        verdict = {"passed": passed, "loss": loss,
+                   "reason": "within the accuracy gate" if passed
+                   else f"loses {loss:.2f} dev points against fp32 (limit {MAX_LOSS})"}
+    return record.model_copy(update={**verdict, "forced": bool(force and not verdict["passed"])})
+
+
+def record_variant(model_dir: Path, record: VariantRecord, force: bool = False) -> VariantRecord:
+    """Write ``record`` into the card with its graph's checksum, and move the defaults: a GPU variant
+    that passed (or is forced) becomes the GPU default; on CPU a forced variant becomes the default,
+    else the fastest-ranked one that passed (:func:`biomedserve.modeldir.pick_cpu_default`)."""
     meta = read_meta(model_dir)
-    meta.variants[name] = entry
-    meta.files.update(record_files(model_dir, [target.name]))
-    if plan.fp16:
-        if entry["passed"] or force:
-            meta.default_gpu_variant = name
-    elif entry["forced"]:
-        meta.default_variant = name
+    meta.variants[record.name] = record
+    meta.files.update(record_files(model_dir, [record.graph_file]))
+    if record.fp16:
+        if record.passed or force:
+            meta.default_gpu_variant = record.name
+    elif record.forced:
+        meta.default_variant = record.name
     else:
         meta.default_variant = pick_cpu_default(meta.variants, meta.default_variant)
     write_meta(model_dir, meta)
-    return entry
+    return record
+
+
+def build_variant(model_dir: str | Path, plan: VariantPlan, force: bool = False, data_dir=None,
+                  limit: int | None = None, progress: bool = True, log=print) -> VariantRecord:
+    """Build ``plan``'s graph, gate it on dev against fp32, then record it in the card; return the record.
+
+    The card is written once, at the end: while graphs are built and scored it is as before, so an
+    interrupted build leaves at most an unrecorded graph file behind, never a half-written card.
+    """
+    model_dir = Path(model_dir)
+    meta = read_meta(model_dir)
+    if not (model_dir / ONNX_FILE).is_file():
+        raise BiomedserveError(f"{model_dir} has no {ONNX_FILE} to start from: run `biomedserve export` first")
+    gate = GateOptions(data_dir=data_dir, limit=limit, progress=progress)
+    reference = reference_dev(model_dir, meta, gate, log)
+    target = model_dir / variant_file(plan.name)
+    remedy, attempts, dev = None, [], None
+    with optimised_stage(model_dir, plan, target) as stage:
+        if plan.quantize:
+            remedy, attempts = gate_int8(model_dir, stage, target, plan, reference, gate, log)
+            dev = max(a.dev for a in attempts)
+        elif not plan.fp16 or _gpu_available():
+            dev = round(dev_score(model_dir, target.name, gate), 4)
+    record = VariantRecord(
+        name=plan.name, graph_file=target.name, optimize=plan.optimize, quantize=plan.quantize, fp16=plan.fp16,
+        isa=plan.isa if plan.quantize else None, remedy=remedy, reference_dev=round(reference, 4), dev=dev,
+        max_loss=MAX_LOSS, dev_limit=limit, attempts=attempts)
+    return record_variant(model_dir, judge(record, force), force)

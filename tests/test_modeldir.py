@@ -105,3 +105,20 @@ def test_a_damaged_vocabulary_is_caught_even_with_tokenizer_json(copy):
     vocab = (copy / "vocab.txt").read_bytes()
     (copy / "vocab.txt").write_bytes(vocab[:-1000])
     _fails(copy, "vocab.txt is corrupt")
+
+
+def test_metric_keys_are_built_and_parsed_in_one_place(tiny_model):
+    from biomedserve.metric_keys import MetricKey, metric_key, parse_metric_key
+    from biomedserve.modeldir import read_meta
+
+    assert metric_key("dev", "onnx", 200) == "dev/onnx@200"
+    assert metric_key("test") == "test/onnx" and metric_key("test", "torch", 0) == "test/torch"
+    assert parse_metric_key("dev/onnx@200") == MetricKey("dev", "onnx", 200)
+    assert parse_metric_key("test/torch") == MetricKey("test", "torch", None)
+    for bad in ("dev", "dev/", "/onnx", "dev/onnx@", "dev/onnx@x"):
+        with pytest.raises(ValueError, match="metric key"):
+            parse_metric_key(bad)
+    # the keys training recorded are the helper's (the tiny model is scored on the first 200 examples)
+    keys = read_meta(tiny_model).metrics
+    assert {parse_metric_key(k) for k in keys} == {MetricKey("dev", "onnx", 200), MetricKey("test", "onnx", 200)}
+    assert all(metric_key(*parse_metric_key(k)) == k for k in keys)

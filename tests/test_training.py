@@ -77,3 +77,54 @@ def test_bf16_autocast_trains_and_keeps_fp32_weights(tiny_base, tmp_path):
     train(recipe.override(bf16=False), tmp_path / "f", options)
     fp32 = load_file(str(tmp_path / "f" / "model.safetensors"))
     assert any(not (fp32[k] == weights[k]).all() for k in weights), "autocast had no effect"
+
+
+def test_train_is_fine_tune_then_build_model_dir(tiny_base, tmp_path, monkeypatch):
+    """Fine-tuning returns a model in memory and writes nothing; building the directory is its own step."""
+    import biomedserve.export as export
+    from biomedserve.recipes import Recipe
+    from biomedserve.runtime import Predictor
+    from biomedserve.training import TrainedModel, TrainOptions, fine_tune, save_trained, train
+
+    recipe = Recipe(dataset="BC5-chem", base_model=str(tiny_base), max_steps=2, batch_size=8, max_length=32, seed=5)
+    options = TrainOptions(limit_train=16, limit_eval=8, progress=False, evaluate_splits=("dev",))
+    trained = fine_tune(recipe, options)
+    assert isinstance(trained, TrainedModel) and list(tmp_path.iterdir()) == []  # it has no directory to write
+    assert trained.history and trained.labels == ["O", "B-CHEMICAL", "I-CHEMICAL"] and trained.train_seconds > 0
+    meta = save_trained(trained, tmp_path / "m", options)
+    assert "model.onnx" not in meta.files and not (tmp_path / "m" / "biomedserve.json").exists()
+    built = export.build_model_dir(tmp_path / "m", meta, evaluate=("dev",), limit=8)
+    assert set(built.metrics) == {"dev/onnx@8"} and "model.onnx" in built.files
+    assert Predictor.from_dir(tmp_path / "m").variant == "model.onnx"
+
+    calls = []
+    real = export.build_model_dir
+    monkeypatch.setattr(export, "build_model_dir", lambda *a, **k: calls.append(k) or real(*a, **k))
+    monkeypatch.setattr("biomedserve.training.build_model_dir", export.build_model_dir)
+    train(recipe, tmp_path / "t", options)
+    assert calls == [{"evaluate": ("dev",), "data_dir": None, "limit": 8, "progress": False}]
+
+
+def test_export_rebuilds_the_directory_with_the_step_train_ends_with(tiny_model, tmp_path, monkeypatch):
+    import shutil
+
+    from typer.testing import CliRunner
+
+    import biomedserve.export as export
+    from biomedserve.cli import app
+    from biomedserve.checksums import file_sha256
+
+    model = tmp_path / "m"
+    shutil.copytree(tiny_model, model)
+    before = read_meta(model)
+    (model / "model.onnx").write_bytes(b"stale")
+    calls = []
+    real = export.build_model_dir
+    monkeypatch.setattr(export, "build_model_dir", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    result = CliRunner().invoke(app, ["export", str(model)])
+    assert result.exit_code == 0, result.output
+    assert calls == [model]
+    after = read_meta(model)
+    assert after.files["model.onnx"].sha256 == file_sha256(model / "model.onnx")
+    assert after.metrics == before.metrics  # a re-export scores nothing
+    assert list(after.files) == sorted(after.files)

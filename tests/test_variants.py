@@ -88,3 +88,74 @@ def test_quint8_weights_are_tried_only_where_u8s8_saturates():
     assert not any(r.unsigned_weights for r in int8_remedies("avx512_vnni"))
     assert int8_remedies("avx2") == INT8_REMEDIES and int8_remedies("avx512") == INT8_REMEDIES
     assert int8_remedies("avx512_vnni")[0] == INT8_REMEDIES[0]
+
+
+def test_a_variant_is_recorded_as_a_typed_record_that_round_trips(model):
+    from biomedserve.modeldir import GateAttempt, ModelMeta, VariantRecord
+
+    build_variant(model, VariantPlan(quantize="int8"), force=True, limit=20, progress=False, log=_quiet)
+    meta = read_meta(model)
+    record = meta.variants["int8"]
+    assert isinstance(record, VariantRecord) and all(isinstance(a, GateAttempt) for a in record.attempts)
+    assert (record.name, record.graph_file) == ("int8", "model.int8.onnx")  # the name and the file, apart
+    assert ModelMeta.model_validate_json(meta.model_dump_json()) == meta
+
+
+def test_a_card_written_with_dict_variants_still_loads_and_falls_back(model, monkeypatch):
+    """Cards from before VariantRecord: the graph under "file", no "name"; the ISA fallback still reads them."""
+    import json
+
+    import biomedserve.runtime.predictor as predictor_module
+
+    build_variant(model, VariantPlan(quantize="int8"), force=True, limit=20, progress=False, log=_quiet)
+    card = json.loads((model / "biomedserve.json").read_text())
+    old = card["variants"]["int8"]
+    old["file"] = old.pop("graph_file")
+    del old["name"], old["loss"]  # not written when absent
+    card["variants"]["o1"] = {"file": "model.o1.onnx", "optimize": "O1", "passed": None}
+    (model / "biomedserve.json").write_text(json.dumps(card))
+    meta = read_meta(model)
+    assert meta.variants["int8"].graph_file == "model.int8.onnx" and meta.variants["int8"].name == "int8"
+    assert meta.variants["int8"]["isa"] == old["isa"] and meta.variants["o1"].get("quantize") is None
+    assert Predictor.from_dir(model).variant == "model.int8.onnx"
+    monkeypatch.setattr(predictor_module, "cpu_isa", lambda: "avx2" if old["isa"] != "avx2" else "avx512")
+    assert Predictor.from_dir(model).variant == "model.onnx"  # gated on another CPU class: fp32
+    card["variants"]["o1"]["name"] = "o2"  # a record filed under another name is refused, naming it
+    (model / "biomedserve.json").write_text(json.dumps(card))
+    with pytest.raises(ModelDirError, match="variants.*'o1'.*'o2'"):
+        read_meta(model)
+
+
+def test_gating_leaves_the_card_as_it_was_until_the_record_is_written(model, monkeypatch):
+    """Each int8 attempt is scored by graph file; the card is written once, after the verdict."""
+    import biomedserve.evaluation as evaluation
+
+    card = (model / "biomedserve.json").read_bytes()
+    seen = []
+    real = evaluation.evaluate_model
+
+    def spy(*args, **kwargs):
+        seen.append(((model / "biomedserve.json").read_bytes(), kwargs["predictor"].variant))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(evaluation, "evaluate_model", spy)
+    monkeypatch.setattr("biomedserve.variants.MAX_LOSS", -1000.0)  # every remedy is tried
+    build_variant(model, VariantPlan(quantize="int8"), limit=20, progress=False, log=_quiet)
+    graphs = [graph for _, graph in seen]  # fp32 first: the card has no dev score on these 20 examples
+    assert graphs == ["model.onnx"] + ["model.int8.onnx"] * len(int8_remedies(cpu_isa()))
+    assert all(during == card for during, _ in seen)
+    assert (model / "biomedserve.json").read_bytes() != card and "int8" in read_meta(model).variants
+
+
+def test_a_graph_file_opens_without_the_card_listing_it(model):
+    shutil.copy(model / "model.onnx", model / "model.trial.onnx")
+    predictor = Predictor.from_dir(model, graph="model.trial.onnx")
+    assert predictor.variant == "model.trial.onnx" and predictor.graph_choice.variant == "trial"
+    assert predictor.predict("Naloxone reversed the effect of clonidine.") is not None
+    assert Predictor.from_dir(model, graph=model / "model.trial.onnx").variant == "model.trial.onnx"
+    with pytest.raises(ModelDirError, match="model.none.onnx is missing"):
+        Predictor.from_dir(model, graph="model.none.onnx")
+    with pytest.raises(ModelDirError, match="not a file in"):
+        Predictor.from_dir(model, graph=model.parent / "model.onnx")
+    with pytest.raises(BiomedserveError, match="backend='onnx'"):
+        Predictor.from_dir(model, backend="torch", graph="model.onnx")

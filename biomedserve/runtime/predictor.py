@@ -29,6 +29,7 @@ from biomedserve.modeldir import (
     pick_cpu_default,
     read_meta,
     variant_file,
+    variant_name,
     verify_files,
 )
 from biomedserve.runtime.backends import OnnxBackend, TorchBackend
@@ -66,7 +67,7 @@ def choose_variant(meta: ModelMeta, variant: str, providers: list[str] | None) -
         if variant != "fp32" and variant not in meta.variants:
             known = ", ".join(["fp32", *meta.variants])
             raise ModelDirError(f"{meta.name} has no variant {variant!r}; it has: {known}")
-        gated_on = meta.variants.get(variant, {}).get("isa")
+        gated_on = meta.variants[variant].isa if variant in meta.variants else None
         reason = "asked for by name" + (f" (int8 gated on {gated_on}, not on this {isa} CPU)"
                                         if gated_on and gated_on != isa else "")
         return GraphChoice(variant, variant_file(variant), reason)
@@ -76,15 +77,23 @@ def choose_variant(meta: ModelMeta, variant: str, providers: list[str] | None) -
         return GraphChoice(name, variant_file(name), "the card's GPU default" if meta.default_gpu_variant
                            else "no fp16 variant gated for GPU")
     name = meta.default_variant
-    gated_on = meta.variants.get(name, {}).get("isa")
+    gated_on = meta.variants[name].isa if name in meta.variants else None
     if not gated_on or gated_on == isa:
         why = "the card's gated CPU default" + (f" (gated on this {isa} CPU class)" if gated_on else "")
         return GraphChoice(name, variant_file(name), why)
-    trusted = {n: e for n, e in meta.variants.items() if e.get("isa") in (None, isa)}
+    trusted = {n: e for n, e in meta.variants.items() if e.isa in (None, isa)}
     chosen = pick_cpu_default(trusted, "fp32")
     reason = (f"the card's default {name} was gated on a {gated_on} CPU and this one is {isa}, where int8 "
               f"arithmetic differs; re-gate here with `biomedserve export --quantize int8`")
     return GraphChoice(chosen, variant_file(chosen), reason, fallback=True)
+
+
+def _explicit_graph(model_dir: Path, graph: str | Path) -> GraphChoice:
+    """The choice for a graph named by file: it must lie in ``model_dir`` (the tokenizer and card are there)."""
+    path = Path(graph)
+    if len(path.parts) > 1 and path.resolve().parent != model_dir.resolve():
+        raise ModelDirError(f"graph {str(graph)!r} is not a file in {model_dir}")
+    return GraphChoice(variant_name(path.name), path.name, "named by file (not read from the card)")
 
 
 def _available_providers() -> list[str]:
@@ -122,7 +131,7 @@ class Predictor:
     @classmethod
     def from_dir(cls, model_dir: str | Path, backend: str = "onnx", threads: int | None = None,
                  providers: list[str] | None = None, variant: str = "auto", verify: bool = True,
-                 streams: int = 1) -> "Predictor":
+                 streams: int = 1, graph: str | Path | None = None) -> "Predictor":
         """Open ``model_dir`` and return the predictor for its task type.
 
         ``streams`` > 1 runs that many batches at once, each ONNX Runtime call on
@@ -132,8 +141,9 @@ class Predictor:
 
         ``variant`` picks the ONNX graph: ``auto`` takes the card's gated default for this hardware
         (fp16 on a CUDA GPU if it passed there, else the CPU default, else fp32); a name such as
-        ``fp32``, ``o2`` or ``int8`` forces one. ``verify=False`` skips the checksum pass (for a
-        variant being built).
+        ``fp32``, ``o2`` or ``int8`` forces one. ``graph`` instead names an ONNX file in ``model_dir``
+        and runs it whether or not the card lists it, so a variant can be scored before it is recorded.
+        ``verify=False`` skips the checksum pass (for a variant being built).
         """
         model_dir = Path(model_dir)
         if backend not in BACKENDS:
@@ -144,7 +154,14 @@ class Predictor:
             raise ModelDirError(
                 f"{model_dir}: task {meta.task!r} has no runtime predictor; known: {', '.join(TASK_TYPES)}"
             )
-        choice = choose_variant(meta, variant, providers) if backend == "onnx" else None
+        if backend != "onnx":
+            if graph is not None:
+                raise BiomedserveError(f"graph={str(graph)!r} is an ONNX file: it needs backend='onnx', not {backend!r}")
+            choice = None
+        elif graph is not None:
+            choice = _explicit_graph(model_dir, graph)
+        else:
+            choice = choose_variant(meta, variant, providers)
         graph = choice.graph_file if choice else None
         weights = (graph,) if backend == "onnx" else TORCH_FILES
         verify_files(model_dir, meta, weights + TOKENIZER_FILES, checksums=verify)
