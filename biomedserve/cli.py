@@ -480,6 +480,7 @@ def quickstart(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
 ) -> None:
     """The main job on the embedded encoder: train BC5-chem NER if missing, export, annotate a text."""
+    from biomedserve.metric_keys import metric_key
     from biomedserve.modeldir import read_meta
 
     _quiet_libraries()
@@ -493,7 +494,8 @@ def quickstart(
                   limit_train=None, limit_eval=None, overwrite=True)
         else:
             meta = read_meta(model)
-            _say(f"using {model} (test F1 {meta.metrics.get('test/onnx', {}).get('f1', float('nan')):.2f})")
+            test = meta.metrics.get(metric_key("test"), {})
+            _say(f"using {model} (test F1 {test.get('f1', float('nan')):.2f})")
     except BiomedserveError as exc:
         _fail(exc)
     predict(model=model, texts=[text], backend="onnx")
