@@ -62,7 +62,20 @@ def classification_loss(logits: torch.Tensor, labels: torch.Tensor, problem_type
     return nn.functional.cross_entropy(logits, labels)
 
 
-class PooledClassifier(nn.Module):
+class _OnEncoder(nn.Module):
+    """What the stabilisation helpers (``biomedserve.stabilise``) read from a Hugging Face model."""
+
+    encoder: nn.Module
+
+    @property
+    def base_model(self) -> nn.Module:
+        return self.encoder
+
+    def _init_weights(self, module: nn.Module) -> None:
+        self.encoder._init_weights(module)
+
+
+class PooledClassifier(_OnEncoder):
     """An encoder, a pooling of its hidden states, dropout and a linear head."""
 
     def __init__(self, encoder: nn.Module, num_labels: int, pooling: str = "cls",
@@ -109,7 +122,7 @@ class PooledClassifier(nn.Module):
         return SequenceClassifierOutput(loss=loss, logits=logits)
 
 
-class BiEncoder(nn.Module):
+class BiEncoder(_OnEncoder):
     """Sentence-pair regression as ``scale · cos(mean(a), mean(b)) + shift``, each sentence encoded alone.
 
     Training features carry ``input_ids``/``attention_mask`` for the first sentence and

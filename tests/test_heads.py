@@ -108,3 +108,16 @@ def test_biencoder_starts_from_the_encoders_cosine_and_exports(tiny_base, tokeni
     with torch.no_grad():
         want = loaded.embed(a["input_ids"], a["attention_mask"]).numpy()
     np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_the_stabilisation_helpers_work_on_the_new_heads(tiny_base):
+    from biomedserve.stabilise import freeze_lower, parameter_groups, prune_top_layers, reinit_pooler
+
+    model = PooledClassifier(AutoModel.from_pretrained(str(tiny_base)), 2, "mean")
+    reinit_pooler(model, True)
+    freeze_lower(model, True, 0)
+    assert not any(p.requires_grad for p in model.encoder.embeddings.parameters())
+    groups = parameter_groups(model, 1e-4, 0.0, 0.5)
+    assert {g["lr"] for g in groups} == {1e-4, 5e-5}  # layer 1 at ξ·lr; the top layer and the head at lr
+    prune_top_layers(model, 1)
+    assert len(model.encoder.encoder.layer) == 1
