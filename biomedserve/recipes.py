@@ -57,6 +57,13 @@ class Recipe(BaseModel):
     reinit_pooler: bool = Field(
         False, description="re-initialise the pooler over [CLS] (sequence tasks; a no-op for NER)")
     prune_top_layers: int = Field(0, ge=0, description="drop the top k layers before fine-tuning")
+    # --- what a sequence head reads (biomedserve.heads); None keeps Hugging Face's head (the pooler) ---
+    pooling: Literal["pooler", "cls", "mean", "entity_start"] | None = Field(
+        None, description="sequence tasks: the head reads the pooler, [CLS], the masked mean, or (relations) "
+        "the two entity-marker tokens; None: Hugging Face's own head over the pooler")
+    head: Literal["cross", "biencoder"] = Field(
+        "cross", description="similarity: cross (one input, both sentences) or biencoder (each sentence "
+        "mean-pooled alone, the score a scaled cosine)")
     single_segment: bool = Field(False, description="pair tasks: segment id 0 for both texts")
     refit_train_dev: bool = Field(
         False, description="after picking the best epoch on dev, retrain on train+dev for that many epochs")

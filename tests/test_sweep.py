@@ -35,7 +35,9 @@ def test_options_added_later_keep_finished_runs_keys():
                     max_length=128, seed=1)
     old = "e9c18a553706a752"
     assert RunSpec("a", recipe).key == old
-    for changed in ({"bf16": True}, {"reinit_pooler": True}, {"head_bias_prior": True}):
+    assert RunSpec("a", recipe.override(bf16="auto")).key == old  # a host decision, not a hyperparameter
+    for changed in ({"bf16": True}, {"reinit_pooler": True}, {"head_bias_prior": True}, {"pooling": "mean"},
+                    {"head": "biencoder"}):
         assert RunSpec("a", recipe.override(**changed)).key != old, changed
 
 
