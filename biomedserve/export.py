@@ -9,17 +9,25 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from biomedserve.errors import BiomedserveError
-from biomedserve.modeldir import ONNX_FILE, ModelMeta, read_meta, record_files, write_meta
+from biomedserve.heads import export_head_onnx, load_head, takes_token_types
+from biomedserve.modeldir import HEAD_CONFIG, ONNX_FILE, ModelMeta, read_meta, record_files, write_meta
 
 
 def export_onnx(model_dir: Path, onnx_task: str) -> Path:
     """Export the PyTorch weights in ``model_dir`` to ``model_dir/model.onnx``.
 
     optimum validates the graph against PyTorch on a dummy batch during export. It writes config
-    and tokenizer copies too; we keep only the graph, written atomically.
+    and tokenizer copies too; we keep only the graph, written atomically. A :mod:`biomedserve.heads`
+    head (``head.json`` beside the weights) is exported with ``torch.onnx`` and checked the same way.
     """
     from optimum.exporters.onnx import main_export
 
+    if (model_dir / HEAD_CONFIG).is_file():  # a biomedserve.heads head: optimum knows no such model
+        try:
+            model = load_head(model_dir)
+            return export_head_onnx(model, model_dir / ONNX_FILE, takes_token_types(model.encoder))
+        except Exception as exc:
+            raise BiomedserveError(f"ONNX export of {model_dir} failed: {exc}") from exc
     with tempfile.TemporaryDirectory(dir=model_dir, prefix=".export-") as tmp:
         try:
             main_export(str(model_dir), output=tmp, task=onnx_task, device="cpu", do_validation=True)

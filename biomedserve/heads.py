@@ -28,9 +28,9 @@ import torch
 from torch import nn
 from transformers.modeling_outputs import SequenceClassifierOutput
 
+from biomedserve.modeldir import HEAD_CONFIG, HEAD_WEIGHTS
+
 POOLINGS = ("pooler", "cls", "mean", "entity_start")
-HEAD_CONFIG = "head.json"
-HEAD_WEIGHTS = "head.safetensors"
 
 
 def masked_mean(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -252,5 +252,60 @@ def export_head_onnx(model: nn.Module, target: Path, uses_token_types: bool) -> 
         torch.onnx.export(module, args, str(tmp), input_names=names, output_names=[output],
                           dynamic_axes={n: {i: a for a, i in d.items()} for n, d in dynamic.items()},
                           opset_version=17, dynamo=False)
+    _check_parity(module, args, names, tmp)
     tmp.replace(target)
     return Path(target)
+
+
+def _check_parity(module: nn.Module, args: tuple, names: list[str], graph: Path, atol: float = 1e-3) -> None:
+    """The exported graph must give what PyTorch gives on the export batch (as optimum's validation)."""
+    import numpy as np
+    import onnxruntime as ort
+
+    with torch.no_grad():
+        want = module(*args).numpy()
+    got = ort.InferenceSession(str(graph)).run(None, {n: a.numpy() for n, a in zip(names, args)})[0]
+    if not np.allclose(got, want, atol=atol):
+        graph.unlink(missing_ok=True)
+        raise ValueError(f"ONNX export differs from PyTorch by up to {np.abs(got - want).max():.2e} (limit {atol})")
+
+
+def marker_tokens(entity_masks: Sequence[str]) -> list[str]:
+    """The marker tokens of a relation set's masks: ``("CHEMICAL", "GENE")`` → ``["@CHEMICAL$", "@GENE$"]``."""
+    return list(dict.fromkeys(f"@{mask}$" for mask in entity_masks))
+
+
+def add_entity_markers(tokenizer, entity_masks: Sequence[str]) -> list[int]:
+    """Make each marker one token (WordPiece would cut ``@GENE$`` into ``@ gene $``) and return their ids.
+
+    The encoder's embedding matrix must then grow to ``len(tokenizer)``; the new rows are trained.
+    """
+    tokenizer.add_tokens(marker_tokens(entity_masks), special_tokens=True)
+    return tokenizer.convert_tokens_to_ids(marker_tokens(entity_masks))
+
+
+class BiEncoderCollator:
+    """Pads the two sentences of each bi-encoder feature separately (each to its own longest)."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+
+    def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
+        def pad(suffix: str) -> dict[str, torch.Tensor]:
+            rows = [{"input_ids": f[f"input_ids{suffix}"], "attention_mask": f[f"attention_mask{suffix}"]}
+                    for f in features]
+            return self.tokenizer.pad(rows, return_tensors="pt")
+
+        a, b = pad(""), pad("_b")
+        batch = {"input_ids": a["input_ids"], "attention_mask": a["attention_mask"],
+                 "input_ids_b": b["input_ids"], "attention_mask_b": b["attention_mask"]}
+        if "labels" in features[0]:
+            batch["labels"] = torch.tensor([f["labels"] for f in features], dtype=torch.float32)
+        return batch
+
+
+def takes_token_types(encoder: nn.Module) -> bool:
+    """Whether the encoder's forward has segment ids (BERT does; DistilBERT does not)."""
+    import inspect
+
+    return "token_type_ids" in inspect.signature(encoder.forward).parameters

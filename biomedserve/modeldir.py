@@ -31,6 +31,7 @@ META_FILE = "biomedserve.json"
 CARD_FILE = "README.md"
 ONNX_FILE = "model.onnx"
 TORCH_FILES = ("config.json", "model.safetensors")
+HEAD_CONFIG, HEAD_WEIGHTS = "head.json", "head.safetensors"  # a biomedserve.heads head beside the encoder
 OPTIMIZE_LEVELS = ("O1", "O2", "O3", "O4")  # optimum's graph optimisation presets, lightest first
 # tokenizer.json is required: without it transformers would rebuild a tokenizer from vocab.txt,
 # silently a different one if vocab.txt is damaged
@@ -160,6 +161,8 @@ class ModelMeta(BaseModel):
     labels: list[str]
     # relation models: the entity types the training sentences were masked with (@CHEMICAL$, @GENE$)
     entity_masks: tuple[str, str] | None = None
+    # a biomedserve.heads head (pooling, or the bi-encoder's scale and shift); None: Hugging Face's own
+    head: dict[str, Any] | None = None
     max_length: int
     base_model: str
     recipe: dict[str, Any]

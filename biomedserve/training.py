@@ -24,6 +24,7 @@ import math
 import os
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,14 @@ from biomedserve.encoders import resolve_base_model
 from biomedserve.errors import BiomedserveError, RecipeError
 from biomedserve.export import build_model_dir
 from biomedserve.hardware import Bf16Decision, decide_bf16, native_bf16
+from biomedserve.heads import (
+    BiEncoder,
+    BiEncoderCollator,
+    PooledClassifier,
+    add_entity_markers,
+    head_config,
+    save_head,
+)
 from biomedserve.modeldir import ModelMeta, model_files, record_files
 from biomedserve.provenance import provenance
 from biomedserve.recipes import Recipe
@@ -60,25 +69,71 @@ class TrainOptions:
     evaluate_splits: tuple[str, ...] = ("dev", "test")
 
 
+def check_head_fields(recipe: Recipe, task: TaskDefinition, spec: DatasetSpec) -> None:
+    """``pooling`` and ``head`` must fit the task: a clear error naming the field otherwise."""
+    if recipe.pooling is not None and task.token_level:
+        raise RecipeError(f"pooling: {task.name} tags tokens and has no sequence head to pool for")
+    if recipe.pooling == "entity_start" and not spec.entity_masks:
+        raise RecipeError(f"pooling: entity_start reads entity markers, and {spec.name} has none "
+                          "(relation sets only)")
+    if recipe.head == "biencoder":
+        if task.problem_type != "regression":
+            raise RecipeError(f"head: biencoder scores sentence pairs by cosine; {spec.name} is {task.name}")
+        if recipe.pooling not in (None, "mean"):
+            raise RecipeError("pooling: a biencoder mean-pools each sentence; leave pooling unset or mean")
+
+
+def _encoder(base: str, recipe: Recipe, labels: list[str], task: TaskDefinition, vocab_size: int | None):
+    """The bare encoder for a :mod:`biomedserve.heads` head, its embeddings grown for added markers."""
+    from transformers import AutoModel
+
+    try:
+        encoder = AutoModel.from_pretrained(base)
+    except OSError as exc:
+        raise BiomedserveError(f"base model {recipe.base_model!r} could not be loaded: {exc}") from None
+    if vocab_size and vocab_size != encoder.get_input_embeddings().num_embeddings:
+        encoder.resize_token_embeddings(vocab_size)
+    # the Trainer's metrics read the label names from the config, as with Hugging Face's heads
+    encoder.config.id2label = dict(enumerate(labels))
+    encoder.config.label2id = {label: i for i, label in enumerate(labels)}
+    encoder.config.problem_type = task.problem_type
+    return encoder
+
+
 def build_model(task: TaskDefinition, base: str, labels: list[str], recipe: Recipe,
-                train_set: list[dict] | None = None):
+                train_set: list[dict] | None = None, vocab_size: int | None = None,
+                marker_ids: Sequence[int] = ()):
     """The task head on the base encoder, with the recipe's structural changes applied.
 
-    ``train_set`` (features with ``labels``) is needed only by ``head_bias_prior``.
+    With ``pooling`` or ``head: biencoder`` in the recipe the head is one of :mod:`biomedserve.heads`
+    (what it reads is chosen, not the pooler by default); otherwise Hugging Face's ``AutoModelFor*``.
+    ``train_set`` (features with ``labels``) is needed by ``head_bias_prior`` and by the bi-encoder,
+    whose output scale is fitted to the training labels before fine-tuning. ``vocab_size`` and
+    ``marker_ids`` come from :func:`biomedserve.heads.add_entity_markers`.
     """
     from transformers import set_seed
 
     set_seed(recipe.seed)  # before the head is initialised, so one seed gives one model
-    try:
-        model = task.auto_model.from_pretrained(
-            base, num_labels=len(labels), id2label=dict(enumerate(labels)),
-            label2id={label: i for i, label in enumerate(labels)}, problem_type=task.problem_type)
-    except OSError as exc:
-        raise BiomedserveError(f"base model {recipe.base_model!r} could not be loaded: {exc}") from None
+    if recipe.head == "biencoder":
+        model = BiEncoder(_encoder(base, recipe, labels, task, vocab_size))
+    elif recipe.pooling is not None:
+        model = PooledClassifier(_encoder(base, recipe, labels, task, vocab_size), len(labels), recipe.pooling,
+                                 task.problem_type, marker_ids)
+    else:
+        try:
+            model = task.auto_model.from_pretrained(
+                base, num_labels=len(labels), id2label=dict(enumerate(labels)),
+                label2id={label: i for i, label in enumerate(labels)}, problem_type=task.problem_type)
+        except OSError as exc:
+            raise BiomedserveError(f"base model {recipe.base_model!r} could not be loaded: {exc}") from None
     prune_top_layers(model, recipe.prune_top_layers)
     reinit_top_layers(model, recipe.reinit_top_layers)
     reinit_pooler(model, recipe.reinit_pooler)
     freeze_lower(model, recipe.freeze_embeddings, recipe.freeze_layers)
+    if isinstance(model, BiEncoder):
+        if train_set is None:
+            raise ValueError("a biencoder needs the training features to fit its output scale")
+        fit_biencoder_scale(model, train_set)
     if recipe.head_bias_prior:
         if task.token_level:
             raise RecipeError(f"head_bias_prior: {task.name} has no sequence classification head to set")
@@ -89,6 +144,33 @@ def build_model(task: TaskDefinition, base: str, labels: list[str], recipe: Reci
         except ValueError as exc:
             raise RecipeError(f"head_bias_prior: {exc}") from None
     return model
+
+
+def fit_biencoder_scale(model: BiEncoder, train_set: list[dict], batch_size: int = 64) -> None:
+    """Least-squares ``scale``/``shift`` of the training labels on the untrained encoder's cosines."""
+    import torch
+
+    collate = BiEncoderCollator(_PadOnly())
+    model.eval()
+    cosines = []
+    with torch.no_grad():
+        for start in range(0, len(train_set), batch_size):
+            batch = collate(train_set[start:start + batch_size])
+            cosines.append(model.cosine(batch["input_ids"], batch["attention_mask"], batch["input_ids_b"],
+                                        batch["attention_mask_b"]))
+    model.train()
+    model.fit_affine(torch.cat(cosines), torch.tensor([float(f["labels"]) for f in train_set]))
+
+
+class _PadOnly:
+    """Right-padding with id 0, enough for computing cosines (the mask hides the padding)."""
+
+    def pad(self, rows: list[dict], return_tensors: str = "pt") -> dict:
+        import torch
+
+        width = max(len(r["input_ids"]) for r in rows)
+        return {key: torch.tensor([r[key] + [0] * (width - len(r[key])) for r in rows])
+                for key in ("input_ids", "attention_mask")}
 
 
 def build_optimizer(model, recipe: Recipe, total_steps: int):
@@ -178,7 +260,10 @@ def fit(task: TaskDefinition, spec: DatasetSpec, recipe: Recipe, model, tokenize
         use_cpu=not torch.cuda.is_available(),
         bf16=bf16,
     )
-    collator = (DataCollatorForTokenClassification if task.token_level else DataCollatorWithPadding)(tokenizer)
+    if isinstance(model, BiEncoder):
+        collator = BiEncoderCollator(tokenizer)
+    else:
+        collator = (DataCollatorForTokenClassification if task.token_level else DataCollatorWithPadding)(tokenizer)
     keeper = KeepBest(task.metric, recipe.early_stopping_patience)
     trainer = Trainer(model=model, args=args, train_dataset=train_set, eval_dataset=dev_set,
                       data_collator=collator, compute_metrics=task.trainer_metrics(model.config.id2label, spec),
@@ -235,6 +320,8 @@ def fine_tune(recipe: Recipe, options: TrainOptions | None = None) -> TrainedMod
         tokenizer = AutoTokenizer.from_pretrained(base)
     except OSError as exc:
         raise BiomedserveError(f"base model {recipe.base_model!r} could not be loaded: {exc}") from None
+    check_head_fields(recipe, task, spec)
+    markers = add_entity_markers(tokenizer, spec.entity_masks) if recipe.pooling == "entity_start" else []
     train_set = task.features(train_records, tokenizer, label2id, spec, recipe)
     dev_set = task.features(dev_records, tokenizer, label2id, spec, recipe)
     steps_per_epoch = math.ceil(len(train_set) / recipe.batch_size)
@@ -245,7 +332,10 @@ def fine_tune(recipe: Recipe, options: TrainOptions | None = None) -> TrainedMod
                       "use bf16: auto", stacklevel=2)
     with tempfile.TemporaryDirectory(prefix="biomedserve-train-") as work:
         started = time.perf_counter()
-        trainer = fit(task, spec, recipe, build_model(task, base, labels, recipe, train_set), tokenizer,
+        def model_for(examples: list[dict]):
+            return build_model(task, base, labels, recipe, examples, len(tokenizer), markers)
+
+        trainer = fit(task, spec, recipe, model_for(train_set), tokenizer,
                       train_set, dev_set, Path(work), options, bf16.used)
         history = _dev_history(trainer, task.metric, steps_per_epoch)
         best = max(history, key=lambda e: e[task.metric]) if history else None
@@ -253,7 +343,7 @@ def fine_tune(recipe: Recipe, options: TrainOptions | None = None) -> TrainedMod
         if recipe.refit_train_dev and best is not None:
             # the selected epoch count, now on train+dev, from the same initialisation; no dev left to select on
             refit_epochs = max(best["epoch"], 1 / steps_per_epoch)
-            trainer = fit(task, spec, recipe, build_model(task, base, labels, recipe, train_set + dev_set),
+            trainer = fit(task, spec, recipe, model_for(train_set + dev_set),
                           tokenizer, train_set + dev_set, None, Path(work), options, bf16.used, epochs=refit_epochs)
         train_seconds = time.perf_counter() - started
     return TrainedModel(
@@ -269,7 +359,11 @@ def save_trained(trained: TrainedModel, out: str | Path, options: TrainOptions |
     options = options or TrainOptions()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    trained.model.save_pretrained(str(out))
+    custom = isinstance(trained.model, (PooledClassifier, BiEncoder))
+    if custom:
+        save_head(trained.model, out)
+    else:
+        trained.model.save_pretrained(str(out))
     trained.tokenizer.save_pretrained(str(out))
     spec = trained.spec
     return ModelMeta(
@@ -278,6 +372,7 @@ def save_trained(trained: TrainedModel, out: str | Path, options: TrainOptions |
         dataset=spec.name,
         labels=trained.labels,
         entity_masks=spec.entity_masks,
+        head=head_config(trained.model) if custom else None,
         max_length=trained.recipe.max_length,
         base_model=trained.recipe.base_model,
         recipe=trained.recipe.model_dump(),

@@ -13,6 +13,7 @@ import numpy as np
 
 from biomedserve.errors import BiomedserveError, ModelDirError
 from biomedserve.hardware import usable_cores
+from biomedserve.modeldir import HEAD_CONFIG
 
 GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
 
@@ -78,7 +79,12 @@ class TorchBackend:
         self.torch = torch
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         try:
-            self.model = getattr(transformers, auto_model).from_pretrained(str(path)).to(self.device).eval()
+            if (Path(path) / HEAD_CONFIG).is_file():  # a biomedserve.heads head, not an AutoModelFor* one
+                from biomedserve.heads import load_head
+
+                self.model = load_head(Path(path)).to(self.device)
+            else:
+                self.model = getattr(transformers, auto_model).from_pretrained(str(path)).to(self.device).eval()
         except Exception as exc:
             raise ModelDirError(f"{path}: PyTorch weights could not be loaded: {exc}") from None
         self.providers = [self.device]
@@ -86,4 +92,6 @@ class TorchBackend:
     def __call__(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         with self.torch.inference_mode():
             tensors = {k: self.torch.from_numpy(v).to(self.device) for k, v in batch.items()}
+            if hasattr(self.model, "embed"):  # a bi-encoder: sentence vectors, as its ONNX graph gives
+                return self.model.embed(tensors["input_ids"], tensors["attention_mask"]).float().cpu().numpy()
             return self.model(**tensors).logits.float().cpu().numpy()

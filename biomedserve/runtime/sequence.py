@@ -69,7 +69,24 @@ class PairClassifierPredictor(SequencePredictor):
 
 
 class SimilarityPredictor(SequencePredictor):
-    """BIOSSES-style similarity of two sentences on the 0–4 scale."""
+    """BIOSSES-style similarity of two sentences on the 0–4 scale.
+
+    A cross-encoder reads both sentences in one input. A bi-encoder (the card's ``head``) embeds each
+    sentence alone — all of a batch's sentences in one run — and scores ``scale · cos + shift``.
+    """
+
+    def predict_raw(self, pairs: Sequence[Pair], progress: bool = False) -> np.ndarray:
+        head = self.meta.head or {}
+        if head.get("head") != "biencoder":
+            return super().predict_raw(pairs, progress=progress)
+        texts = [a for a, _ in pairs] + [b or "" for _, b in pairs]
+        if not pairs:
+            return np.zeros((0, 1), dtype=np.float32)
+        encoded = [encode_pair(self.tokenizer, t, None, self.meta.max_length, True)["input_ids"] for t in texts]
+        vectors = np.stack(self._run(encoded, progress=progress))
+        first, second = vectors[: len(pairs)], vectors[len(pairs):]
+        cosine = (first * second).sum(axis=-1)  # the graph's vectors are L2-normalised
+        return (head["scale"] * cosine + head["shift"]).astype(np.float32).reshape(-1, 1)
 
     def predict(self, pairs: Pair | Sequence[Pair]) -> Score | list[Score]:
         """A :class:`Score` per (sentence, sentence) pair: one tuple gives one Score, a list a list."""

@@ -16,6 +16,14 @@ from biomedserve.tasks.classification import pearson
 
 
 def features(records: Sequence[PairInstance], tokenizer, label2id, spec, recipe) -> list[dict]:
+    """The pair as one input (cross-encoder), or each sentence alone (``head: biencoder``)."""
+    if recipe.head == "biencoder":
+        def alone(text: str) -> dict:
+            encoded = tokenizer(text, truncation=True, max_length=recipe.max_length)
+            return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
+
+        return [{**alone(r.text_a), **{f"{k}_b": v for k, v in alone(r.text_b).items()}, "labels": float(r.label)}
+                for r in records]
     return [
         {**encode_pair(tokenizer, r.text_a, r.text_b, recipe.max_length, recipe.single_segment),
          "labels": float(r.label)}
