@@ -85,11 +85,11 @@ def collect(plan_list: list[tuple[str, RunSpec]], runs_dir: Path) -> dict[str, l
     return done
 
 
-def table(results: list[dict]) -> dict[str, dict[str, dict]]:
+def table(results: list[dict], split: str = "test") -> dict[str, dict[str, dict]]:
     grouped: dict[str, dict[str, list[float]]] = {}
     for r in results:
-        if r.get("test") is not None:
-            grouped.setdefault(r["dataset"], {}).setdefault(r["variant"], []).append(r["test"])
+        if r.get(split) is not None:
+            grouped.setdefault(r["dataset"], {}).setdefault(r["variant"], []).append(r[split])
     return {d: {v: seed_stats(s) for v, s in vs.items()} for d, vs in grouped.items()}
 
 
@@ -128,6 +128,7 @@ def build_report(plan: dict, label: str, done: dict[str, list[dict]], machine: d
                                  if "BIOSSES" in main else {}),
         "ablation": table(done.get("ablation", [])),
         "pruning": table(done.get("pruning", [])),
+        "heads": {"test": table(done.get("heads", [])), "dev": table(done.get("heads", []), split="dev")},
         "runs": {stage: sorted(results, key=lambda r: (r["dataset"], r["variant"], r["seed"]))
                  for stage, results in done.items()},
         "planned_runs": planned,
@@ -251,9 +252,32 @@ def markdown(report: dict, plan: dict) -> str:
             lines.append(f"| {dataset} | " + " | ".join(_cell(row.get(v)) for v in ("0", "2", "4")) +
                          f" | {' / '.join(map(str, pp.get(dataset, [])))} |")
         lines.append("")
+    heads = report.get("heads", {})
+    if heads.get("test"):
+        lines += heads_section(report, plan)
     lines += [f"![per-seed scores](blurb_{s['encoder_label']}_seeds.png)", "",
               "Reproduce: `python benchmarks/blurb.py` (resumable; `--report-only` rebuilds this page).", ""]
     return "\n".join(lines)
+
+
+HEAD_VARIANTS = ("pooler", "cls", "mean", "entity_start", "biencoder")
+
+
+def heads_section(report: dict, plan: dict) -> list[str]:
+    """What the sequence head reads, dev (where choices are made) and test, beside each set's floor."""
+    floors = {d: f"always \"{f['label']}\": {f['accuracy']:.2f}" for d, f in report["majority_floor"].items()}
+    floors.update({d: f"untrained cosine: {v:.2f}" for d, v in report.get("zero_shot_similarity", {}).items()})
+    lines = ["## What the head reads (standard recipe otherwise)", "",
+             "`pooler` is Hugging Face's head (the standard recipe); `cls` and `mean` read the final hidden "
+             "states; `entity_start` the two entity markers as single tokens; `biencoder` scores the cosine of "
+             "each sentence mean-pooled alone. dev / test points, mean ± std over seeds where several ran.", "",
+             "| dataset | " + " | ".join(HEAD_VARIANTS) + " | trivial floor (test) |", "|---" * (len(HEAD_VARIANTS) + 2) + "|"]
+    dev, test = report["heads"]["dev"], report["heads"]["test"]
+    for dataset, row in test.items():
+        cells = [f"{_cell(dev.get(dataset, {}).get(v))} / {_cell(row.get(v))}" if v in row else "–"
+                 for v in HEAD_VARIANTS]
+        lines.append(f"| {dataset} | " + " | ".join(cells) + f" | {floors.get(dataset, '')} |")
+    return [*lines, ""]
 
 
 def plot(report: dict, plan: dict, path: "Path | io.BytesIO") -> None:

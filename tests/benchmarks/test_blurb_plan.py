@@ -27,7 +27,8 @@ def test_plan_expands_with_group_budgets_applied_to_both_recipes():
     by_dataset: dict[str, list] = {}
     for _, run in runs:
         by_dataset.setdefault(run.recipe.dataset, []).append(run)
-    budgeted = next(g for g in plan["stages"][0]["groups"] if g.get("overrides"))
+    main = next(stage for stage in plan["stages"] if stage["name"] == "main")
+    budgeted = next(g for g in main["groups"] if g.get("overrides"))
     for dataset in budgeted["datasets"]:
         assert {r.recipe.epochs for r in by_dataset[dataset]} == {budgeted["overrides"]["epochs"]}
         assert {r.variant for r in by_dataset[dataset]} == {"standard", "stabilised"}
@@ -78,3 +79,17 @@ def test_a_run_is_claimed_by_one_worker_and_freed_when_its_process_is_gone(tmp_p
     assert blurb.claim(result)  # its worker died: taken over
     marker.write_text(f"another-host {os.getpid()}")
     assert not blurb.claim(result)  # another machine's claim cannot be checked, so it stands
+
+
+def test_the_heads_stage_expands_into_valid_runs_and_reports_dev_and_test():
+    blurb = load_blurb_module()
+    plan = yaml.safe_load((BENCHMARKS / "blurb_plan.yaml").read_text())
+    runs = [run for _, run in blurb.plan_runs(plan, ["heads"], None)]
+    poolings = {(r.recipe.dataset, r.variant): (r.recipe.pooling, r.recipe.head) for r in runs}
+    assert poolings[("GAD", "entity_start")] == ("entity_start", "cross")
+    assert poolings[("BIOSSES", "biencoder")] == (None, "biencoder")
+    assert poolings[("BioASQ", "pooler")] == (None, "cross")  # the standard recipe as it is
+    done = {"heads": [{"dataset": "GAD", "variant": "mean", "seed": 1, "dev": 80.0, "test": 77.0, "metric": "f1"}]}
+    report = blurb.build_report(plan, "minilm", done, {"cpu": "test CPU", "usable_cores": 2}, planned=1)
+    assert report["heads"]["dev"]["GAD"]["mean"]["mean"] == 80.0
+    assert "| GAD | – | – | 80.00 / 77.00 | – | – |" in blurb.markdown(report, plan)
