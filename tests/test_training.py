@@ -111,8 +111,8 @@ def test_export_rebuilds_the_directory_with_the_step_train_ends_with(tiny_model,
     from typer.testing import CliRunner
 
     import biomedserve.export as export
-    from biomedserve.cli import app
     from biomedserve.checksums import file_sha256
+    from biomedserve.cli import app
 
     model = tmp_path / "m"
     shutil.copytree(tiny_model, model)
