@@ -5,8 +5,9 @@
 
 One module per job: ``documents`` (the records), ``readers`` (PubMed XML, JSONL, text; streaming),
 ``annotator`` (the runtime Predictor over a group of documents), ``writers`` (JSONL, PubTator,
-BioC XML/JSON), ``job`` (chunks, manifest, resume, the final file), and the engines ``local`` and
-``ray_engine``. The CLI is ``biomedserve annotate``.
+BioC XML/JSON), ``manifest`` (a job's identity; refusing a changed command), ``chunks`` (the
+files next to OUT, committed chunks), ``job`` (resume, commit, the final file), and the engines
+``local`` and ``ray_engine``. The CLI is ``biomedserve annotate``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from biomedserve.annotate.annotator import ModelSpec, order_models
-from biomedserve.annotate.job import Job, JobConfig, ResumeError, Summary
+from biomedserve.annotate.job import Job, Summary
+from biomedserve.annotate.manifest import JobConfig, ResumeError
 from biomedserve.annotate.readers import resolve_inputs
 from biomedserve.annotate.writers import FORMATS, normalise_format
 from biomedserve.errors import BiomedserveError
