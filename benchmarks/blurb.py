@@ -96,6 +96,7 @@ def table(results: list[dict], split: str = "test") -> dict[str, dict[str, dict]
 def build_report(plan: dict, label: str, done: dict[str, list[dict]], machine: dict, planned: int,
                  data_dir=None, base_model: str | None = None) -> dict:
     main = table(done.get("main", []))
+    scored = set(main) | set(table(done.get("heads", [])))  # the sets whose trivial floors the report prints
     scores = {variant: {d: main[d][variant]["mean"] for d in main if variant in main[d]}
               for variant in ("standard", "stabilised")}
     blurb = {variant: blurb_score(s) for variant, s in scores.items()}
@@ -123,9 +124,9 @@ def build_report(plan: dict, label: str, done: dict[str, list[dict]], machine: d
         "blurb": blurb,
         "main": main,
         "majority_floor": {d: dict(zip(("label", "accuracy"), majority_accuracy(d, data_dir)))
-                           for d in main if DATASETS[d].task == "qa"},
+                           for d in sorted(scored) if DATASETS[d].task == "qa"},
         "zero_shot_similarity": ({"BIOSSES": zero_shot_similarity(base_model or plan["encoder"], "BIOSSES", data_dir)}
-                                 if "BIOSSES" in main else {}),
+                                 if "BIOSSES" in scored else {}),
         "ablation": table(done.get("ablation", [])),
         "pruning": table(done.get("pruning", [])),
         "heads": {"test": table(done.get("heads", [])), "dev": table(done.get("heads", []), split="dev")},
@@ -185,6 +186,13 @@ def _cell(stats: dict | None) -> str:
 
 def markdown(report: dict, plan: dict) -> str:
     s = report["summary"]
+    other_stages = report["ablation"] or report["pruning"] or report.get("heads", {}).get("test")
+    if not report["main"] and other_stages:  # e.g. --stage heads alone: no standard-vs-stabilised table
+        lines = [f"# BLURB stages with the {s['encoder_label']} encoder", "",
+                 f"Measured {report['when']} on {s['hardware']}; {s['runs_finished']} finished runs of "
+                 f"{report['planned_runs']} planned. Points (0–100) through the ONNX runtime.", ""]
+        return "\n".join([*lines, *stage_sections(report, plan), "Reproduce: `python benchmarks/blurb.py "
+                          "--stage <stage> --label <label>` (resumable; `--report-only` rebuilds this page).", ""])
     paper = plan["paper_pubmedbert"]
     lines = [
         f"# BLURB with the {s['encoder_label']} encoder: standard vs stabilised fine-tuning",
@@ -238,6 +246,15 @@ def markdown(report: dict, plan: dict) -> str:
                 lines.append(f"| {dataset} | {variant} | {', '.join(f'{x:.1f}' for x in st['scores'])} | {st['mean']} | "
                              f"{st['std']} | {st['min']} | {st['max']} | {st['catastrophic']} |")
     lines += ["", f"Catastrophic seeds in total: standard {s['catastrophic_standard']}, stabilised {s['catastrophic_stabilised']}.", ""]
+    lines += stage_sections(report, plan)
+    lines += [f"![per-seed scores](blurb_{s['encoder_label']}_seeds.png)", "",
+              "Reproduce: `python benchmarks/blurb.py` (resumable; `--report-only` rebuilds this page).", ""]
+    return "\n".join(lines)
+
+
+def stage_sections(report: dict, plan: dict) -> list[str]:
+    """The ablation, pruning and heads tables, for those stages that have results."""
+    lines: list[str] = []
     if report["ablation"]:
         lines += ["## Ablation (Table 4 shape): one technique on top of the standard recipe", "",
                   "| dataset | baseline | freeze (emb + 2 lowest) | layerwise decay ξ=0.8 | re-init top layer |", "|---|---|---|---|---|"]
@@ -252,12 +269,9 @@ def markdown(report: dict, plan: dict) -> str:
             lines.append(f"| {dataset} | " + " | ".join(_cell(row.get(v)) for v in ("0", "2", "4")) +
                          f" | {' / '.join(map(str, pp.get(dataset, [])))} |")
         lines.append("")
-    heads = report.get("heads", {})
-    if heads.get("test"):
+    if report.get("heads", {}).get("test"):
         lines += heads_section(report, plan)
-    lines += [f"![per-seed scores](blurb_{s['encoder_label']}_seeds.png)", "",
-              "Reproduce: `python benchmarks/blurb.py` (resumable; `--report-only` rebuilds this page).", ""]
-    return "\n".join(lines)
+    return lines
 
 
 HEAD_VARIANTS = ("pooler", "cls", "mean", "entity_start", "biencoder")

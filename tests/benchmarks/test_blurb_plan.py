@@ -93,3 +93,12 @@ def test_the_heads_stage_expands_into_valid_runs_and_reports_dev_and_test():
     report = blurb.build_report(plan, "minilm", done, {"cpu": "test CPU", "usable_cores": 2}, planned=1)
     assert report["heads"]["dev"]["GAD"]["mean"]["mean"] == 80.0
     assert "| GAD | – | – | 80.00 / 77.00 | – | – |" in blurb.markdown(report, plan)
+
+
+def test_a_report_of_other_stages_only_has_no_empty_main_table():
+    blurb = load_blurb_module()
+    plan = yaml.safe_load((BENCHMARKS / "blurb_plan.yaml").read_text())
+    done = {"heads": [{"dataset": "BIOSSES", "variant": "biencoder", "seed": 1, "dev": 80.0, "test": 87.8,
+                       "metric": "pearson"}]}
+    page = blurb.markdown(blurb.build_report(plan, "x", done, {"cpu": "c", "usable_cores": 2}, planned=1), plan)
+    assert "standard vs stabilised" not in page and "| BIOSSES |" in page and "80.00 / 87.80" in page
