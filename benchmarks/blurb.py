@@ -130,6 +130,7 @@ def build_report(plan: dict, label: str, done: dict[str, list[dict]], machine: d
         "ablation": table(done.get("ablation", [])),
         "pruning": table(done.get("pruning", [])),
         "heads": {"test": table(done.get("heads", [])), "dev": table(done.get("heads", []), split="dev")},
+        "segments": {"test": table(done.get("segments", [])), "dev": table(done.get("segments", []), split="dev")},
         "runs": {stage: sorted(results, key=lambda r: (r["dataset"], r["variant"], r["seed"]))
                  for stage, results in done.items()},
         "planned_runs": planned,
@@ -186,7 +187,8 @@ def _cell(stats: dict | None) -> str:
 
 def markdown(report: dict, plan: dict) -> str:
     s = report["summary"]
-    other_stages = report["ablation"] or report["pruning"] or report.get("heads", {}).get("test")
+    other_stages = (report["ablation"] or report["pruning"] or report.get("heads", {}).get("test")
+                    or report.get("segments", {}).get("test"))
     if not report["main"] and other_stages:  # e.g. --stage heads alone: no standard-vs-stabilised table
         lines = [f"# BLURB stages with the {s['encoder_label']} encoder", "",
                  f"Measured {report['when']} on {s['hardware']}; {s['runs_finished']} finished runs of "
@@ -271,6 +273,15 @@ def stage_sections(report: dict, plan: dict) -> list[str]:
         lines.append("")
     if report.get("heads", {}).get("test"):
         lines += heads_section(report, plan)
+    segments = report.get("segments", {})
+    if segments.get("test"):
+        lines += ["## Segment ids of a QA pair (standard recipe otherwise)", "",
+                  "| dataset | two segments (dev / test) | one segment (dev / test) |", "|---|---|---|"]
+        for dataset, row in segments["test"].items():
+            dev = segments["dev"].get(dataset, {})
+            lines.append(f"| {dataset} | " + " | ".join(
+                f"{_cell(dev.get(v))} / {_cell(row.get(v))}" for v in ("two", "single")) + " |")
+        lines.append("")
     return lines
 
 

@@ -102,3 +102,16 @@ def test_a_report_of_other_stages_only_has_no_empty_main_table():
                        "metric": "pearson"}]}
     page = blurb.markdown(blurb.build_report(plan, "x", done, {"cpu": "c", "usable_cores": 2}, planned=1), plan)
     assert "standard vs stabilised" not in page and "| BIOSSES |" in page and "80.00 / 87.80" in page
+
+
+def test_the_segments_stage_compares_one_and_two_segment_ids():
+    blurb = load_blurb_module()
+    plan = yaml.safe_load((BENCHMARKS / "blurb_plan.yaml").read_text())
+    runs = {r.variant: r for _, r in blurb.plan_runs(plan, ["segments"], None)}
+    assert runs["single"].recipe.single_segment and not runs["two"].recipe.single_segment
+    assert runs["two"].key == next(r.key for _, r in blurb.plan_runs(plan, ["heads"], None)
+                                   if r.recipe.dataset == "PubMedQA" and r.variant == "pooler")  # one run, shared
+    done = {"segments": [{"dataset": "PubMedQA", "variant": "single", "seed": 1, "dev": 60.0, "test": 58.0,
+                          "metric": "accuracy"}]}
+    page = blurb.markdown(blurb.build_report(plan, "x", done, {"cpu": "c", "usable_cores": 2}, planned=1), plan)
+    assert "| PubMedQA | – / – | 60.00 / 58.00 |" in page
