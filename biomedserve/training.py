@@ -83,7 +83,7 @@ def check_head_fields(recipe: Recipe, task: TaskDefinition, spec: DatasetSpec) -
             raise RecipeError("pooling: a biencoder mean-pools each sentence; leave pooling unset or mean")
 
 
-def _encoder(base: str, recipe: Recipe, labels: list[str], task: TaskDefinition, vocab_size: int | None):
+def _encoder(base: str, recipe: Recipe, labels: list[str], task: TaskDefinition, tokenizer):
     """The bare encoder for a :mod:`biomedserve.heads` head, its embeddings grown for added markers."""
     from transformers import AutoModel
 
@@ -91,8 +91,8 @@ def _encoder(base: str, recipe: Recipe, labels: list[str], task: TaskDefinition,
         encoder = AutoModel.from_pretrained(base)
     except OSError as exc:
         raise BiomedserveError(f"base model {recipe.base_model!r} could not be loaded: {exc}") from None
-    if vocab_size and vocab_size != encoder.get_input_embeddings().num_embeddings:
-        encoder.resize_token_embeddings(vocab_size)
+    if tokenizer is not None and len(tokenizer) > encoder.get_input_embeddings().num_embeddings:
+        encoder.resize_token_embeddings(len(tokenizer))  # room for the entity markers added to it
     # the Trainer's metrics read the label names from the config, as with Hugging Face's heads
     encoder.config.id2label = dict(enumerate(labels))
     encoder.config.label2id = {label: i for i, label in enumerate(labels)}
@@ -101,23 +101,24 @@ def _encoder(base: str, recipe: Recipe, labels: list[str], task: TaskDefinition,
 
 
 def build_model(task: TaskDefinition, base: str, labels: list[str], recipe: Recipe,
-                train_set: list[dict] | None = None, vocab_size: int | None = None,
+                train_set: list[dict] | None = None, tokenizer=None,
                 marker_ids: Sequence[int] = ()):
     """The task head on the base encoder, with the recipe's structural changes applied.
 
     With ``pooling`` or ``head: biencoder`` in the recipe the head is one of :mod:`biomedserve.heads`
     (what it reads is chosen, not the pooler by default); otherwise Hugging Face's ``AutoModelFor*``.
     ``train_set`` (features with ``labels``) is needed by ``head_bias_prior`` and by the bi-encoder,
-    whose output scale is fitted to the training labels before fine-tuning. ``vocab_size`` and
-    ``marker_ids`` come from :func:`biomedserve.heads.add_entity_markers`.
+    whose output scale is fitted to the training labels before fine-tuning. ``tokenizer`` (with any
+    markers :func:`biomedserve.heads.add_entity_markers` added, whose ids are ``marker_ids``) sizes
+    the embeddings and pads the bi-encoder's batches.
     """
     from transformers import set_seed
 
     set_seed(recipe.seed)  # before the head is initialised, so one seed gives one model
     if recipe.head == "biencoder":
-        model = BiEncoder(_encoder(base, recipe, labels, task, vocab_size))
+        model = BiEncoder(_encoder(base, recipe, labels, task, tokenizer))
     elif recipe.pooling is not None:
-        model = PooledClassifier(_encoder(base, recipe, labels, task, vocab_size), len(labels), recipe.pooling,
+        model = PooledClassifier(_encoder(base, recipe, labels, task, tokenizer), len(labels), recipe.pooling,
                                  task.problem_type, marker_ids)
     else:
         try:
@@ -131,9 +132,9 @@ def build_model(task: TaskDefinition, base: str, labels: list[str], recipe: Reci
     reinit_pooler(model, recipe.reinit_pooler)
     freeze_lower(model, recipe.freeze_embeddings, recipe.freeze_layers)
     if isinstance(model, BiEncoder):
-        if train_set is None:
-            raise ValueError("a biencoder needs the training features to fit its output scale")
-        fit_biencoder_scale(model, train_set)
+        if train_set is None or tokenizer is None:
+            raise ValueError("a biencoder needs the training features and tokenizer to fit its output scale")
+        fit_biencoder_scale(model, train_set, tokenizer)
     if recipe.head_bias_prior:
         if task.token_level:
             raise RecipeError(f"head_bias_prior: {task.name} has no sequence classification head to set")
@@ -146,11 +147,11 @@ def build_model(task: TaskDefinition, base: str, labels: list[str], recipe: Reci
     return model
 
 
-def fit_biencoder_scale(model: BiEncoder, train_set: list[dict], batch_size: int = 64) -> None:
+def fit_biencoder_scale(model: BiEncoder, train_set: list[dict], tokenizer, batch_size: int = 64) -> None:
     """Least-squares ``scale``/``shift`` of the training labels on the untrained encoder's cosines."""
     import torch
 
-    collate = BiEncoderCollator(_PadOnly())
+    collate = BiEncoderCollator(tokenizer)
     model.eval()
     cosines = []
     with torch.no_grad():
@@ -160,17 +161,6 @@ def fit_biencoder_scale(model: BiEncoder, train_set: list[dict], batch_size: int
                                         batch["attention_mask_b"]))
     model.train()
     model.fit_affine(torch.cat(cosines), torch.tensor([float(f["labels"]) for f in train_set]))
-
-
-class _PadOnly:
-    """Right-padding with id 0, enough for computing cosines (the mask hides the padding)."""
-
-    def pad(self, rows: list[dict], return_tensors: str = "pt") -> dict:
-        import torch
-
-        width = max(len(r["input_ids"]) for r in rows)
-        return {key: torch.tensor([r[key] + [0] * (width - len(r[key])) for r in rows])
-                for key in ("input_ids", "attention_mask")}
 
 
 def build_optimizer(model, recipe: Recipe, total_steps: int):
@@ -333,7 +323,7 @@ def fine_tune(recipe: Recipe, options: TrainOptions | None = None) -> TrainedMod
     with tempfile.TemporaryDirectory(prefix="biomedserve-train-") as work:
         started = time.perf_counter()
         def model_for(examples: list[dict]):
-            return build_model(task, base, labels, recipe, examples, len(tokenizer), markers)
+            return build_model(task, base, labels, recipe, examples, tokenizer, markers)
 
         trainer = fit(task, spec, recipe, model_for(train_set), tokenizer,
                       train_set, dev_set, Path(work), options, bf16.used)
