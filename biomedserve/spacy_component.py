@@ -15,7 +15,7 @@ would shrink it). Every prediction goes to the span group ``doc.spans["biomedser
 included; scores in ``attrs["scores"]`` and ``Span._.biomedserve_score``). ``doc.ents`` keeps the
 entities earlier components set, as spaCy's ``entity_ruler`` does: on overlap the existing entity
 wins unless ``overwrite_ents=True``. ``nlp.to_disk()`` copies the model directory into the pipeline
-folder (every ONNX variant its card lists), so ``spacy.load()`` needs nothing else and can pick any
+folder (every file its card lists: each ONNX variant, the PyTorch weights), so ``spacy.load()`` needs nothing else and can pick any
 variant.
 """
 
@@ -38,8 +38,6 @@ from biomedserve.tasktypes import OutputKind
 SPAN_KEY = "biomedserve"
 MODEL_FOLDER = "model"
 ALIGNMENT_MODES = ("expand", "contract", "strict")
-# PyTorch weights are for further training; the component runs ONNX, so they stay behind
-# (config.json is kept: the tokenizer may read it).
 
 if not Span.has_extension("biomedserve_score"):
     Span.set_extension("biomedserve_score", default=None)

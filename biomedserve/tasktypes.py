@@ -65,14 +65,6 @@ def register_task_type(task_type: TaskType) -> TaskType:
     return task_type
 
 
-def get_task_type(name: str) -> TaskType:
-    """The record of task type ``name``; an unknown name says which ones exist."""
-    try:
-        return TASK_TYPES[name]
-    except KeyError:
-        raise BiomedserveError(f"unknown task type {name!r}; known: {', '.join(TASK_TYPES)}") from None
-
-
 def task_types_of(input_kind: InputKind | None = None, output_kind: OutputKind | None = None) -> list[str]:
     """Names of the registered task types with these kinds (``None`` matches any), in registration order."""
     return [t.name for t in TASK_TYPES.values()

@@ -88,10 +88,12 @@ class TorchBackend:
         except Exception as exc:
             raise ModelDirError(f"{path}: PyTorch weights could not be loaded: {exc}") from None
         self.providers = [self.device]
+        if hasattr(self.model, "embed"):  # a bi-encoder: sentence vectors, as its ONNX graph gives
+            self._outputs = lambda t: self.model.embed(t["input_ids"], t["attention_mask"])
+        else:
+            self._outputs = lambda t: self.model(**t).logits
 
     def __call__(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         with self.torch.inference_mode():
             tensors = {k: self.torch.from_numpy(v).to(self.device) for k, v in batch.items()}
-            if hasattr(self.model, "embed"):  # a bi-encoder: sentence vectors, as its ONNX graph gives
-                return self.model.embed(tensors["input_ids"], tensors["attention_mask"]).float().cpu().numpy()
-            return self.model(**tensors).logits.float().cpu().numpy()
+            return self._outputs(tensors).float().cpu().numpy()
