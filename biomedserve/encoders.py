@@ -42,4 +42,4 @@ def mean_pool(hidden, attention_mask):
     """Average of the real (unmasked) token vectors: how sentence-embedding encoders such as MiniLM
     were trained to be read, and so the fair zero-shot readout to compare fine-tuned heads against."""
     mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-    return (hidden * mask).sum(1) / mask.sum(1)
+    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)  # an all-padding row gives 0, not NaN

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-ISA_CLASSES = ("avx512_vnni", "avx512", "avx2", "arm64")
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # x86 flags with bfloat16 arithmetic in hardware
 SPEED_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
 
@@ -70,6 +69,7 @@ class Bf16Decision:
     setting: str  # "auto", "true" or "false", as the recipe said
     used: bool
     reason: str
+    native: bool = False  # whether this host computes bf16 natively (``true`` without it is slow)
 
     def to_dict(self) -> dict:
         return {"setting": self.setting, "used": self.used, "reason": self.reason}
@@ -103,10 +103,10 @@ def decide_bf16(setting: bool | str, on_cuda: bool | None = None) -> Bf16Decisio
     """
     native, why = native_bf16(on_cuda)
     if setting == "auto":
-        return Bf16Decision("auto", native, f"auto: {why}")
+        return Bf16Decision("auto", native, f"auto: {why}", native)
     if setting is True:
-        return Bf16Decision("true", True, "the recipe asks for bf16" + ("" if native else f", although {why}"))
-    return Bf16Decision("false", False, "the recipe asks for fp32")
+        return Bf16Decision("true", True, "the recipe asks for bf16" + ("" if native else f", although {why}"), native)
+    return Bf16Decision("false", False, "the recipe asks for fp32", native)
 
 
 def _cuda_available() -> bool:

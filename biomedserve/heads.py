@@ -28,15 +28,10 @@ import torch
 from torch import nn
 from transformers.modeling_outputs import SequenceClassifierOutput
 
+from biomedserve.encoders import mean_pool
 from biomedserve.modeldir import HEAD_CONFIG, HEAD_WEIGHTS
 
 POOLINGS = ("pooler", "cls", "mean", "entity_start")
-
-
-def masked_mean(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """Mean of ``hidden`` [batch, seq, dim] over the positions where ``attention_mask`` is 1."""
-    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-    return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
 
 
 def entity_starts(hidden: torch.Tensor, input_ids: torch.Tensor, marker_ids: torch.Tensor) -> torch.Tensor:
@@ -109,7 +104,7 @@ class PooledClassifier(_OnEncoder):
         if self.pooling == "cls":
             return hidden[:, 0]
         if self.pooling == "mean":
-            return masked_mean(hidden, attention_mask)
+            return mean_pool(hidden, attention_mask)
         return entity_starts(hidden, input_ids, self.marker_ids)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
@@ -143,7 +138,7 @@ class BiEncoder(_OnEncoder):
     def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Mean-pooled, L2-normalised sentence vectors (the exported graph's output)."""
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        return nn.functional.normalize(masked_mean(hidden, attention_mask), dim=-1)
+        return nn.functional.normalize(mean_pool(hidden, attention_mask), dim=-1)
 
     def cosine(self, input_ids, attention_mask, input_ids_b, attention_mask_b) -> torch.Tensor:
         return (self.embed(input_ids, attention_mask) * self.embed(input_ids_b, attention_mask_b)).sum(-1)

@@ -33,7 +33,7 @@ from biomedserve.data.registry import DatasetSpec, get_dataset
 from biomedserve.encoders import resolve_base_model
 from biomedserve.errors import BiomedserveError, RecipeError
 from biomedserve.export import build_model_dir
-from biomedserve.hardware import Bf16Decision, decide_bf16, native_bf16
+from biomedserve.hardware import Bf16Decision, decide_bf16
 from biomedserve.heads import (
     BiEncoder,
     BiEncoderCollator,
@@ -317,7 +317,7 @@ def fine_tune(recipe: Recipe, options: TrainOptions | None = None) -> TrainedMod
     steps_per_epoch = math.ceil(len(train_set) / recipe.batch_size)
 
     bf16 = decide_bf16(recipe.bf16)
-    if recipe.bf16 is True and not native_bf16()[0]:
+    if bf16.used and not bf16.native:
         warnings.warn(f"bf16: true on a host without native bfloat16 will train slowly ({bf16.reason}); "
                       "use bf16: auto", stacklevel=2)
     with tempfile.TemporaryDirectory(prefix="biomedserve-train-") as work:

@@ -34,7 +34,6 @@ from biomedserve.modeldir import (
     read_meta,
     record_files,
     variant_file,
-    variant_name,  # noqa: F401  (re-exported for older imports; home: modeldir)
     write_meta,
 )
 

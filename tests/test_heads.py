@@ -5,6 +5,7 @@ import pytest
 import torch
 from transformers import AutoModel, AutoTokenizer
 
+from biomedserve.encoders import mean_pool
 from biomedserve.heads import (
     POOLINGS,
     BiEncoder,
@@ -12,7 +13,6 @@ from biomedserve.heads import (
     entity_starts,
     export_head_onnx,
     load_head,
-    masked_mean,
     save_head,
 )
 
@@ -30,7 +30,7 @@ def _batch(tokenizer, texts, pairs=None):
 def test_masked_mean_ignores_padding():
     hidden = torch.tensor([[[1.0, 2.0], [3.0, 4.0], [100.0, 100.0]]])
     mask = torch.tensor([[1, 1, 0]])
-    assert masked_mean(hidden, mask).tolist() == [[2.0, 3.0]]
+    assert mean_pool(hidden, mask).tolist() == [[2.0, 3.0]]
 
 
 def test_entity_starts_read_the_first_two_markers():
