@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from biomedserve.cli.common import DATA_DIR_HELP, fail
+from biomedserve.cli.common import DATA_DIR_HELP, fail, known_dataset
 from biomedserve.errors import BiomedserveError
 
 
@@ -23,11 +23,10 @@ def data_stats(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object {dataset: {split: counts}}."),
 ) -> None:
     """Counts per dataset and split, in MANIFEST.md's units (NER: mentions; PICO: non-O tokens)."""
-    from biomedserve.data.registry import get_dataset
     from biomedserve.data.stats import all_stats
 
     try:
-        names = [get_dataset(n).name for n in dataset] if dataset else None
+        names = [known_dataset(n) for n in dataset] if dataset else None
         stats = all_stats(data_dir, names)
     except BiomedserveError as exc:
         fail(exc)

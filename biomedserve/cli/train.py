@@ -165,11 +165,11 @@ def quickstart(
 ) -> None:
     """The main job on the embedded encoder: train BC5-chem NER if missing, export, annotate a text."""
     from biomedserve.metric_keys import metric_key
-    from biomedserve.modeldir import read_meta
+    from biomedserve.modeldir import META_FILE, ONNX_FILE, read_meta
 
     quiet_libraries()
     try:
-        ready = (model / "biomedserve.json").is_file() and (model / "model.onnx").is_file()
+        ready = (model / META_FILE).is_file() and (model / ONNX_FILE).is_file()
         if not ready:
             err.print(f"[bold]{escape(str(model))} not found: fine-tuning the embedded MiniLM on BC5-chem "
                       "(standard recipe; about 10 minutes on 2 CPU cores)[/]")

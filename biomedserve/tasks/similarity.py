@@ -18,8 +18,8 @@ from biomedserve.tasks.classification import pearson
 def features(records: Sequence[PairInstance], tokenizer, label2id, spec, recipe) -> list[dict]:
     """The pair as one input (cross-encoder), or each sentence alone (``head: biencoder``)."""
     if recipe.head == "biencoder":
-        def alone(text: str) -> dict:
-            encoded = tokenizer(text, truncation=True, max_length=recipe.max_length)
+        def alone(text: str) -> dict:  # encoded as the runtime encodes one sentence (SimilarityPredictor)
+            encoded = encode_pair(tokenizer, text, None, recipe.max_length, True)
             return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
 
         return [{**alone(r.text_a), **{f"{k}_b": v for k, v in alone(r.text_b).items()}, "labels": float(r.label)}
