@@ -36,32 +36,50 @@ from machine import describe  # noqa: E402
 from biomedserve.atomic import atomic_write  # noqa: E402
 from biomedserve.blurb import blurb_score  # noqa: E402
 from biomedserve.data.registry import DATASETS  # noqa: E402
-from biomedserve.recipes import find_recipe, load_recipe  # noqa: E402
-from biomedserve.sweep import RunSpec, run_one, run_path, seed_stats  # noqa: E402
+from biomedserve.recipes import RecipeError, find_recipe, load_recipe  # noqa: E402
+from biomedserve.sweep import RunSpec, expand, run_one, run_path, seed_stats, select_on_dev  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 
 
+def base_recipe_path(names: str | list[str], dataset: str) -> Path:
+    """The first of the stage's base recipes that exists for this dataset (e.g. ``[head, standard]``:
+    the head that suits the encoder where a set has one, else the standard recipe)."""
+    names = [names] if isinstance(names, str) else names
+    for name in names[:-1]:
+        try:
+            return find_recipe(name, dataset)
+        except RecipeError:
+            continue
+    return find_recipe(names[-1], dataset)
+
+
 def plan_runs(plan: dict, stage_names: list[str] | None, base_model: str | None) -> list[tuple[str, RunSpec]]:
-    """(stage, run) pairs in priority order, from the plan's stages."""
+    """(stage, run) pairs in priority order, from the plan's stages.
+
+    A stage names either ``recipes`` (each a variant), or ``base_recipe`` with ``variants`` (overrides
+    on it), or ``base_recipe`` with a ``grid`` per group (field → values, every combination a variant,
+    chosen on dev by the report).
+    """
     runs = []
     for stage in plan["stages"]:
         if stage_names and stage["name"] not in stage_names:
             continue
         for group in stage["groups"]:
+            budget = group.get("overrides", {})  # a compute budget for the whole group, e.g. fewer epochs
             for dataset in group["datasets"]:
                 if "recipes" in stage:
-                    variants = {name: (name, {}) for name in stage["recipes"]}
+                    variants = {name: (find_recipe(name, dataset), {}) for name in stage["recipes"]}
                 else:
-                    variants = {v: (stage["base_recipe"], o) for v, o in stage["variants"].items()}
-                budget = group.get("overrides", {})  # a compute budget for the whole group, e.g. fewer epochs
-                for seed in group["seeds"]:
-                    for variant, (recipe_name, overrides) in variants.items():
-                        recipe = load_recipe(find_recipe(recipe_name, dataset))
-                        recipe = recipe.override(**{**budget, **overrides}, seed=seed,
-                                                 base_model=base_model or plan["encoder"])
-                        runs.append((stage["name"], RunSpec(variant, recipe)))
+                    base = base_recipe_path(stage["base_recipe"], dataset)
+                    variants = {v: (base, o) for v, o in stage.get("variants", {"base": {}}).items()}
+                recipes = {variant: load_recipe(path).override(**{**budget, **overrides},
+                                                               base_model=base_model or plan["encoder"])
+                           for variant, (path, overrides) in variants.items()}
+                for seed in group["seeds"]:  # one seed of every variant before the next seed
+                    for variant, recipe in recipes.items():
+                        runs += [(stage["name"], run) for run in expand(variant, recipe, [seed], group.get("grid"))]
     return runs
 
 
@@ -101,9 +119,15 @@ def build_report(plan: dict, label: str, done: dict[str, list[dict]], machine: d
               for variant in ("standard", "stabilised")}
     blurb = {variant: blurb_score(s) for variant, s in scores.items()}
     low = plan["low_resource"]
+    majority = {d: dict(zip(("label", "accuracy"), majority_accuracy(d, data_dir)))
+                for d in sorted(scored) if DATASETS[d].task == "qa"}
+    zero_shot = ({"BIOSSES": zero_shot_similarity(base_model or plan["encoder"], "BIOSSES", data_dir)}
+                 if "BIOSSES" in scored else {})
     complete = all(d in scores[v] for v in scores for d in DATASETS if DATASETS[d].task != "pico")
     hardware = f"{machine['cpu']}, {machine['usable_cores']} cores, no GPU"
     finished = sum(len(v) for v in done.values())
+    floors = {d: f["accuracy"] for d, f in majority.items()}
+    floors.update(zero_shot)
     return {
         "benchmark": "blurb",
         "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -117,20 +141,23 @@ def build_report(plan: dict, label: str, done: dict[str, list[dict]], machine: d
             "seeds_low_resource": min((main.get(d, {}).get(v, {}).get("n", 0) for d in low for v in scores), default=0),
             "catastrophic_standard": sum(main.get(d, {}).get("standard", {}).get("catastrophic", 0) for d in low),
             "catastrophic_stabilised": sum(main.get(d, {}).get("stabilised", {}).get("catastrophic", 0) for d in low),
+            "budget_overrides": budget_overrides(plan),
+            "floors": floors,
+            "per_dataset": {d: {v: main[d][v]["mean"] for v in ("standard", "stabilised") if v in main[d]}
+                            for d in DATASETS if d in main},
             "hardware": hardware,
             "runs_finished": finished,
             "note": "EBM-PICO is left out of the BLURB score: its train split is not staged here.",
         },
         "blurb": blurb,
         "main": main,
-        "majority_floor": {d: dict(zip(("label", "accuracy"), majority_accuracy(d, data_dir)))
-                           for d in sorted(scored) if DATASETS[d].task == "qa"},
-        "zero_shot_similarity": ({"BIOSSES": zero_shot_similarity(base_model or plan["encoder"], "BIOSSES", data_dir)}
-                                 if "BIOSSES" in scored else {}),
+        "majority_floor": majority,
+        "zero_shot_similarity": zero_shot,
         "ablation": table(done.get("ablation", [])),
         "pruning": table(done.get("pruning", [])),
         "heads": {"test": table(done.get("heads", [])), "dev": table(done.get("heads", []), split="dev")},
         "segments": {"test": table(done.get("segments", [])), "dev": table(done.get("segments", []), split="dev")},
+        "grid": grid_choices(done.get("grid", [])),
         "runs": {stage: sorted(results, key=lambda r: (r["dataset"], r["variant"], r["seed"]))
                  for stage, results in done.items()},
         "planned_runs": planned,
@@ -177,6 +204,13 @@ def zero_shot_similarity(encoder: str, dataset: str = "BIOSSES", data_dir=None) 
     return round(100 * float(pearsonr(cosine.numpy(), [float(r.label) for r in records])[0]), 2)
 
 
+def budget_overrides(plan: dict) -> list[dict]:
+    """The main stage's compute budgets: groups run with fields other than their recipe files' (an
+    empty list means every standard-vs-stabilised run trained at its recipe's full budget)."""
+    return [{"datasets": g["datasets"], "overrides": g["overrides"]}
+            for st in plan["stages"] if st["name"] == "main" for g in st["groups"] if g.get("overrides")]
+
+
 def _cell(stats: dict | None) -> str:
     if not stats:
         return "–"
@@ -188,7 +222,7 @@ def _cell(stats: dict | None) -> str:
 def markdown(report: dict, plan: dict) -> str:
     s = report["summary"]
     other_stages = (report["ablation"] or report["pruning"] or report.get("heads", {}).get("test")
-                    or report.get("segments", {}).get("test"))
+                    or report.get("segments", {}).get("test") or report.get("grid"))
     if not report["main"] and other_stages:  # e.g. --stage heads alone: no standard-vs-stabilised table
         lines = [f"# BLURB stages with the {s['encoder_label']} encoder", "",
                  f"Measured {report['when']} on {s['hardware']}; {s['runs_finished']} finished runs of "
@@ -233,10 +267,11 @@ def markdown(report: dict, plan: dict) -> str:
                   f"**{pearson:.2f}** Pearson on test. The fine-tuned rows above are cross-encoders whose head reads "
                   "the pooler over `[CLS]`, a layer sentence-embedding training leaves untrained "
                   "(`benchmarks/pooler_probe.py`).", ""]
-    budgets = [(g["datasets"], g["overrides"]) for st in plan["stages"] for g in st["groups"] if g.get("overrides")]
+    budgets = s["budget_overrides"]
     if budgets:
         lines += ["Compute budget (what was run differs from the recipe files here, for both recipes alike):", ""]
-        lines += [f"- {', '.join(ds)}: {', '.join(f'`{k}: {v}`' for k, v in o.items())}" for ds, o in budgets]
+        lines += [f"- {', '.join(b['datasets'])}: {', '.join(f'`{k}: {v}`' for k, v in b['overrides'].items())}"
+                  for b in budgets]
         lines.append("")
     lines += ["## Seeds on the low-resource sets", "",
               "Catastrophic seed: test score below half the median of its group.", "",
@@ -273,6 +308,8 @@ def stage_sections(report: dict, plan: dict) -> list[str]:
         lines.append("")
     if report.get("heads", {}).get("test"):
         lines += heads_section(report, plan)
+    if report.get("grid"):
+        lines += grid_section(report)
     segments = report.get("segments", {})
     if segments.get("test"):
         lines += ["## Segment ids of a QA pair (standard recipe otherwise)", "",
@@ -283,6 +320,28 @@ def stage_sections(report: dict, plan: dict) -> list[str]:
                 f"{_cell(dev.get(v))} / {_cell(row.get(v))}" for v in ("two", "single")) + " |")
         lines.append("")
     return lines
+
+
+def grid_choices(results: list[dict]) -> dict[str, dict]:
+    """Per dataset: every grid point's dev and test statistics, and the point chosen on dev."""
+    by_dataset: dict[str, list[dict]] = {}
+    for r in results:
+        by_dataset.setdefault(r["dataset"], []).append(r)
+    return {d: {"dev": table(rs, split="dev")[d], "test": table(rs)[d], "chosen": select_on_dev(rs)}
+            for d, rs in sorted(by_dataset.items())}
+
+
+def grid_section(report: dict) -> list[str]:
+    lines = ["## Learning rate and epochs, chosen on dev", "",
+             "Each point on the head that suits the encoder; the chosen point (best mean dev) is in bold. "
+             "Test is shown for the record, never used to choose.", "",
+             "| dataset | grid point | dev | test |", "|---|---|---|---|"]
+    for dataset, g in report["grid"].items():
+        for point, dev in g["dev"].items():
+            name = point.removeprefix("base")
+            name = f"**{name}**" if point == g["chosen"] else name
+            lines.append(f"| {dataset} | {name} | {_cell(dev)} | {_cell(g['test'].get(point))} |")
+    return [*lines, ""]
 
 
 HEAD_VARIANTS = ("pooler", "cls", "mean", "entity_start", "biencoder")

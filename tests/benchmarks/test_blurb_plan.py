@@ -20,32 +20,68 @@ def load_blurb_module():
     return module
 
 
-def test_plan_expands_with_group_budgets_applied_to_both_recipes():
+def test_main_stage_trains_every_set_at_its_recipes_full_budget():
     blurb = load_blurb_module()
     plan = yaml.safe_load((BENCHMARKS / "blurb_plan.yaml").read_text())
     runs = blurb.plan_runs(plan, ["main"], None)
     by_dataset: dict[str, list] = {}
     for _, run in runs:
         by_dataset.setdefault(run.recipe.dataset, []).append(run)
-    main = next(stage for stage in plan["stages"] if stage["name"] == "main")
-    budgeted = next(g for g in main["groups"] if g.get("overrides"))
-    for dataset in budgeted["datasets"]:
-        assert {r.recipe.epochs for r in by_dataset[dataset]} == {budgeted["overrides"]["epochs"]}
-        assert {r.variant for r in by_dataset[dataset]} == {"standard", "stabilised"}
-    # outside a budgeted group the recipe file's own epochs stand
-    assert all(r.recipe.epochs == 30 for r in by_dataset["BIOSSES"] if r.variant == "stabilised")
+    # no compute budget: every run's epochs are its recipe file's own
+    for dataset, dataset_runs in by_dataset.items():
+        for run in dataset_runs:
+            recipe = blurb.load_recipe(blurb.find_recipe(run.variant, dataset))
+            assert run.recipe.epochs == recipe.epochs, (dataset, run.variant)
+    assert {r.recipe.epochs for r in by_dataset["ChemProt"]} == {3}
     # every BLURB dataset with a train split is in the main stage, low-resource ones with 5 seeds
     assert set(by_dataset) == {d for d in blurb.DATASETS if blurb.DATASETS[d].task != "pico"}
     for dataset in plan["low_resource"]:
         assert {r.recipe.seed for r in by_dataset[dataset]} == {1, 2, 3, 4, 5}
+    # the stabilised recipes read what the encoder was trained to produce
+    stabilised = {r.recipe.dataset: r.recipe for r in by_dataset["BIOSSES"] + by_dataset["GAD"] if r.variant == "stabilised"}
+    assert stabilised["BIOSSES"].head == "biencoder" and stabilised["GAD"].pooling == "mean"
 
 
-def test_budget_is_printed_in_the_report():
+def test_summary_lists_budget_overrides_and_the_report_prints_them():
     blurb = load_blurb_module()
     plan = yaml.safe_load((BENCHMARKS / "blurb_plan.yaml").read_text())
-    report = blurb.build_report(plan, "minilm", {}, {"cpu": "test CPU", "usable_cores": 2}, planned=0)
+    machine = {"cpu": "test CPU", "usable_cores": 2}
+    assert blurb.build_report(plan, "minilm", {}, machine, planned=0)["summary"]["budget_overrides"] == []
+    main = next(stage for stage in plan["stages"] if stage["name"] == "main")
+    main["groups"][0]["overrides"] = {"epochs": 1}
+    report = blurb.build_report(plan, "minilm", {}, machine, planned=0)
+    assert report["summary"]["budget_overrides"] == [{"datasets": main["groups"][0]["datasets"], "overrides": {"epochs": 1}}]
     text = blurb.markdown(report, plan)
     assert "Compute budget" in text and "`epochs: 1`" in text
+
+
+def test_summary_carries_floors_and_per_dataset_means():
+    blurb = load_blurb_module()
+    plan = yaml.safe_load((BENCHMARKS / "blurb_plan.yaml").read_text())
+    done = {"main": [{"dataset": "BioASQ", "variant": v, "seed": 1, "dev": 80.0, "test": t, "metric": "accuracy"}
+                     for v, t in (("standard", 67.14), ("stabilised", 72.5))]}
+    summary = blurb.build_report(plan, "minilm", done, {"cpu": "c", "usable_cores": 2}, planned=2)["summary"]
+    assert summary["per_dataset"] == {"BioASQ": {"standard": 67.14, "stabilised": 72.5}}
+    assert summary["floors"] == {"BioASQ": round(100 * 94 / 140, 2)}
+
+
+def test_grid_stage_chooses_on_dev_and_falls_back_to_standard_without_a_head_recipe():
+    blurb = load_blurb_module()
+    plan = yaml.safe_load((BENCHMARKS / "blurb_plan.yaml").read_text())
+    runs = [run for _, run in blurb.plan_runs(plan, ["grid"], None)]
+    biosses = [r for r in runs if r.recipe.dataset == "BIOSSES"]
+    assert {r.recipe.head for r in biosses} == {"biencoder"}  # train/BIOSSES/head.yaml
+    assert len({(r.recipe.learning_rate, r.recipe.epochs) for r in biosses}) == 6
+    chem = [r for r in runs if r.recipe.dataset == "BC5-chem"]
+    assert chem and {r.recipe.pooling for r in chem} == {None}  # no head.yaml: the standard recipe
+    # a grid point equal to the standard recipe is the main stage's run, not a second one
+    main_keys = {r.key for _, r in blurb.plan_runs(plan, ["main"], None)}
+    assert any(r.key in main_keys for r in chem)
+    done = {"grid": [{"dataset": "GAD", "variant": f"base[learning_rate={lr}]", "seed": 1, "dev": dev, "test": test,
+                      "metric": "f1"} for lr, dev, test in ((2e-5, 78.0, 90.0), (5e-5, 81.0, 77.0))]}
+    report = blurb.build_report(plan, "x", done, {"cpu": "c", "usable_cores": 2}, planned=2)
+    assert report["grid"]["GAD"]["chosen"] == "base[learning_rate=5e-05]"  # dev, not test, decides
+    assert "| GAD | **[learning_rate=5e-05]** | 81.00 | 77.00 |" in blurb.markdown(report, plan)
 
 
 def test_majority_floor_matches_the_manifest_counts():
