@@ -14,23 +14,33 @@ from biomedserve.errors import DataNotFoundError
 
 ENV_VAR = "BIOMEDSERVE_DATA"
 DEFAULT_CANDIDATES = (Path("data/blurb"), Path("../shared/blurb"))
+# Evaluation-only NER sets from other corpora (never trained on): found the same way.
+CROSSCORPUS_ENV_VAR = "BIOMEDSERVE_CROSSCORPUS"
+CROSSCORPUS_CANDIDATES = (Path("data/crosscorpus"), Path("../shared/crosscorpus"))
 
 
 def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
     """Return the BLURB data directory, or raise naming every place that was looked at."""
+    return _resolve(data_dir, ENV_VAR, DEFAULT_CANDIDATES, "BLURB data")
+
+
+def resolve_crosscorpus_dir(data_dir: str | os.PathLike | None = None) -> Path:
+    """Return the cross-corpus evaluation directory (``--crosscorpus-dir``, ``$BIOMEDSERVE_CROSSCORPUS``,
+    ``./data/crosscorpus``, ``../shared/crosscorpus``), or raise naming every place looked at."""
+    return _resolve(data_dir, CROSSCORPUS_ENV_VAR, CROSSCORPUS_CANDIDATES, "cross-corpus data")
+
+
+def _resolve(data_dir, env_var: str, candidates: tuple[Path, ...], what: str) -> Path:
     if data_dir is not None and str(data_dir) != "":
         return _existing_dir(Path(data_dir), "--data-dir")
-    env = os.environ.get(ENV_VAR)
+    env = os.environ.get(env_var)
     if env:
-        return _existing_dir(Path(env), f"${ENV_VAR}")
-    for candidate in DEFAULT_CANDIDATES:
+        return _existing_dir(Path(env), f"${env_var}")
+    for candidate in candidates:
         if candidate.is_dir():
             return candidate
-    looked = ", ".join(str(c.resolve()) for c in DEFAULT_CANDIDATES)
-    raise DataNotFoundError(
-        f"no BLURB data directory found; looked for {looked}. "
-        f"Pass --data-dir or set ${ENV_VAR}."
-    )
+    looked = ", ".join(str(c.resolve()) for c in candidates)
+    raise DataNotFoundError(f"no {what} directory found; looked for {looked}. Pass --data-dir or set ${env_var}.")
 
 
 def _existing_dir(path: Path, source: str) -> Path:
