@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from biomedserve.encoding import mask_entities
 from biomedserve.errors import BiomedserveError
 from biomedserve.serving import schemas as s
-from biomedserve.serving.display import entity_types, render_entities
+from biomedserve.serving.display import render_entities
 from biomedserve.serving.http_errors import BodyLimit, JsonBodyRoute, http_error
 from biomedserve.serving.settings import SETTINGS
 from biomedserve.serving.store import ModelStore, UnknownModel
@@ -145,7 +145,7 @@ def create_app() -> FastAPI:
         [entities] = await served.batcher.submit([text])
         return HTMLResponse(render_entities(text, [(e.start, e.end, e.label) for e in entities],
                                             f"{served.name} — {len(entities)} entities",
-                                            entity_types(served.predictor.meta.labels)))
+                                            served.predictor.entity_types))
 
     @app.get("/visualize", responses=ERRORS, response_class=HTMLResponse, summary="displaCy page of the entities in a text")
     async def visualize_get(text: str = Query(..., max_length=SETTINGS.max_chars_per_text),

@@ -29,11 +29,6 @@ KNOWN_COLORS = {
 }
 
 
-def entity_types(tags: Iterable[str]) -> list[str]:
-    """The entity labels of a tagger's IOB tags (``B-CHEMICAL`` → ``CHEMICAL``), in order, once each."""
-    return list(dict.fromkeys(tag.partition("-")[2] for tag in tags if "-" in tag))
-
-
 def label_color(label: str) -> str:
     """A label's colour: its fixed one if known, else a light colour whose hue is a hash of the label.
 

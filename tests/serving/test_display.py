@@ -9,15 +9,10 @@ import sys
 
 from spacy import displacy
 
-from biomedserve.serving.display import entity_types, label_colors, render_entities
+from biomedserve.serving.display import label_colors, render_entities
 
 BIOMEDICAL = ["CHEMICAL", "DISEASE", "GENE", "PROTEIN", "DNA", "RNA", "CELL_LINE", "CELL_TYPE"]
 UNKNOWN = ["SPECIES", "mutation", "Zz_NEVER_SEEN"]
-
-
-def test_entity_types_of_iob_tags():
-    assert entity_types(["O", "B-CHEMICAL", "I-CHEMICAL", "B-DISEASE", "I-DISEASE"]) == ["CHEMICAL", "DISEASE"]
-    assert entity_types(["O", "I-PAR", "I-INT", "I-OUT"]) == ["PAR", "INT", "OUT"]
 
 
 def test_every_label_is_rendered_in_a_colour_of_its_own():
