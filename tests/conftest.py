@@ -85,3 +85,17 @@ def tiny_task_model(tiny_base, pico_data_dir, tmp_path_factory):
         return models[dataset]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def tiny_two_type_model(tiny_base, tmp_path_factory) -> Path:
+    """A model directory of two entity types (BC5CDR: CHEMICAL + DISEASE), trained as :func:`tiny_model`
+    is, long enough to find entities of both types."""
+    from biomedserve.recipes import Recipe
+    from biomedserve.training import TrainOptions, train
+
+    out = tmp_path_factory.mktemp("models") / "tiny-bc5cdr"
+    recipe = Recipe(dataset="BC5CDR", base_model=str(tiny_base), learning_rate=5e-3, max_steps=120,
+                    batch_size=16, max_length=64, seed=13)
+    train(recipe, out, TrainOptions(limit_train=1920, limit_eval=200, progress=False))
+    return out

@@ -103,11 +103,87 @@ def test_overlapping_predictions_never_break_doc_ents(tiny_model, overwrite):
     doc.ents = [doc.char_span(text.index("toxicity"), text.index(" in"), label="DISEASE")]
     # crossing, nested, collapsing to one token under "expand", and overlapping the existing entity
     spans = [(0, 17), (9, 26), (18, 32), (20, 24), (21, 23), (33, 42), (43, 52), (46, 48)]
-    component._annotate(doc, [Entity(a, b, text[a:b], "CHEMICAL", 0.9) for a, b in spans])
+    component.set_annotations([doc], [[Entity(a, b, text[a:b], "CHEMICAL", 0.9) for a, b in spans]])
     tokens = [t.i for ent in doc.ents for t in ent]
     assert len(tokens) == len(set(tokens))  # no token in two entities
     assert len(doc.spans["biomedserve"]) == len(spans) == len(doc.spans["biomedserve"].attrs["scores"])
     assert {e.text: e.label_ for e in doc.ents}["toxicity"] == ("CHEMICAL" if overwrite else "DISEASE")
+
+
+OVERLAPPING = "BRCA1-associated breast cancer was treated with tamoxifen citrate."
+
+
+def predicted(text: str, *found: tuple[str, str, float]) -> list[Entity]:
+    """Entities a multi-type model might return: (mention, label, score), overlaps allowed."""
+    return [Entity(text.index(m), text.index(m) + len(m), m, label, score) for m, label, score in found]
+
+
+PREDICTIONS = predicted(OVERLAPPING,
+                        ("BRCA1-associated breast cancer", "DISEASE", 0.6),  # long but less sure than what it holds
+                        ("BRCA1", "GENE", 0.9),
+                        ("BRCA1", "CHEMICAL", 0.3),  # the same characters, another type
+                        ("breast cancer", "DISEASE", 0.7),
+                        ("tamoxifen", "CHEMICAL", 0.8),
+                        ("tamoxifen citrate", "CHEMICAL", 0.8))  # a tie on score: the longer wins
+
+
+def _spans(spans) -> list[tuple[str, str]]:
+    return [(s.text, s.label_) for s in spans]
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_set_annotations_keeps_every_type_in_the_span_group_and_resolves_doc_ents_by_score(tiny_model, overwrite):
+    nlp = spacy.blank("en")
+    component = nlp.add_pipe("biomedserve_ner", config={"model": str(tiny_model), "overwrite_ents": overwrite})
+    doc = nlp.make_doc(OVERLAPPING)
+    existing = doc.char_span(OVERLAPPING.index("citrate"), OVERLAPPING.index("."), label="SALT")  # an earlier component's
+    doc.ents = [existing]
+    component.set_annotations([doc], [PREDICTIONS])
+
+    group = doc.spans["biomedserve"]
+    assert _spans(group) == [(e.text, e.label) for e in PREDICTIONS]  # all of them, overlaps included
+    assert group.attrs["scores"] == [e.score for e in PREDICTIONS]
+    assert [s._.biomedserve_score for s in group] == [e.score for e in PREDICTIONS]  # per span, per label
+    winner = ("tamoxifen citrate", "CHEMICAL") if overwrite else ("tamoxifen", "CHEMICAL")
+    kept = ("citrate", "SALT")
+    expected = [("BRCA1", "GENE"), ("breast cancer", "DISEASE"), winner] + ([] if overwrite else [kept])
+    assert _spans(doc.ents) == expected
+    assert {e.text: e._.biomedserve_score for e in doc.ents if e.label_ != "SALT"} == \
+           {"BRCA1": 0.9, "breast cancer": 0.7, winner[0]: 0.8}
+
+
+def test_spans_key_is_a_setting_and_travels_with_the_pipeline(tiny_model, tmp_path):
+    nlp = spacy.blank("en")
+    component = nlp.add_pipe("biomedserve_ner", config={"model": str(tiny_model), "spans_key": "ner_all"})
+    doc = nlp.make_doc(OVERLAPPING)
+    component.set_annotations([doc], [PREDICTIONS])
+    assert set(doc.spans) == {"ner_all"} and len(doc.spans["ner_all"]) == len(PREDICTIONS)
+    nlp.to_disk(tmp_path / "pipeline")
+    loaded = spacy.load(tmp_path / "pipeline")
+    assert loaded.get_pipe("biomedserve_ner").spans_key == "ner_all"
+    assert "ner_all" in loaded(OVERLAPPING).spans
+    with pytest.raises(ValueError, match="spans_key"):
+        spacy.blank("en").add_pipe("biomedserve_ner", config={"model": str(tiny_model), "spans_key": ""})
+    with pytest.raises(ValueError, match="1 predictions for 2 docs"):
+        component.set_annotations([nlp.make_doc("a"), nlp.make_doc("b")], [PREDICTIONS])
+
+
+def test_predict_then_set_annotations_is_the_pipeline_of_a_two_type_model(tiny_two_type_model):
+    nlp = spacy.blank("en")
+    component = nlp.add_pipe("biomedserve_ner", config={"model": str(tiny_two_type_model)})
+    texts = [RULER_TEXT, "Patients receiving doxorubicin or 5-fluorouracil developed hypotension and cardiomyopathy.",
+             "Cisplatin-induced nephrotoxicity was reduced by naloxone in rats with hypertension."]
+    docs = [nlp.make_doc(t) for t in texts]
+    predictions = component.predict(docs)
+    assert all(not d.ents and not d.spans for d in docs)  # predict leaves the docs alone
+    assert predictions == Predictor.from_dir(tiny_two_type_model).predict(texts)
+    assert {e.label for es in predictions for e in es} == {"CHEMICAL", "DISEASE"}
+    component.set_annotations(docs, predictions)
+    for doc, piped, entities in zip(docs, nlp.pipe(texts), predictions):
+        assert [(s.start_char, s.end_char, s.label_) for s in doc.spans["biomedserve"]] == \
+               [(e.start, e.end, e.label) for e in entities]
+        assert _spans(doc.ents) == _spans(piped.ents) and _spans(doc.spans["biomedserve"]) == \
+               _spans(piped.spans["biomedserve"])
 
 
 def test_pipe_equals_one_by_one(nlp):

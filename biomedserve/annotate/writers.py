@@ -7,14 +7,16 @@ corpus size. Offsets are character (code point) offsets into the written text in
 * **jsonl** — the record itself, one compact JSON object per line (the canonical form: chunk files
   hold exactly these lines).
 * **pubtator** — ``PMID|t|title``, ``PMID|a|abstract``, then ``PMID<TAB>start<TAB>end<TAB>text<TAB>type``
-  lines and a blank line after each document; offsets count over ``title + " " + abstract``. A
+  lines and a blank line after each document; offsets count over ``title + " " + abstract``; types
+  are PubTator's names (:data:`PUBTATOR_TYPES`), and entities may overlap (every model's, every type's). A
   document without a title (plain text, JSONL ``text``) is written as its ``t`` line with an empty
   ``a`` line, so readers that assume the title comes first still index it exactly. Tabs and line
   breaks inside texts become spaces (one for one: offsets do not move). Document classifications
   have no place in PubTator and are left out.
 * **bioc** (XML) and **bioc-json** — a ``collection`` with one ``document`` per record, one
   ``passage`` per title / abstract section / text (its document-level offset, its section label),
-  annotations inside their passage with ``type``, ``score`` and ``model`` infons; written with the
+  annotations inside their passage with ``type`` (PubTator's names, as PubTator's own BioC), ``score`` and
+  ``model`` infons, overlapping ones included; written with the
   ``bioc`` library's encoders. The XML declares ``encoding='UTF-8'``, which every XML parser
   reads (the library's default name, ``utf8``, is refused by Python's ``xml.etree``).
 
@@ -35,6 +37,11 @@ _ALIASES = {"bioc-xml": "bioc", "biocxml": "bioc", "biocjson": "bioc-json", "ndj
 _SUFFIX_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".pubtator": "pubtator", ".txt": "pubtator",
                    ".xml": "bioc", ".json": "bioc-json"}
 _LINE_BREAKS = re.compile("[\t\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+
+# A model's entity label → the type name PubTator3 writes (Chemical, Disease, Gene, Species, CellLine,
+# Variant, ...), used by the PubTator and BioC writers. A label not here (BIOENTITY, PICO's PAR)
+# has no PubTator counterpart and is written as the model gives it; JSONL keeps the model's labels.
+PUBTATOR_TYPES = {"CHEMICAL": "Chemical", "DISEASE": "Disease", "GENE": "Gene"}
 
 
 class FormatError(BiomedserveError):
@@ -77,6 +84,11 @@ class JsonlWriter:
         pass
 
 
+def pubtator_type(label: str) -> str:
+    """The type name PubTator and BioC files give a model's entity ``label`` (:data:`PUBTATOR_TYPES`)."""
+    return PUBTATOR_TYPES.get(label, label)
+
+
 def _one_line(text: str) -> str:
     return _LINE_BREAKS.sub(" ", text)
 
@@ -100,7 +112,8 @@ class PubtatorWriter:
         title, abstract = pubtator_parts(record)
         lines = [f"{doc_id}|t|{_one_line(title)}", f"{doc_id}|a|{_one_line(abstract)}"]
         for entity in record["entities"]:
-            lines.append(f"{doc_id}\t{entity['start']}\t{entity['end']}\t{_one_line(entity['text'])}\t{entity['type']}")
+            mention, type_ = _one_line(entity["text"]), pubtator_type(entity["type"])
+            lines.append(f"{doc_id}\t{entity['start']}\t{entity['end']}\t{mention}\t{type_}")
         self.handle.write(("\n".join(lines) + "\n\n").encode("utf-8"))
 
     def close(self) -> None:
@@ -133,7 +146,8 @@ def to_bioc_document(record: dict[str, Any]):
     for number, entity in enumerate(record["entities"], 1):
         annotation = BioCAnnotation()
         annotation.id = f"T{number}"
-        annotation.infons = {"type": entity["type"], "score": f"{entity['score']:.4f}", "model": entity["model"]}
+        annotation.infons = {"type": pubtator_type(entity["type"]), "score": f"{entity['score']:.4f}",
+                             "model": entity["model"]}
         annotation.text = entity["text"]
         annotation.add_location(BioCLocation(entity["start"], entity["end"] - entity["start"]))
         owner = next((p for start, end, p in passages if start <= entity["start"] and entity["end"] <= end), None)

@@ -4,8 +4,8 @@ Importing it registers the built-in task types (``biomedserve.runtime.builtin``)
 """
 
 from biomedserve.runtime import builtin  # noqa: F401  (registers the built-in task types)
-from biomedserve.runtime.predictor import InputError, NerPredictor, Predictor
+from biomedserve.runtime.predictor import InputError, NerPredictor, Predictor, entity_types, select_types
 from biomedserve.runtime.results import Entities, Entity, Label, Labels, Score, TaggedWords
 
 __all__ = ["Entities", "Entity", "InputError", "Label", "Labels", "NerPredictor", "Predictor", "Score",
-           "TaggedWords"]
+           "TaggedWords", "entity_types", "select_types"]

@@ -11,7 +11,7 @@ graph), so a serving process loads neither PyTorch nor scikit-learn.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,7 +43,36 @@ log = logging.getLogger(__name__)
 
 
 class InputError(BiomedserveError, TypeError):
-    """The caller passed something that is not text."""
+    """The caller passed something the model cannot take: not text, or an entity type it does not find."""
+
+
+def entity_types(tags: Iterable[str]) -> list[str]:
+    """The entity types of a tagger's labels (``B-CHEMICAL`` → ``CHEMICAL``, PICO's ``I-PAR`` → ``PAR``),
+    in label order, once each."""
+    return list(dict.fromkeys(tag.partition("-")[2] for tag in tags if "-" in tag))
+
+
+def select_types(types: Iterable[str] | None, known: Sequence[str], model: str = "the model") -> frozenset[str] | None:
+    """The entity types a caller asked for, checked against the ones ``model`` finds (``known``).
+
+    ``None`` means every type. Why a check rather than a silent filter: a misspelt type (``Gene``
+    for ``GENE``) would otherwise look like a text without entities. An unknown type, an empty
+    list or a bare string raises :class:`InputError` naming the bad types and listing ``known``.
+    Every front-end that filters (the predictors, the service) validates through this one function.
+    """
+    if types is None:
+        return None
+    if isinstance(types, str):
+        raise InputError(f"types must be a list of entity types, not the string {types!r}")
+    wanted = list(types)
+    listed = ", ".join(known) or "none"
+    if not wanted:
+        raise InputError(f"types is empty: name at least one of {model}'s entity types ({listed}), or none for all")
+    unknown = [t for t in wanted if t not in known]
+    if unknown:
+        named = ", ".join(repr(t) for t in unknown)
+        raise InputError(f"types: {model} finds no entity type {named}; its types are: {listed}")
+    return frozenset(wanted)
 
 
 @dataclass(frozen=True)
@@ -264,6 +293,11 @@ class NerPredictor(Predictor):
         """PICO's IO tags (no ``B-``): an entity is a run of one ``I-`` label."""
         return not any(label.startswith("B-") for label in self.meta.labels)
 
+    @property
+    def entity_types(self) -> list[str]:
+        """The entity types this model finds, from its labels (``B-CHEMICAL`` → ``CHEMICAL``)."""
+        return entity_types(self.meta.labels)
+
     def predict_words(self, sequences: Sequence[Sequence[str]], progress: bool = False) -> list[TaggedWords]:
         """Tag pre-split words, each sequence as one unit (a sentence, as in the corpora); sequences
         longer than the model are windowed, never truncated.
@@ -309,12 +343,16 @@ class NerPredictor(Predictor):
             results.append(TaggedWords(tags, scores))
         return results
 
-    def predict(self, texts: str | Sequence[str]) -> Entities | list[Entities]:
+    def predict(self, texts: str | Sequence[str], types: Iterable[str] | None = None) -> Entities | list[Entities]:
         """Entities per text. A single string gives one :class:`Entities`; a list of strings a list of them.
 
+        ``types`` keeps only entities of those types (``None``: every type the model finds, see
+        :attr:`entity_types`); a type the model does not find raises :class:`InputError` naming it and
+        listing the model's types, before any text is tagged (:func:`select_types`).
         Empty or whitespace-only text yields no entities. Anything that is not a string raises
         :class:`InputError` naming its position.
         """
+        wanted = select_types(types, self.entity_types, self.name)
         single = isinstance(texts, str)
         batch = [texts] if single else texts
         if not isinstance(batch, Sequence):
@@ -332,7 +370,7 @@ class NerPredictor(Predictor):
                 start, end = ws[span.start].start, ws[span.end - 1].end
                 score = float(np.mean(tw.scores[span.start : span.end]))
                 entities.append(Entity(start, end, text[start:end], span.label, round(score, 4)))
-            results.append(entities)
+            results.append(entities if wanted is None else entities.of_types(wanted))
         return results[0] if single else results
 
     def _tag_sentences(self, texts: Sequence[str], words: Sequence[Sequence[Word]]) -> list[TaggedWords]:

@@ -6,6 +6,7 @@ shapes results by task. A string (or one pair) in gives one result, a list in gi
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 
 
@@ -28,6 +29,10 @@ class Entities(list):
 
     def to_dict(self) -> dict:
         return {"entities": [e.to_dict() for e in self]}
+
+    def of_types(self, types: Collection[str]) -> "Entities":
+        """Only the entities whose label is one of ``types``, in the same order."""
+        return Entities(e for e in self if e.label in types)
 
 
 @dataclass(frozen=True)

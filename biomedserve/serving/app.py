@@ -16,8 +16,9 @@ from starlette.exceptions import HTTPException
 
 from biomedserve.encoding import mask_entities
 from biomedserve.errors import BiomedserveError
+from biomedserve.runtime import select_types
 from biomedserve.serving import schemas as s
-from biomedserve.serving.display import entity_types, render_entities
+from biomedserve.serving.display import render_entities
 from biomedserve.serving.http_errors import BodyLimit, JsonBodyRoute, http_error
 from biomedserve.serving.settings import SETTINGS
 from biomedserve.serving.store import ModelStore, UnknownModel
@@ -102,7 +103,12 @@ def create_app() -> FastAPI:
     @app.post("/ner", responses=BODY_ERRORS, response_model=s.NerResponse, summary="Named entities in one or many texts")
     async def ner(body: s.NerRequest) -> s.NerResponse:
         served = store().get(body.model, *NER)
+        # checked before the texts queue; the model finds every type in one pass, so requests for
+        # different types still share batches and each keeps its own types afterwards
+        wanted = select_types(body.types, served.predictor.entity_types, served.name)
         results = await served.batcher.submit(body.texts)
+        if wanted is not None:
+            results = [r.of_types(wanted) for r in results]
         return s.NerResponse(model=served.name, entities=[r.to_dict()["entities"] for r in results])
 
     @app.post("/relations", responses=BODY_ERRORS, response_model=s.LabelResponse, summary="Relation between two entities of a sentence")
@@ -145,7 +151,7 @@ def create_app() -> FastAPI:
         [entities] = await served.batcher.submit([text])
         return HTMLResponse(render_entities(text, [(e.start, e.end, e.label) for e in entities],
                                             f"{served.name} — {len(entities)} entities",
-                                            entity_types(served.predictor.meta.labels)))
+                                            served.predictor.entity_types))
 
     @app.get("/visualize", responses=ERRORS, response_class=HTMLResponse, summary="displaCy page of the entities in a text")
     async def visualize_get(text: str = Query(..., max_length=SETTINGS.max_chars_per_text),

@@ -14,6 +14,7 @@ from biomedserve.serving.settings import SETTINGS
 
 Text = Annotated[str, StringConstraints(max_length=SETTINGS.max_chars_per_text)]
 ModelName = Annotated[str | None, Field(None, description="model name (GET /models); default: the first of this task")]
+EntityType = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
 class _Strict(BaseModel):
@@ -24,6 +25,9 @@ class NerRequest(_Strict):
     texts: list[Text] = Field(..., min_length=1, max_length=SETTINGS.max_texts,
                               description=f"texts to annotate (at most {SETTINGS.max_texts})")
     model: ModelName = None
+    types: list[EntityType] | None = Field(None, min_length=1, max_length=64,
+                                           description="keep only entities of these types, e.g. [\"GENE\"] "
+                                                       "(the model's labels, GET /models); default: every type")
 
     @model_validator(mode="after")
     def _total(self):

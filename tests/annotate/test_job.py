@@ -211,6 +211,34 @@ def test_ner_and_document_classification_models_together(tiny_model, tiny_task_m
     assert [m["name"] for m in record["models"]] == [tiny_model.name, hoc_model.name]
 
 
+MIXED = ("Cisplatin-induced nephrotoxicity was reduced by naloxone in rats with hypertension. Patients receiving "
+         "doxorubicin or 5-fluorouracil developed hypotension and cardiomyopathy.")
+
+
+def _overlapping(entities: list[dict]) -> bool:
+    return any(a["start"] < b["end"] and b["start"] < a["end"] for i, a in enumerate(entities) for b in entities[i + 1:])
+
+
+def test_every_type_of_every_model_is_written_overlaps_included(tiny_model, tiny_two_type_model, tmp_path):
+    from biomedserve.annotate.writers import PUBTATOR_TYPES
+
+    root = tmp_path / "in"
+    write(root / "1.xml", pubmed_xml(*[article(i, "Lithium and haloperidol overdose caused seizures.", MIXED)
+                                       for i in range(1, 4)]))
+    models = [str(tiny_model), str(tiny_two_type_model)]
+    annotate([str(root)], models, tmp_path / "out.jsonl", **RUN)
+    annotate([str(root)], models, tmp_path / "out.pubtator", **RUN)
+    records = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
+    found = [(e["start"], e["end"], e["type"], e["model"]) for r in records for e in r["entities"]]
+    assert {(t, m) for _, _, t, m in found} == {("CHEMICAL", tiny_model.name), ("CHEMICAL", tiny_two_type_model.name),
+                                                ("DISEASE", tiny_two_type_model.name)}
+    assert any(_overlapping(r["entities"]) for r in records)  # here two models' chemicals: both kept
+    docs = parse_pubtator((tmp_path / "out.pubtator").read_text(encoding="utf-8"))
+    for doc, record in zip(docs, records, strict=True):
+        assert [(int(a[1]), int(a[2]), a[4]) for a in doc["annotations"]] == \
+               [(e["start"], e["end"], PUBTATOR_TYPES[e["type"]]) for e in record["entities"]]
+
+
 def test_unknown_inputs_and_models_are_clear_errors(corpus, tiny_model, tiny_task_model, tmp_path):
     from biomedserve.errors import BiomedserveError
 

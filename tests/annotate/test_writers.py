@@ -9,7 +9,7 @@ from bioc import biocjson, biocxml
 
 from biomedserve.annotate.annotator import ModelInfo, build_record
 from biomedserve.annotate.documents import Document
-from biomedserve.annotate.writers import FormatError, normalise_format, open_writer, record_line
+from biomedserve.annotate.writers import FormatError, normalise_format, open_writer, pubtator_type, record_line
 
 MODELS = [ModelInfo("chem", "fp32-0123456789ab", "ner", "fp32", "/m/chem"),
           ModelInfo("gene", "int8-ba9876543210", "ner", "int8", "/m/gene")]
@@ -87,7 +87,7 @@ def test_pubtator_lines_and_offsets():
         assert len(full) == len(record["text"])
         assert len(doc["annotations"]) == len(record["entities"])
         for (pmid, start, end, mention, type_), e in zip(doc["annotations"], record["entities"]):
-            assert full[int(start):int(end)] == mention and type_ == e["type"] and pmid == doc["id"]
+            assert full[int(start):int(end)] == mention and type_ == pubtator_type(e["type"]) and pmid == doc["id"]
     untitled = docs[2]  # no title: the text is the t line, line breaks and tabs became spaces
     assert untitled["title"] == "Tabs and new lines: naloxone  and clonidine." and untitled["abstract"] == ""
     assert docs[3]["title"] == "Title only." and docs[3]["abstract"] == ""
@@ -107,7 +107,7 @@ def check_bioc(collection, expected_models: str):
                 assert record["text"][location.offset:location.end] == ann.text
                 assert passage.text[location.offset - passage.offset:location.end - passage.offset] == ann.text
                 anns.append((location.offset, ann.infons["type"], ann.infons["model"]))
-        assert sorted(anns) == sorted((e["start"], e["type"], e["model"]) for e in record["entities"])
+        assert sorted(anns) == sorted((e["start"], pubtator_type(e["type"]), e["model"]) for e in record["entities"])
     first = collection.documents[0]
     assert [p.infons.get("section") for p in first.passages] == [None, "BACKGROUND", "RESULTS"]
     assert first.infons == {"date_completed": "2020-01-05", "hoc:labels": "3"}
@@ -134,6 +134,53 @@ def test_bioc_xml_is_read_by_the_standard_library():
 def test_bioc_json_parses_back_with_offsets():
     collection = biocjson.loads(render("bioc-json").decode("utf-8"))
     check_bioc(collection, "chem fp32-0123456789ab; gene int8-ba9876543210")
+
+
+def overlapping_record() -> dict:
+    """Entities of several types that overlap: a gene inside a disease name, one span with two types."""
+    doc = Document.build("2001", "BRCA1-associated breast cancer and tamoxifen.",
+                         [("Cisplatin toxicity; BIOENTITY-like CD4 cells.", None, None)])
+    found = [entity(doc, "BRCA1-associated breast cancer", "DISEASE", "multi"), entity(doc, "BRCA1", "GENE", "multi"),
+             entity(doc, "breast cancer", "DISEASE", "multi"), entity(doc, "tamoxifen", "CHEMICAL", "multi"),
+             entity(doc, "Cisplatin", "CHEMICAL", "multi"), entity(doc, "Cisplatin", "GENE", "multi"),
+             entity(doc, "CD4 cells", "BIOENTITY", "multi")]
+    return build_record(doc, found, [], MODELS)
+
+
+def render_one(fmt: str, record: dict) -> str:
+    handle = io.BytesIO()
+    writer = open_writer(fmt, handle, {"models": [m.to_dict() for m in MODELS]})
+    writer.write(record, record_line(record))
+    writer.close()
+    return handle.getvalue().decode("utf-8")
+
+
+EXPECTED_TYPES = {"DISEASE": "Disease", "GENE": "Gene", "CHEMICAL": "Chemical", "BIOENTITY": "BIOENTITY"}
+
+
+def test_pubtator_writes_every_overlapping_entity_with_pubtators_type_names():
+    record = overlapping_record()
+    [doc] = parse_pubtator(render_one("pubtator", record))
+    full = doc["title"] + " " + doc["abstract"]
+    written = [(int(start), int(end), mention, type_) for _, start, end, mention, type_ in doc["annotations"]]
+    assert written == [(e["start"], e["end"], e["text"], EXPECTED_TYPES[e["type"]]) for e in record["entities"]]
+    assert all(full[start:end] == mention for start, end, mention, _ in written)
+    assert "\t0\t5\tBRCA1\tGene" in render_one("pubtator", record)
+
+
+@pytest.mark.parametrize("fmt", ["bioc", "bioc-json"])
+def test_bioc_writes_every_overlapping_entity_with_pubtators_type_names(fmt):
+    record = overlapping_record()
+    text = render_one(fmt, record)
+    [document] = (biocxml.loads(text) if fmt == "bioc" else biocjson.loads(text)).documents
+    written = sorted((a.locations[0].offset, a.locations[0].end, a.text, a.infons["type"])
+                     for p in document.passages for a in p.annotations)
+    assert written == sorted((e["start"], e["end"], e["text"], EXPECTED_TYPES[e["type"]]) for e in record["entities"])
+
+
+def test_jsonl_keeps_the_models_labels():
+    record = overlapping_record()
+    assert json.loads(render_one("jsonl", record))["entities"] == record["entities"]
 
 
 def test_output_is_deterministic():

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from biomedserve.data.registry import get_dataset
-from biomedserve.runtime import InputError, Predictor
+from biomedserve.runtime import InputError, Predictor, entity_types
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +139,39 @@ def test_a_repeated_paragraph_gets_the_same_entities_every_time(onnx_predictor):
     alone = [(e.start, e.end, e.label) for e in onnx_predictor.predict(PARAGRAPH)]
     assert alone  # the tiny model does find chemicals here, so the comparison means something
     assert Counter(map(tuple, per_repeat)) == Counter({tuple(alone): repeats})
+
+
+# -- entity types: a model of several types (BC5CDR: CHEMICAL + DISEASE) and filtering by type
+
+
+@pytest.fixture(scope="module")
+def two_type_predictor(tiny_two_type_model):
+    return Predictor.from_dir(tiny_two_type_model)
+
+
+def test_entity_types_come_from_the_models_labels(onnx_predictor, two_type_predictor):
+    assert entity_types(["O", "B-CHEMICAL", "I-CHEMICAL", "B-DISEASE", "I-DISEASE"]) == ["CHEMICAL", "DISEASE"]
+    assert entity_types(["O", "I-PAR", "I-INT", "I-OUT"]) == ["PAR", "INT", "OUT"]
+    assert onnx_predictor.entity_types == ["CHEMICAL"]
+    assert two_type_predictor.entity_types == ["CHEMICAL", "DISEASE"]
+
+
+def test_types_keep_only_those_types(two_type_predictor):
+    every = two_type_predictor.predict(TEXTS + [PARAGRAPH])
+    assert {e.label for es in every for e in es} == {"CHEMICAL", "DISEASE"}  # both types, so filtering shows
+    for wanted in (["DISEASE"], ["CHEMICAL"], ["CHEMICAL", "DISEASE"]):
+        kept = two_type_predictor.predict(TEXTS + [PARAGRAPH], types=wanted)
+        assert kept == [[e for e in es if e.label in wanted] for es in every]
+    assert two_type_predictor.predict(PARAGRAPH, types=("DISEASE",)) == every[-1].of_types({"DISEASE"})
+    assert two_type_predictor.predict(PARAGRAPH, types=None) == every[-1]
+
+
+@pytest.mark.parametrize("types, needle", [
+    (["GENE"], r"no entity type 'GENE'; its types are: CHEMICAL$"),
+    (["CHEMICAL", "chemical", "Gene"], r"no entity type 'chemical', 'Gene'; its types are: CHEMICAL$"),
+    ([], r"types is empty"),
+    ("CHEMICAL", r"list of entity types, not the string 'CHEMICAL'"),
+])
+def test_an_unknown_type_is_an_input_error_naming_it_and_the_models_types(onnx_predictor, types, needle):
+    with pytest.raises(InputError, match=needle):
+        onnx_predictor.predict(TEXTS, types=types)

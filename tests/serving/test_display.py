@@ -9,15 +9,10 @@ import sys
 
 from spacy import displacy
 
-from biomedserve.serving.display import entity_types, label_colors, render_entities
+from biomedserve.serving.display import label_colors, render_entities
 
-BIOMEDICAL = ["CHEMICAL", "DISEASE", "GENE", "PROTEIN", "DNA", "RNA", "CELL_LINE", "CELL_TYPE"]
+BIOMEDICAL = ["CHEMICAL", "DISEASE", "GENE", "BIOENTITY", "PROTEIN", "DNA", "RNA", "CELL_LINE", "CELL_TYPE"]
 UNKNOWN = ["SPECIES", "mutation", "Zz_NEVER_SEEN"]
-
-
-def test_entity_types_of_iob_tags():
-    assert entity_types(["O", "B-CHEMICAL", "I-CHEMICAL", "B-DISEASE", "I-DISEASE"]) == ["CHEMICAL", "DISEASE"]
-    assert entity_types(["O", "I-PAR", "I-INT", "I-OUT"]) == ["PAR", "INT", "OUT"]
 
 
 def test_every_label_is_rendered_in_a_colour_of_its_own():
@@ -36,6 +31,19 @@ def test_every_label_is_rendered_in_a_colour_of_its_own():
     default = displacy.EntityRenderer().default_color
     assert all(colour != default and re.fullmatch(r"#[0-9a-f]{6}", colour) for colour in drawn.values()), drawn
     assert len(set(drawn.values())) == len(labels)  # no two labels share a colour
+
+
+LEGEND_ITEM = re.compile(r'<span class="legend-label" style="background: ([^;]+);[^>]*>([^<]+)</span>')
+
+
+def test_the_legend_lists_every_type_of_the_model_in_its_colour():
+    text = "Naloxone reversed hypotension."
+    model_types = ["CHEMICAL", "DISEASE", "GENE", "BIOENTITY", "Zz_NEW_TYPE"]
+    page = render_entities(text, [(0, 8, "CHEMICAL"), (18, 29, "SPECIES")], "two entities", model_types)
+    legend = page[page.index('<div class="legend"'):]
+    assert LEGEND_ITEM.findall(legend) == [(label_colors([label])[label], label) for label in [*model_types, "SPECIES"]]
+    assert page.count("<mark") == 2 and "<mark" not in legend  # the legend marks no text
+    assert render_entities("<b>", [], "none", ["A&B"]).count("A&amp;B") == 1  # labels are escaped
 
 
 def test_colours_are_the_same_in_every_process():

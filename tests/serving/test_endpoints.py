@@ -45,6 +45,36 @@ def test_ner_many_texts_with_valid_offsets(client):
             assert e["label"] == "CHEMICAL" and 0 < e["score"] <= 1
 
 
+TYPED_TEXTS = ["Cisplatin-induced nephrotoxicity was reduced by naloxone in rats with hypertension.",
+               "Patients receiving doxorubicin or 5-fluorouracil developed hypotension and cardiomyopathy.",
+               "Lithium levels rose with ibuprofen; seizures followed haloperidol overdose."]
+
+
+def test_ner_types_keep_only_those_types_of_a_two_type_model(client, served_models):
+    model = served_models["ner_two_types"].name
+    every = client.post("/ner", json={"texts": TYPED_TEXTS, "model": model}).json()["entities"]
+    assert {e["label"] for es in every for e in es} == {"CHEMICAL", "DISEASE"}  # both found: filtering shows
+    for types in (["DISEASE"], ["CHEMICAL"], ["DISEASE", "CHEMICAL"]):
+        response = client.post("/ner", json={"texts": TYPED_TEXTS, "model": model, "types": types})
+        assert response.status_code == 200, response.text
+        assert response.json()["entities"] == [[e for e in es if e["label"] in types] for es in every]
+
+
+@pytest.mark.parametrize("types, needle", [
+    (["GENE"], "finds no entity type 'GENE'; its types are: CHEMICAL, DISEASE"),
+    (["DISEASE", "disease"], "finds no entity type 'disease'; its types are: CHEMICAL, DISEASE"),
+])
+def test_ner_unknown_type_is_422_naming_it_and_the_models_types(client, served_models, types, needle):
+    model = served_models["ner_two_types"].name
+    response = client.post("/ner", json={"texts": TYPED_TEXTS, "model": model, "types": types})
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert set(body) == {"error"} and body["error"] == f"types: {model} {needle}"
+    single = client.post("/ner", json={"texts": ["a"], "types": ["DISEASE"]})  # the default model: CHEMICAL only
+    assert single.status_code == 422 and single.json()["error"].endswith("its types are: CHEMICAL")
+
+
 def test_relations_with_spans_masks_the_entities(client):
     text = "Aspirin inhibits COX-1 in platelets."
     body = client.post("/relations", json={"text": text, "entity1": {"start": 0, "end": 7},
@@ -72,6 +102,9 @@ def test_qa_similarity_classify(client):
     ("/ner", {}, "texts"),
     ("/ner", {"texts": ["a"], "colour": "red"}, "colour"),
     ("/ner", {"texts": []}, "texts"),
+    ("/ner", {"texts": ["a"], "types": []}, "types"),
+    ("/ner", {"texts": ["a"], "types": "CHEMICAL"}, "types"),
+    ("/ner", {"texts": ["a"], "types": [""]}, "types.0"),
     ("/qa", {"question": "q"}, "context"),
     ("/similarity", {"sentence1": "a", "sentence2": None}, "sentence2"),
     ("/relations", {"text": "abc", "entity1": {"start": 0, "end": 1}}, "body"),

@@ -47,6 +47,17 @@ def test_every_label_of_the_served_model_has_its_own_colour(client, served_model
     assert len({colour for colour, _ in marks}) == len(types)  # one colour per label
 
 
+LEGEND_ITEM = re.compile(r'<span class="legend-label" style="background: ([^;]+);[^>]*>([^<]+)</span>')
+
+
+def test_the_legend_shows_every_type_of_a_two_type_model(client, served_models):
+    model = served_models["ner_two_types"].name
+    page = client.get("/visualize", params={"text": "Naloxone reversed the effect.", "model": model}).text
+    legend = LEGEND_ITEM.findall(page)
+    assert [label for _, label in legend] == ["CHEMICAL", "DISEASE"]  # both, whatever the text holds
+    assert all(colour != DISPLACY_GREY for colour, _ in legend) and len({c for c, _ in legend}) == 2
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
 def test_chromium_renders_the_highlighted_entities(service, client, tmp_path):
     text, entities = _text_with_entities(client)
@@ -57,6 +68,7 @@ def test_chromium_renders_the_highlighted_entities(service, client, tmp_path):
          f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", url],
         capture_output=True, text=True, timeout=120, check=True).stdout
     assert dom.count("<mark") == len(entities)
+    assert 'class="legend"' in dom and ">CHEMICAL</span></div>" in dom  # the legend is drawn, after the text
     for e in entities:
         assert e["text"] in dom
         assert e["label"] in dom
