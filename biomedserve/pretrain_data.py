@@ -274,7 +274,7 @@ def build_store(corpus_args: Sequence[str], tokenizer, max_length: int, heldout_
                 offending += leaked(passage, exclusions.keys)
                 if passage:
                     sentences += len(passage)
-                    for ids in tokenizer(passage, add_special_tokens=False)["input_ids"]:
+                    for ids in tokenizer(passage, add_special_tokens=False, verbose=False)["input_ids"]:
                         packer.add(ids)
         if offending:
             quoted = "; ".join(repr(s[:200]) for s in offending[:3])
