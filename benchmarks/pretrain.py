@@ -183,7 +183,7 @@ def render(report: dict) -> str:
                      f"{adapted.get('strict_f1')} / {adapted.get('lenient_f1')} |")
     lines += ["", f"Cross-corpus mean strict F1: base {s['crosscorpus_mean_base']}, adapted "
                   f"{s['crosscorpus_mean_adapted']}. A missing cell: that run (or its kept model) has not finished.",
-              "", f"Hours: {s['hours']} (pretraining and the fine-tuning runs made here).",
+              "", f"Hours: {s['hours']} (pretraining, and every fine-tuning run in the tables, shared ones included).",
               "", f"Reproduce: `{report['command']}`", ""]
     return "\n".join(lines)
 
@@ -209,7 +209,7 @@ def main() -> None:
     partial = results / "pretrain.partial.json"  # cross-corpus scores per run key, so reports never re-score
     cache = json.loads(partial.read_text()) if partial.is_file() else {}
     card_path = args.encoder / "pretrain_card.json"
-    started, spent = time.time(), 0.0
+    started, spent = time.time(), 0.0  # spent: seconds of pretraining and of the runs reported
 
     if not args.report_only and not card_path.is_file():
         from biomedserve.pretraining import PretrainConfig, pretrain
@@ -234,9 +234,8 @@ def main() -> None:
                 path = run_path(runs_dir, run)
                 result = json.loads(path.read_text()) if path.is_file() else None
             else:
-                done_before = run_path(runs_dir, run).is_file()
                 result = shared_run(run, runs_dir, keep, args.data_dir)
-                spent += 0 if done_before else result["wall_seconds"]
+            spent += (result or {}).get("wall_seconds", 0.0)  # every run the comparison rests on, shared or not
             row[side] = result and {"dev": result["dev"], "test": result["test"], "key": result["key"]}
             if dataset in CROSSCORPUS and result:
                 key = f"{result['key']}:{CROSSCORPUS[dataset]}"
