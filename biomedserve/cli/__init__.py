@@ -6,10 +6,11 @@
     biomedserve predict               entities in a text, as JSON
     biomedserve export                (re-)export a model directory to ONNX
     biomedserve annotate              annotate PubMed XML / JSONL / text files in bulk, resumably
+    biomedserve pretrain              continue masked-LM training of an encoder on in-domain text
     biomedserve quickstart            the whole path on the embedded encoder, in minutes
 
 The commands live in modules by what they work on (:mod:`.data`, :mod:`.train`, :mod:`.model`,
-:mod:`.serve`, :mod:`.annotate`; the shared error and log handling in :mod:`.common`); this module
+:mod:`.serve`, :mod:`.annotate`, :mod:`.pretrain`; the shared error and log handling in :mod:`.common`); this module
 builds the Typer app from them and registers them in the order ``--help`` lists them.
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import typer
 
-from biomedserve.cli import annotate, data, model, serve, train
+from biomedserve.cli import annotate, data, model, pretrain, serve, train
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.split("\n\n")[0],
                   pretty_exceptions_enable=False)
@@ -33,6 +34,7 @@ app.command()(model.export)
 app.command()(serve.serve)
 app.command()(train.baseline)
 app.command()(annotate.annotate)
+app.command()(pretrain.pretrain)
 app.command()(train.quickstart)
 
 

@@ -1,0 +1,235 @@
+"""``biomedserve pretrain``: the packed store, the leakage guard, exact resume, and fine-tuning from the output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from biomedserve.cli import app
+
+PUBMED = Path("/work/shared/pubmed/pubmed-29768149.xml")
+runner = CliRunner()
+
+LEAKED = "Naloxone reversed the hypotensive effect of clonidine in these rats."
+
+
+def _corpus(folder: Path, extra: str = "") -> Path:
+    """A small mixed corpus: the real PubMed record, a JSONL file and a text file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    docs = [{"id": str(i), "title": f"Study {i} of renal function.",
+             "abstract": f"We measured creatinine clearance in {i + 10} patients treated with cisplatin. "
+                         "Serum levels rose after the second cycle. Hydration reduced the damage."}
+            for i in range(30)]
+    (folder / "abstracts.jsonl").write_text("\n".join(json.dumps(d) for d in docs) + "\n")
+    (folder / "note.txt").write_text("Tamoxifen binds the oestrogen receptor in breast tissue. " + extra)
+    return folder
+
+
+def _config(tmp_path: Path, base: Path, out: str, **overrides):
+    from biomedserve.pretraining import PretrainConfig
+
+    settings = dict(corpus=[str(PUBMED), str(_corpus(tmp_path / "corpus"))], out=str(tmp_path / out),
+                    base_model=str(base), max_steps=8, batch_size=4, max_length=32, heldout_fraction=0.1,
+                    save_steps=3, learning_rate=1e-3, seed=5)
+    settings.update(overrides)
+    return PretrainConfig(**settings)
+
+
+def _weights(folder: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(str(folder / "model.safetensors"))
+
+
+class _Kill(Exception):
+    pass
+
+
+def _killer(at_step: int):
+    """A callback that dies right after the checkpoint of ``at_step`` is written, as a SIGKILL would."""
+    from transformers import TrainerCallback
+
+    class Kill(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            if state.global_step == at_step:
+                raise _Kill(f"killed after step {at_step}")
+
+    return Kill()
+
+
+@pytest.fixture(scope="module")
+def pretrained(tiny_base, tmp_path_factory) -> Path:
+    """An uninterrupted 8-step run over two epochs' worth of data boundaries."""
+    from biomedserve.pretraining import pretrain
+
+    tmp = tmp_path_factory.mktemp("pretrain")
+    card = pretrain(_config(tmp, tiny_base, "whole"), progress=False, say=lambda _: None)
+    assert card["steps"] == 8
+    return tmp / "whole"
+
+
+def test_a_killed_run_resumes_to_the_uninterrupted_weights(pretrained, tiny_base, tmp_path):
+    import torch
+
+    from biomedserve.pretraining import WORK_DIR, pretrain
+
+    config = _config(tmp_path, tiny_base, "killed")
+    with pytest.raises(_Kill):
+        pretrain(config, progress=False, callbacks=[_killer(6)], say=lambda _: None)
+    assert (Path(config.out) / WORK_DIR / "checkpoints" / "checkpoint-6").is_dir()
+    card = pretrain(config, progress=False, say=lambda _: None)  # the same command again
+    assert card["resumed_from"].endswith("checkpoint-6")
+    whole, resumed = _weights(pretrained), _weights(Path(config.out))
+    assert whole.keys() == resumed.keys()
+    for name in whole:
+        assert torch.allclose(whole[name], resumed[name], rtol=0, atol=1e-6), name
+    first = json.loads((pretrained / "pretrain_card.json").read_text())
+    assert card["loss_curve"] == first["loss_curve"]
+    assert card["heldout_perplexity"] == first["heldout_perplexity"]
+    assert not (Path(config.out) / WORK_DIR).exists()  # work folder removed once finished
+
+
+def test_resuming_with_other_settings_is_refused(tiny_base, tmp_path):
+    from biomedserve.errors import BiomedserveError
+    from biomedserve.pretraining import pretrain
+
+    with pytest.raises(_Kill):
+        pretrain(_config(tmp_path, tiny_base, "run"), progress=False, callbacks=[_killer(3)], say=lambda _: None)
+    with pytest.raises(BiomedserveError, match=r"learning_rate was 0\.001, now 0\.01"):
+        pretrain(_config(tmp_path, tiny_base, "run", learning_rate=1e-2), progress=False, say=lambda _: None)
+
+
+def test_the_card_and_an_encoder_directory(pretrained):
+    from transformers import AutoModel, AutoModelForTokenClassification
+
+    card = json.loads((pretrained / "pretrain_card.json").read_text())
+    assert [c["path"] for c in card["corpus"]][0] == str(PUBMED)
+    assert all(len(c["sha256"]) == 64 for c in card["corpus"])
+    assert card["tokens"]["tokens_seen"] == 8 * 4 * 32
+    assert card["tokens"]["heldout_sequences"] > 0
+    before, after = card["heldout_perplexity"]["before"], card["heldout_perplexity"]["after"]
+    assert before > 0 and after > 0 and after != before
+    assert card["loss_curve"] and card["bf16"]["reason"]
+    assert card["packages"]["transformers"]
+    AutoModel.from_pretrained(str(pretrained))
+    AutoModelForTokenClassification.from_pretrained(str(pretrained), num_labels=3)
+
+
+def test_train_takes_the_pretrained_encoder_as_base_model(pretrained, tmp_path):
+    out = tmp_path / "bc5chem-adapted"
+    result = runner.invoke(app, ["train", "-d", "BC5-chem", "--base-model", str(pretrained), "--max-steps", "2",
+                                 "--batch-size", "4", "--limit-train", "16", "--limit-eval", "8", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    meta = json.loads((out / "biomedserve.json").read_text())
+    assert meta["base_model"] == str(pretrained)
+    assert (out / "model.onnx").is_file()
+
+
+def test_leaked_sentence_is_refused_naming_file_and_sentence(tiny_base, tmp_path):
+    from biomedserve.pretrain_data import LeakageError
+    from biomedserve.pretraining import pretrain
+
+    excluded = tmp_path / "test.tsv"  # BLURB NER format: the corpus's tokens, one per line
+    tokens = "Naloxone reversed the hypotensive effect of clonidine in these rats .".split()
+    excluded.write_text("\n".join(f"{t}\t{'B' if t in ('Naloxone', 'clonidine') else 'O'}" for t in tokens) + "\n\n")
+    config = _config(tmp_path, tiny_base, "leaky", exclude=[str(excluded)])
+    config.corpus = [str(_corpus(tmp_path / "leaky-corpus", extra=LEAKED.upper()))]
+    with pytest.raises(LeakageError) as caught:
+        pretrain(config, progress=False, say=lambda _: None)
+    message = str(caught.value)
+    assert "note.txt" in message and LEAKED.upper() in message
+    assert not (tmp_path / "leaky" / "model.safetensors").exists()
+
+
+def test_leak_found_across_sentence_boundaries_and_clean_corpus_passes(tiny_base, tmp_path):
+    from biomedserve.pretrain_data import Exclusions, build_store, leaked, load_exclusions
+    from biomedserve.words import split_sentences
+
+    excluded = tmp_path / "dev.txt"
+    excluded.write_text("Cisplatin caused acute renal failure in two patients. Both recovered fully in a week.\n")
+    exclusions = load_exclusions([str(excluded)])
+    # found within a passage, whatever the spacing
+    passage = split_sentences("Background first. Cisplatin  caused acute renal failure in two patients. "
+                              "Both recovered fully in a week. Unrelated closing remark here today.")
+    assert leaked(passage, exclusions.keys)
+    # excluded as one sentence (a BLURB line), found in a corpus that splits it in two
+    one = Exclusions()
+    one.add("Cisplatin caused acute renal failure in two patients . Both recovered fully in a week .")
+    assert leaked(split_sentences("Both recovered fully in a week."), one.keys)
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_base))
+    store = build_store([str(_corpus(tmp_path / "clean"))], tokenizer, 32, 0.1, 100, exclusions,
+                        tmp_path / "tokens", say=lambda _: None)
+    assert store.train_sequences > 0
+
+
+def test_exclude_file_in_unknown_format_is_named(tmp_path):
+    from biomedserve.errors import BiomedserveError
+    from biomedserve.pretrain_data import load_exclusions
+
+    bad = tmp_path / "gold.csv"
+    bad.write_text("a,b\n")
+    with pytest.raises(BiomedserveError, match="gold.csv: unknown format"):
+        load_exclusions([str(bad)])
+    tsv = tmp_path / "broken.tsv"
+    tsv.write_text("word\tB\nno-tab-here\n")
+    with pytest.raises(BiomedserveError, match=r"broken.tsv:2"):
+        load_exclusions([str(tsv)])
+
+
+def test_store_is_written_in_shards_and_reused(tiny_base, tmp_path, monkeypatch):
+    """RAM holds one shard: a corpus of many shards reads back, in order, exactly what was packed."""
+    import numpy as np
+    from transformers import AutoTokenizer
+
+    from biomedserve import pretrain_data
+    from biomedserve.pretrain_data import Exclusions, PackedSequences, build_store
+
+    monkeypatch.setattr(pretrain_data, "SHARD_SEQUENCES", 8)
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_base))
+    corpus = [str(PUBMED), str(_corpus(tmp_path / "c"))]
+    store = build_store(corpus, tokenizer, 16, 0.25, 3, Exclusions(), tmp_path / "tokens", say=lambda _: None)
+    assert len(store.train_shards) > 2 and store.heldout_sequences == 3
+    data = PackedSequences(tmp_path / "tokens", store.train_shards, seed=1)
+    rows = np.stack([data[i]["input_ids"].numpy() for i in range(len(data))])
+    assert rows.shape == (store.train_sequences, 16)
+    assert (rows[:, 0] == tokenizer.cls_token_id).all() and (rows[:, -1] == tokenizer.sep_token_id).all()
+    assert np.array_equal(data[len(data)]["input_ids"], data[0]["input_ids"])  # epoch 1 reads the same rows
+    assert data[len(data)]["mask_seed"] != data[0]["mask_seed"]  # with fresh masks
+    said = []
+    again = build_store(corpus, tokenizer, 16, 0.25, 3, Exclusions(), tmp_path / "tokens", say=said.append)
+    assert again == store and "reusing" in said[0]
+
+
+def test_whole_word_masking_masks_every_piece_of_a_word(tiny_base):
+    import torch
+    from transformers import AutoTokenizer
+
+    from biomedserve.pretraining import SeededMasking
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_base))
+    ids = tokenizer("hydrochlorothiazide and spironolactone antagonise aldosterone " * 6)["input_ids"][:60]
+    pieces = tokenizer.convert_ids_to_tokens(ids)
+    collate = SeededMasking(tokenizer, 0.3, whole_word=True, seed=3)
+    example = {"input_ids": torch.tensor(ids), "mask_seed": 11}
+    batch = collate([example])
+    masked = (batch["labels"][0] != -100).tolist()
+    assert any(masked)
+    for i, piece in enumerate(pieces):
+        if piece.startswith("##"):
+            assert masked[i] == masked[i - 1], (pieces[i - 1], piece)
+    assert torch.equal(collate([example])["input_ids"], batch["input_ids"])  # same seed, same mask
+
+
+def test_cli_help_teaches_and_bad_option_is_named(tmp_path):
+    result = runner.invoke(app, ["pretrain", "--help"], terminal_width=200)
+    assert result.exit_code == 0
+    for needle in ("pubmed/baseline/", "--base-model encoders/minilm-pubmed", "pretrain_card.json", "resumes"):
+        assert needle in result.output, needle
+    bad = runner.invoke(app, ["pretrain", "--corpus", str(PUBMED), "--out", str(tmp_path / "o"),
+                              "--mlm-probability", "1.5"])
+    assert bad.exit_code == 2 and "--mlm-probability" in bad.output
