@@ -272,10 +272,10 @@ def render_card(meta: ModelMeta) -> str:
         "(longer texts are windowed, not truncated).",
         "",
     ]
-    if meta.corpus_types:
+    if meta.corpus_types and len(meta.corpus_types) > 1:
         lines += [f"Entity types: {', '.join(f'`{t}`' for t in meta.entity_types or [])}; annotated by: "
                   + "; ".join(f"{corpus} ({', '.join(types)})" for corpus, types in meta.corpus_types.items())
-                  + ". A corpus trained only the types it annotates.", ""]
+                  + ". Each corpus trained only the types it annotates.", ""]
     lines += [
         "## Metrics (points, 0–100)",
         "",

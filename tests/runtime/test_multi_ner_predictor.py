@@ -142,3 +142,35 @@ def test_single_type_predictor_names_its_types_and_filters(tiny_model):
     assert single.predict(texts, types=["CHEMICAL"]) == single.predict(texts)
     with pytest.raises(InputError, match="'GENE'.*returns: CHEMICAL"):
         single.predict(texts, types=["GENE"])
+
+
+def test_export_int8_is_gated_with_the_tasks_own_metric(multi_model, tmp_path):
+    """``biomedserve export --quantize int8`` on a multi-type model: the gate scores dev with multi_ner's
+    evaluate (macro F1 over the sources) against the card's fp32 score, and the variant serves."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from biomedserve.cli import app
+
+    model = tmp_path / "multi"
+    shutil.copytree(multi_model, model)
+    result = CliRunner().invoke(app, ["export", str(model), "--quantize", "int8", "--limit", "40"])
+    assert result.exit_code == 0, result.output
+    meta = read_meta(model)
+    entry = meta.variants["int8"]
+    assert entry.reference_dev == pytest.approx(meta.metrics["dev/onnx@40"]["macro_f1"])
+    assert entry.dev is not None and entry.passed is not None
+    assert meta.default_variant == ("int8" if entry.passed else "fp32")
+    int8 = Predictor.from_dir(model, variant="int8")
+    assert isinstance(int8, MultiTypeNerPredictor)
+    assert all(e.label in TYPES for e in int8.predict("Renal failure after cisplatin and IL-2."))
+
+
+def test_train_help_lists_the_multitype_set():
+    from typer.testing import CliRunner
+
+    from biomedserve.cli import app
+
+    result = CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and "NER-multitype" in result.output

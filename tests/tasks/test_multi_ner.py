@@ -179,3 +179,23 @@ def test_dev_metric_is_the_mean_over_sources_on_their_own_types(spec):
     logits[1, 0, 0 * 3 + 1] = 9  # a chemical in an NCBI sentence: unknown there, not scored
     scores = compute(EvalPrediction(predictions=logits, label_ids=gold))
     assert scores == {"macro_f1": 50.0, "f1_BC2GM": 100.0, "f1_NCBI-disease": 0.0}
+
+
+def test_the_trainer_draws_each_epoch_anew(tiny_base, spec, tmp_path):
+    """The real Trainer (through accelerate) hands the epoch to the corpus sampler before each epoch."""
+    import math
+
+    from biomedserve.training import TrainOptions, build_model, fit
+
+    task = get_task("multi_ner")
+    labels = task.labels(spec)
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_base))
+    records = spec.load("dev")[:24]
+    probe = Recipe(dataset="NER-multitype", base_model=str(tiny_base), max_length=64, batch_size=8)
+    features = task.features(records, tokenizer, {label: i for i, label in enumerate(labels)}, spec, probe)
+    recipe = probe.override(max_steps=3 * math.ceil(len(features) / 8), corpus_sampling_temperature=2.0)
+    model = build_model(task, str(tiny_base), labels, recipe)
+    trainer = fit(task, spec, recipe, model, tokenizer, features, None, tmp_path, TrainOptions(progress=False),
+                  bf16=False)
+    assert isinstance(trainer.train_sampler, CorpusTemperatureSampler) and trainer.train_sampler.epoch == 2
+    assert trainer.state.global_step == recipe.max_steps
