@@ -161,6 +161,10 @@ class ModelMeta(BaseModel):
     labels: list[str]
     # relation models: the entity types the training sentences were masked with (@CHEMICAL$, @GENE$)
     entity_masks: tuple[str, str] | None = None
+    # NER models: the entity types they return, and which corpus of the training set annotated which
+    # types (a multi-type model learnt each type only from the corpora that annotate it)
+    entity_types: list[str] | None = None
+    corpus_types: dict[str, list[str]] | None = None
     # a biomedserve.heads head (pooling, or the bi-encoder's scale and shift); None: Hugging Face's own
     head: dict[str, Any] | None = None
     max_length: int
@@ -267,6 +271,12 @@ def render_card(meta: ModelMeta) -> str:
         f"Labels: {', '.join(f'`{label}`' for label in meta.labels)} · max length {meta.max_length} sub-words "
         "(longer texts are windowed, not truncated).",
         "",
+    ]
+    if meta.corpus_types and len(meta.corpus_types) > 1:
+        lines += [f"Entity types: {', '.join(f'`{t}`' for t in meta.entity_types or [])}; annotated by: "
+                  + "; ".join(f"{corpus} ({', '.join(types)})" for corpus, types in meta.corpus_types.items())
+                  + ". Each corpus trained only the types it annotates.", ""]
+    lines += [
         "## Metrics (points, 0–100)",
         "",
         f"BLURB metric for this task: {_metric_description(meta.task)}.",

@@ -67,6 +67,10 @@ class Recipe(BaseModel):
     single_segment: bool = Field(False, description="pair tasks: segment id 0 for both texts")
     refit_train_dev: bool = Field(
         False, description="after picking the best epoch on dev, retrain on train+dev for that many epochs")
+    # --- sets joined from several corpora (NER-multitype) ---
+    corpus_sampling_temperature: float | None = Field(
+        None, ge=1, description="each epoch draws from corpus i in proportion to n_i^(1/T) (biomedserve.sampling): "
+        "1 keeps the corpora's proportions, larger T up-samples the small ones; None: every example once per epoch")
 
     def override(self, **changes: Any) -> "Recipe":
         """A copy with the non-None ``changes`` applied and validated (CLI flags)."""

@@ -49,7 +49,8 @@ class RunSpec:
 # field -> the values that leave a run's key as it was before the field existed. bf16 "auto" is decided
 # on the host that trains (and recorded in the result), so it is no hyperparameter of the key either.
 _ADDED_LATER: dict[str, tuple[Any, ...]] = {"bf16": (False, "auto"), "reinit_pooler": (False,),
-                                            "head_bias_prior": (False,), "pooling": (None,), "head": ("cross",)}
+                                            "head_bias_prior": (False,), "pooling": (None,), "head": ("cross",),
+                                            "corpus_sampling_temperature": (None,)}
 
 
 def expand(variant: str, recipe: Recipe, seeds: Sequence[int], grid: dict[str, list[Any]] | None = None) -> list[RunSpec]:

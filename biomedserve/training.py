@@ -218,7 +218,9 @@ def fit(task: TaskDefinition, spec: DatasetSpec, recipe: Recipe, model, tokenize
     ``bf16`` is the recipe's setting resolved on this host (:func:`biomedserve.hardware.decide_bf16`).
     """
     import torch
-    from transformers import DataCollatorForTokenClassification, DataCollatorWithPadding, Trainer, TrainingArguments
+    from transformers import DataCollatorForTokenClassification, DataCollatorWithPadding, TrainingArguments
+
+    from biomedserve.sampling import SampledTrainer, corpus_sampler
 
     steps_per_epoch = math.ceil(len(train_set) / recipe.batch_size)
     if epochs is not None:  # an explicit epoch count (the refit) wins over the recipe's max_steps
@@ -252,13 +254,17 @@ def fit(task: TaskDefinition, spec: DatasetSpec, recipe: Recipe, model, tokenize
     )
     if isinstance(model, BiEncoder):
         collator = BiEncoderCollator(tokenizer)
+    elif task.collator is not None:
+        collator = task.collator(tokenizer)
     else:
         collator = (DataCollatorForTokenClassification if task.token_level else DataCollatorWithPadding)(tokenizer)
     keeper = KeepBest(task.metric, recipe.early_stopping_patience)
-    trainer = Trainer(model=model, args=args, train_dataset=train_set, eval_dataset=dev_set,
-                      data_collator=collator, compute_metrics=task.trainer_metrics(model.config.id2label, spec),
-                      optimizers=build_optimizer(model, recipe, total_steps),
-                      callbacks=[keeper.callback] if selecting else [])
+    trainer = SampledTrainer(
+        model=model, args=args, train_dataset=train_set, eval_dataset=dev_set, data_collator=collator,
+        compute_metrics=task.trainer_metrics(model.config.id2label, spec), compute_loss_func=task.compute_loss,
+        optimizers=build_optimizer(model, recipe, total_steps), callbacks=[keeper.callback] if selecting else [],
+        train_sampler=corpus_sampler(train_set, recipe.corpus_sampling_temperature, recipe.seed, recipe.batch_size,
+                                     spec.name))
     trainer.train()
     keeper.restore(trainer.model)
     return trainer
@@ -362,6 +368,8 @@ def save_trained(trained: TrainedModel, out: str | Path, options: TrainOptions |
         dataset=spec.name,
         labels=trained.labels,
         entity_masks=spec.entity_masks,
+        entity_types=list(spec.entity_types) or None,
+        corpus_types={corpus: list(types) for corpus, types in spec.corpus_types.items()} or None,
         head=head_config(trained.model) if custom else None,
         max_length=trained.recipe.max_length,
         base_model=trained.recipe.base_model,

@@ -53,6 +53,7 @@ def test_the_service_serves_it_where_text_pairs_get_a_label(toy_model):
 
     from biomedserve.serving.app import create_app
     from biomedserve.serving.store import ModelStore
+    from biomedserve.tasktypes import OutputKind, task_types_of
 
     app = create_app()
     app.state.store = ModelStore.load(str(toy_model))
@@ -61,4 +62,7 @@ def test_the_service_serves_it_where_text_pairs_get_a_label(toy_model):
         assert answer.status_code == 200, answer.text
         assert answer.json()["model"] == "toy" and answer.json()["label"] in toy_task.LABELS
         refused = client.post("/ner", json={"texts": ["aspirin"]})
-        assert refused.status_code == 404 and "no ner/pico model is loaded" in refused.json()["error"]
+        # every task type returning entities is named (ner, pico and any registered since)
+        entities = "/".join(task_types_of(output_kind=OutputKind.ENTITIES))
+        assert entities.startswith("ner/pico")
+        assert refused.status_code == 404 and f"no {entities} model is loaded" in refused.json()["error"]

@@ -27,7 +27,9 @@ SAMPLE_TEXT = (
 
 
 def train(
-    dataset: str = typer.Option(..., "--dataset", "-d", help="BLURB dataset folder name, e.g. BC5-chem."),
+    dataset: str = typer.Option(..., "--dataset", "-d", help="BLURB dataset folder name, e.g. BC5-chem, or a set "
+                                "built from them: BC5CDR (chemicals + diseases), NER-multitype (one model, "
+                                "every NER type)."),
     out: Path = typer.Option(..., "--out", "-o", help="Model directory to write, e.g. models/bc5chem-minilm."),
     recipe: str = typer.Option("standard", "--recipe", "-r",
                                help="Recipe name (train/<dataset>/<name>.yaml) or a YAML file."),
@@ -100,7 +102,7 @@ def _parse_grid(items: list[str]) -> dict[str, list]:
 
 
 def sweep(
-    dataset: str = typer.Option(..., "--dataset", "-d", help="BLURB dataset folder name."),
+    dataset: str = typer.Option(..., "--dataset", "-d", help="BLURB dataset folder name, or BC5CDR or NER-multitype."),
     recipe: str = typer.Option("standard", "--recipe", "-r", help="Recipe name or YAML file."),
     seeds: str = typer.Option("1-5", "--seeds", help="Seeds: '1-5' or '1,2,7'."),
     grid: Optional[list[str]] = typer.Option(None, "--grid", help="field=v1,v2 (repeatable); picked on dev."),

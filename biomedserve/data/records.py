@@ -24,6 +24,29 @@ class TaggedSentence:
 
 
 @dataclass(frozen=True)
+class TypedLayersSentence:
+    """A pre-tokenised sentence with one untyped IOB2 layer (``B``/``I``/``O``) per entity type its corpus annotates.
+
+    A multi-type set (``NER-multitype``) joins corpora that each annotate some types only: a BC2GM
+    sentence's chemicals are not marked, which says nothing about whether there are any. ``layers``
+    therefore holds exactly the annotated types (``types``); every other type is unknown for this
+    sentence, not absent. Layers may overlap (a gene inside a disease name). ``corpus`` is the BLURB
+    (or derived) set the sentence came from.
+    """
+
+    tokens: list[str]
+    layers: dict[str, list[str]]
+    corpus: str
+    doc_id: str | None = None
+    doc_index: int | None = None
+
+    @property
+    def types(self) -> tuple[str, ...]:
+        """The entity types this sentence's corpus annotates."""
+        return tuple(self.layers)
+
+
+@dataclass(frozen=True)
 class PairInstance:
     """A classification or regression instance over one text or a text pair.
 

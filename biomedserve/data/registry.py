@@ -8,12 +8,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
+from itertools import chain, zip_longest
 from pathlib import Path
 from typing import Any
 
 from biomedserve.data.location import resolve_crosscorpus_dir, resolve_data_dir
 from biomedserve.data.pubmedqa import read_pubmedqa
-from biomedserve.data.records import TaggedSentence
+from biomedserve.data.records import TaggedSentence, TypedLayersSentence
 from biomedserve.data.tables import read_bioasq, read_biosses, read_hoc, read_relation_tsv
 from biomedserve.data.tagged import read_tagged_tsv
 from biomedserve.errors import DataNotFoundError
@@ -68,6 +69,11 @@ class DatasetSpec:
     def entity_types(self) -> tuple[str, ...]:
         return (self.entity_type,) if self.entity_type else ()
 
+    @property
+    def corpus_types(self) -> dict[str, tuple[str, ...]]:
+        """Which entity types each corpus of the set annotates (NER sets; empty for the others)."""
+        return {self.name: self.entity_types} if self.entity_types else {}
+
     def source_paths(self, split: str, data_dir: str | Path | None = None) -> list[Path]:
         """Every file a split is read from (provenance checksums them all)."""
         return [self.path(split, data_dir)]
@@ -101,6 +107,64 @@ class MergedNerSpec(DatasetSpec):
     @property
     def entity_types(self) -> tuple[str, ...]:
         return tuple(DATASETS[name].entity_type for name in self.sources)
+
+
+@dataclass(frozen=True)
+class MultiTypeNerSpec(DatasetSpec):
+    """Several NER sets, each annotating its own entity types, joined to train one multi-type model.
+
+    A record is a :class:`~biomedserve.data.records.TypedLayersSentence`: the tokens, one untyped tag
+    layer per type its corpus annotates (a merged source such as BC5CDR keeps both of its layers, so
+    a chemical inside a disease name is kept, not dropped as in the merge), and the corpus name. A
+    type the corpus does not annotate is unknown in its sentences, not absent.
+
+    Each split is the sources' same split. Records alternate between the sources (the first of each,
+    then the second of each, ...), every source keeping its file order, so the first N records
+    (``--limit-train``) sample every corpus.
+    """
+
+    sources: tuple[str, ...] = ()
+
+    def _layers(self, source: str) -> list[tuple[str, DatasetSpec]]:
+        """``(entity type, single-type BLURB set)`` for each type ``source`` annotates."""
+        spec = get_dataset(source)
+        parts = [DATASETS[name] for name in spec.sources] if isinstance(spec, MergedNerSpec) else [spec]
+        return [(part.entity_type, part) for part in parts]
+
+    @property
+    def corpus_types(self) -> dict[str, tuple[str, ...]]:
+        return {source: tuple(t for t, _ in self._layers(source)) for source in self.sources}
+
+    @property
+    def entity_types(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(chain.from_iterable(self.corpus_types.values())))
+
+    def path(self, split: str, data_dir: str | Path | None = None) -> Path:
+        return self.source_paths(split, data_dir)[0]
+
+    def source_paths(self, split: str, data_dir: str | Path | None = None) -> list[Path]:
+        return [part.path(split, data_dir) for source in self.sources for _, part in self._layers(source)]
+
+    def available_splits(self, data_dir: str | Path | None = None) -> list[str]:
+        return list(self.files)
+
+    def load(self, split: str, data_dir: str | Path | None = None) -> list[Any]:
+        per_source = [self._load_source(source, split, data_dir) for source in self.sources]
+        return [record for group in zip_longest(*per_source) for record in group if record is not None]
+
+    def _load_source(self, source: str, split: str, data_dir: str | Path | None) -> list[TypedLayersSentence]:
+        layers = [(entity_type, part.load(split, data_dir)) for entity_type, part in self._layers(source)]
+        (_, first), *_ = layers
+        records = []
+        for index, sentence in enumerate(first):
+            tags: dict[str, list[str]] = {}
+            for entity_type, sentences in layers:
+                if index >= len(sentences) or sentences[index].tokens != sentence.tokens:
+                    raise DataNotFoundError(f"{self.name}: {source} sentence {index} differs between its "
+                                            f"{', '.join(t for t, _ in layers)} layers")
+                tags[entity_type] = sentences[index].tags
+            records.append(TypedLayersSentence(sentence.tokens, tags, source, sentence.doc_id, sentence.doc_index))
+        return records
 
 
 def merge_tag_layers(layers: list[tuple[str, list[TaggedSentence]]], name: str) -> list[TaggedSentence]:
@@ -176,6 +240,11 @@ DATASETS: dict[str, DatasetSpec] = {
 # Sets built from the BLURB ones (not BLURB tasks themselves: not in the BLURB score or data stats).
 DERIVED: dict[str, DatasetSpec] = {
     "BC5CDR": MergedNerSpec("BC5CDR", "ner", _TSV, DATASETS["BC5-chem"].read, sources=("BC5-chem", "BC5-disease")),
+    # one model for every type of the five BLURB NER sets. JNLPBA is staged with its five GENIA types
+    # (protein, DNA, RNA, cell line, cell type) collapsed to untyped B/I/O (MANIFEST.md), so BIOENTITY
+    # is the one type it can teach; the GENIA split cannot be recovered from these files
+    "NER-multitype": MultiTypeNerSpec("NER-multitype", "multi_ner", _TSV, DATASETS["BC5-chem"].read,
+                                      sources=("BC5CDR", "NCBI-disease", "BC2GM", "JNLPBA")),
 }
 
 

@@ -6,6 +6,7 @@ references these records from its task definitions, so each type is defined once
 
 from __future__ import annotations
 
+from biomedserve.runtime.multi_ner import MultiTypeNerPredictor
 from biomedserve.runtime.predictor import NerPredictor
 from biomedserve.runtime.sequence import DocumentClassifierPredictor, PairClassifierPredictor, SimilarityPredictor
 from biomedserve.tasktypes import InputKind, OutputKind, TaskType, register_task_type
@@ -31,3 +32,6 @@ DOC_CLASSIFICATION = register_task_type(TaskType(
 QA = register_task_type(TaskType(
     "qa", PairClassifierPredictor, InputKind.TEXT_PAIR, OutputKind.LABEL, SEQUENCE,
     "question answering", "accuracy over question + context pairs"))
+MULTI_NER = register_task_type(TaskType(
+    "multi_ner", MultiTypeNerPredictor, InputKind.TEXT, OutputKind.ENTITIES, TOKENS, "multi-type NER",
+    "mean over the source corpora of entity-level strict F1 (seqeval, IOB2) on each corpus's own types"))

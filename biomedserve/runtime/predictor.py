@@ -11,14 +11,14 @@ graph), so a serving process loads neither PyTorch nor scikit-learn.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from biomedserve.decoding import io_tags_to_spans, tags_to_spans
+from biomedserve.decoding import TagSpan, io_tags_to_spans, tags_to_spans
 from biomedserve.encoding import Window, best_window_per_word, make_windows, word_pieces_batch
 from biomedserve.errors import BiomedserveError, ModelDirError
 from biomedserve.hardware import cpu_isa
@@ -312,13 +312,27 @@ class NerPredictor(Predictor):
             results.append(TaggedWords([tw.tags[k] for k in firsts], [tw.scores[k] for k in firsts]))
         return results
 
-    def _tag(self, sequences: Sequence[Sequence[str]], progress: bool = False) -> list[TaggedWords]:
-        """Tag words already cut by :func:`split_words`, each sequence as one model input.
+    def predict_words_by_type(self, sequences: Sequence[Sequence[str]],
+                              progress: bool = False) -> list[dict[str, TaggedWords]]:
+        """:meth:`predict_words` as one IOB2 tag layer per entity type (other types' tags read ``O``),
+        so a set can be scored on the types it annotates whatever else the model finds."""
+        layers = []
+        for tw in self.predict_words(sequences, progress):
+            layers.append({t: TaggedWords([tag if tag.partition("-")[2] == t else "O" for tag in tw.tags],
+                                          list(tw.scores)) for t in self.entity_types})
+        return layers
 
-        A sequence longer than the model is cut into overlapping windows and each word takes the
-        window where it has most context (:func:`best_window_per_word`).
+    def _probabilities(self, logits: np.ndarray) -> np.ndarray:
+        """The label probabilities of each word from its first piece's logits (one softmax over all labels)."""
+        return softmax(logits)
+
+    def _word_probs(self, sequences: Sequence[Sequence[str]], progress: bool = False) -> list[list[np.ndarray]]:
+        """Per sequence, each word's label probabilities (:meth:`_probabilities`), one forward pass per window.
+
+        Words are already cut by :func:`split_words`, each sequence one model input. A sequence longer
+        than the model is cut into overlapping windows and each word takes the window where it has
+        most context (:func:`best_window_per_word`).
         """
-        labels = self.meta.labels
         cls_id, sep_id = self.tokenizer.cls_token_id, self.tokenizer.sep_token_id
         windows: list[Window] = []
         per_seq: list[list[int]] = []
@@ -329,19 +343,23 @@ class NerPredictor(Predictor):
             per_seq.append(list(range(first, len(windows))))
 
         logits = self._run([w.input_ids for w in windows], progress=progress)
-        probs = [softmax(out[w.first_piece]) for out, w in zip(logits, windows)]
-
+        probs = [self._probabilities(out[w.first_piece]) for out, w in zip(logits, windows)]
         results = []
         for words, window_ids in zip(sequences, per_seq):
             own = [windows[i] for i in window_ids]
-            tags, scores = [], []
-            for w_local, offset in best_window_per_word(own, len(words)):
-                row = probs[window_ids[w_local]][offset]
-                best = int(row.argmax())
-                tags.append(labels[best])
-                scores.append(float(row[best]))
-            results.append(TaggedWords(tags, scores))
+            results.append([probs[window_ids[w_local]][offset]
+                            for w_local, offset in best_window_per_word(own, len(words))])
         return results
+
+    def _tagged(self, rows: Sequence[np.ndarray]) -> TaggedWords:
+        """The most probable label of each word, and its probability."""
+        labels = self.meta.labels
+        best = [int(row.argmax()) for row in rows]
+        return TaggedWords([labels[b] for b in best], [float(row[b]) for row, b in zip(rows, best)])
+
+    def _tag(self, sequences: Sequence[Sequence[str]], progress: bool = False) -> list[TaggedWords]:
+        """Tag words already cut by :func:`split_words`, each sequence as one model input."""
+        return [self._tagged(rows) for rows in self._word_probs(sequences, progress)]
 
     def predict(self, texts: str | Sequence[str], types: Iterable[str] | None = None) -> Entities | list[Entities]:
         """Entities per text. A single string gives one :class:`Entities`; a list of strings a list of them.
@@ -350,9 +368,9 @@ class NerPredictor(Predictor):
         :attr:`entity_types`); a type the model does not find raises :class:`InputError` naming it and
         listing the model's types, before any text is tagged (:func:`select_types`).
         Empty or whitespace-only text yields no entities. Anything that is not a string raises
-        :class:`InputError` naming its position.
+        :class:`InputError` naming its position, and so does a type the model does not return.
         """
-        wanted = select_types(types, self.entity_types, self.name)
+        wanted = select_types(types, self.entity_types, self.name) or frozenset(self.entity_types)
         single = isinstance(texts, str)
         batch = [texts] if single else texts
         if not isinstance(batch, Sequence):
@@ -361,31 +379,40 @@ class NerPredictor(Predictor):
             if not isinstance(text, str):
                 raise InputError(f"text {index} is {type(text).__name__}, expected str")
         words = [split_words(text) for text in batch]
-        tagged = self._tag_sentences(batch, words)
-        decode = io_tags_to_spans if self.io_scheme else tags_to_spans
-        results = []
-        for text, ws, tw in zip(batch, words, tagged):
-            entities = Entities()
-            for span in decode(tw.tags):
-                start, end = ws[span.start].start, ws[span.end - 1].end
-                score = float(np.mean(tw.scores[span.start : span.end]))
-                entities.append(Entity(start, end, text[start:end], span.label, round(score, 4)))
-            results.append(entities if wanted is None else entities.of_types(wanted))
+        rows = self._sentence_rows(batch, words)
+        results = [self._entities(text, ws, text_rows, wanted) for text, ws, text_rows in zip(batch, words, rows)]
         return results[0] if single else results
 
+    def _entities(self, text: str, words: Sequence[Word], rows: Sequence[np.ndarray], types: Collection[str]) -> Entities:
+        """Decode one text's word probabilities into entities of ``types``, in text order.
+
+        Entity.score is the mean probability of its words' tags."""
+        tagged = self._tagged(rows)
+        decode = io_tags_to_spans if self.io_scheme else tags_to_spans
+        return Entities(span_entity(text, words, span, tagged.scores) for span in decode(tagged.tags)
+                        if span.label in types)
+
     def _tag_sentences(self, texts: Sequence[str], words: Sequence[Sequence[Word]]) -> list[TaggedWords]:
-        """Tag each text's words sentence by sentence (:func:`sentence_ranges`), all texts in one batch.
+        """Tag each text's words sentence by sentence (see :meth:`_sentence_rows`)."""
+        return [self._tagged(rows) for rows in self._sentence_rows(texts, words)]
+
+    def _sentence_rows(self, texts: Sequence[str], words: Sequence[Sequence[Word]]) -> list[list[np.ndarray]]:
+        """Each text's word probabilities, sentence by sentence (:func:`sentence_ranges`), all texts in one batch.
 
         Why: the model trained on single sentences, each starting right after ``[CLS]``. Windows cut
         across a document gave a sentence different context and positions at each place it occurred,
         and so different entities (the copies of a paragraph repeated in one text disagreed).
-        A sentence alone is the same model input wherever it stands. The tags come back in document
+        A sentence alone is the same model input wherever it stands. The rows come back in document
         order, one list per text, so entities are decoded once over the whole text.
         """
         ranges = [sentence_ranges(text, ws) for text, ws in zip(texts, words)]
-        tagged = iter(self._tag([[ws[i].text for i in r] for ws, rs in zip(words, ranges) for r in rs]))
-        results = []
-        for rs in ranges:
-            parts = [next(tagged) for _ in rs]  # words are already cut: no resplit
-            results.append(TaggedWords([t for p in parts for t in p.tags], [x for p in parts for x in p.scores]))
-        return results
+        # words are already cut: no resplit
+        per_sentence = iter(self._word_probs([[ws[i].text for i in r] for ws, rs in zip(words, ranges) for r in rs]))
+        return [[row for _ in rs for row in next(per_sentence)] for rs in ranges]
+
+
+def span_entity(text: str, words: Sequence[Word], span: TagSpan, scores: Sequence[float]) -> Entity:
+    """The entity of words ``[span.start, span.end)`` of ``text``; its score is the mean of ``scores`` over them."""
+    start, end = words[span.start].start, words[span.end - 1].end
+    score = float(np.mean(scores[span.start : span.end]))
+    return Entity(start, end, text[start:end], span.label, round(score, 4))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from biomedserve.errors import BiomedserveError
 from biomedserve.tasks.base import TaskDefinition
 from biomedserve.tasks.hoc import DOC_CLASSIFICATION
+from biomedserve.tasks.multi_ner import MULTI_NER
 from biomedserve.tasks.ner import NER
 from biomedserve.tasks.pico import PICO
 from biomedserve.tasks.qa import QA
@@ -26,7 +27,7 @@ def register_task(definition: TaskDefinition) -> TaskDefinition:
     return definition
 
 
-for _definition in (NER, PICO, RELATION, SIMILARITY, DOC_CLASSIFICATION, QA):
+for _definition in (NER, PICO, RELATION, SIMILARITY, DOC_CLASSIFICATION, QA, MULTI_NER):
     register_task(_definition)
 
 

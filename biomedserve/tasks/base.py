@@ -33,6 +33,13 @@ class TaskDefinition:
     * ``evaluate(predictor, records, spec, progress=False)``: BLURB metric of a runtime predictor,
       on records in file order.
     * ``token_level``: token classification (pads labels with -100) rather than sequence level.
+    * ``collator(tokenizer)``: the batch collator, when the labels are not one id per token or per
+      example (None: transformers' token or padding collator).
+    * ``compute_loss(outputs, labels, num_items_in_batch=None)``: the Trainer's ``compute_loss_func``,
+      when the head's own loss does not fit the labels (None: the model's loss).
+
+    A feature may carry ``corpus`` (the corpus its record came from), which corpus sampling reads
+    (``corpus_sampling_temperature``); the collator leaves it out of the batch.
     """
 
     task_type: TaskType
@@ -44,6 +51,8 @@ class TaskDefinition:
     evaluate: Callable[..., dict[str, float]]
     problem_type: str | None = None
     token_level: bool = False
+    collator: Callable[[Any], Callable[[list[dict[str, Any]]], dict[str, Any]]] | None = None
+    compute_loss: Callable[..., Any] | None = None
 
     @property
     def name(self) -> str:
