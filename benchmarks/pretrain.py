@@ -39,7 +39,7 @@ from machine import describe  # noqa: E402
 
 from biomedserve.atomic import atomic_write  # noqa: E402
 from biomedserve.data.records import DocumentInstance, PairInstance, TaggedSentence  # noqa: E402
-from biomedserve.data.registry import BIO_TAGS, DATASETS, get_dataset  # noqa: E402
+from biomedserve.data.registry import DATASETS, get_dataset, load_crosscorpus  # noqa: E402
 from biomedserve.recipes import find_recipe, load_recipe  # noqa: E402
 from biomedserve.sweep import RunSpec, run_one, run_path  # noqa: E402
 
@@ -134,20 +134,22 @@ def shared_run(run: RunSpec, runs_dir: Path, keep: Path, data_dir, poll: float =
     return json.loads(path.read_text())
 
 
-def crosscorpus(model: Path, dataset: str, folder: Path, split: str = "test") -> dict | None:
-    """Strict and lenient F1 of a kept NER model on a cross-corpus set (untyped tags take the model's type)."""
-    from biomedserve.data.tagged import read_tagged_tsv
+def crosscorpus(model: Path, dataset: str, name: str, split: str = "test",
+                crosscorpus_dir: str | Path | None = None) -> dict | None:
+    """Strict and lenient F1 of a kept NER model on cross-corpus set ``name`` (untyped tags take the
+    model's type), read by ``load_crosscorpus`` from ``crosscorpus_dir`` (None: found as the
+    ``--crosscorpus-dir`` of the CLI is). None when the model has not been kept."""
     from biomedserve.runtime import Predictor
     from biomedserve.tasks.ner import entity_scores, lenient_scores, type_tags
 
     if not (model / "biomedserve.json").is_file():
         return None
     spec = get_dataset(dataset)
-    sentences = list(read_tagged_tsv(folder / f"{split}.tsv", allowed_tags=BIO_TAGS))
+    sentences = load_crosscorpus(name, split, crosscorpus_dir)
     predictor = Predictor.from_dir(model, variant="fp32")
     predicted = [p.tags for p in predictor.predict_words([s.tokens for s in sentences])]
     gold = [type_tags(s.tags, spec.entity_type) for s in sentences]
-    return {"set": folder.name, "split": split, "sentences": len(sentences),
+    return {"set": name, "split": split, "sentences": len(sentences),
             "strict_f1": round(float(entity_scores(gold, predicted)["f1"]), 2),
             "lenient_f1": round(lenient_scores(gold, predicted)["f1"], 2)}
 
@@ -165,7 +167,7 @@ def render(report: dict) -> str:
         f"Run {report['when']} on {report['machine']['cpu']} ({report['machine']['usable_cores']} cores).",
         "",
         f"Pretraining: {s['corpus_tokens']} corpus tokens, {s['steps']} steps, held-out masked-LM perplexity "
-        f"{s['perplexity_before']} → {s['perplexity_after']}; leakage checked against every dev/test split: "
+        f"{s['perplexity_before']} → {s['perplexity_after']} (before: {s['perplexity_before_measured']}); leakage checked against every dev/test split: "
         f"{s['leakage_checked']}; bf16: {(card.get('bf16') or {}).get('reason')}.",
         "",
         "| set | base dev | base test | adapted dev | adapted test |",
@@ -188,22 +190,30 @@ def render(report: dict) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The benchmark's options; data folders default to None, found as the CLI finds them
+    (``resolve_data_dir``, ``resolve_crosscorpus_dir``: option, environment, ./data, ../shared)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--max-steps", type=int, default=None, help="pretraining steps (wins over --epochs)")
     parser.add_argument("--epochs", type=float, default=1.0, help="pretraining passes over the corpus")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--sets", action="append", choices=NER_SETS, help="NER sets to fine-tune (default: all five)")
     parser.add_argument("--report-only", action="store_true")
-    parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--crosscorpus-dir", type=Path, default=Path("/work/shared/crosscorpus"))
+    parser.add_argument("--data-dir", default=None, help="BLURB data (default: $BIOMEDSERVE_DATA, data/blurb, "
+                                                         "../shared/blurb)")
+    parser.add_argument("--crosscorpus-dir", default=None, help="cross-corpus sets (default: $BIOMEDSERVE_CROSSCORPUS, "
+                                                                "data/crosscorpus, ../shared/crosscorpus)")
     parser.add_argument("--models-dir", type=Path, default=Path("models"),
                         help="kept NER models (the BLURB study keeps its base models here too)")
     parser.add_argument("--encoder", type=Path, default=Path("encoders/minilm-blurb-adapted"))
     parser.add_argument("--results-dir", type=Path, default=HERE / "results")
     parser.add_argument("--ner-max-steps", type=int, default=None,
                         help="smoke runs only: cap each fine-tuning run (another run key, never the study's)")
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     results, sets = args.results_dir, args.sets or list(NER_SETS)
     work = results / ".pretrain-work"  # ignored by git (benchmarks/results/.*)
     partial = results / "pretrain.partial.json"  # cross-corpus scores per run key, so reports never re-score
@@ -220,7 +230,7 @@ def main() -> None:
         pretrain(PretrainConfig(corpus=corpus, out=str(args.encoder), exclude=excluded, epochs=args.epochs,
                                 max_steps=args.max_steps, batch_size=args.batch_size, seed=1))
     card = json.loads(card_path.read_text()) if card_path.is_file() else None
-    spent += (card or {}).get("train_seconds", 0.0)
+    spent += (card or {}).get("train_seconds", 0.0) + ((card or {}).get("head_warmup") or {}).get("seconds", 0.0)
 
     ner, cross = {}, {}
     for dataset in sets:
@@ -240,7 +250,7 @@ def main() -> None:
             if dataset in CROSSCORPUS and result:
                 key = f"{result['key']}:{CROSSCORPUS[dataset]}"
                 if key not in cache and not args.report_only:
-                    scored = crosscorpus(keep, dataset, args.crosscorpus_dir / CROSSCORPUS[dataset])
+                    scored = crosscorpus(keep, dataset, CROSSCORPUS[dataset], crosscorpus_dir=args.crosscorpus_dir)
                     if scored:
                         cache[key] = scored
                         atomic_write(partial, json.dumps(cache, indent=1) + "\n")
@@ -252,6 +262,7 @@ def main() -> None:
         "steps": (card or {}).get("steps"),
         "perplexity_before": (card or {}).get("heldout_perplexity", {}).get("before"),
         "perplexity_after": (card or {}).get("heldout_perplexity", {}).get("after"),
+        "perplexity_before_measured": (card or {}).get("heldout_perplexity", {}).get("before_measured"),
         "ner_test_mean_base": _mean((r.get("base") or {}).get("test") for r in ner.values()),
         "ner_test_mean_adapted": _mean((r.get("adapted") or {}).get("test") for r in ner.values()),
         "crosscorpus_mean_base": _mean((r.get("base") or {}).get("strict_f1") for r in cross.values()),

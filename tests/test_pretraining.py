@@ -33,7 +33,7 @@ def _config(tmp_path: Path, base: Path, out: str, **overrides):
 
     settings = dict(corpus=[str(PUBMED), str(_corpus(tmp_path / "corpus"))], out=str(tmp_path / out),
                     base_model=str(base), max_steps=8, batch_size=4, max_length=32, heldout_fraction=0.1,
-                    save_steps=3, learning_rate=1e-3, seed=5)
+                    save_steps=3, learning_rate=1e-3, seed=5, head_warmup_steps=4)
     settings.update(overrides)
     return PretrainConfig(**settings)
 
@@ -48,15 +48,24 @@ class _Kill(Exception):
     pass
 
 
-def _killer(at_step: int):
-    """A callback that dies right after the checkpoint of ``at_step`` is written, as a SIGKILL would."""
+def _killer(at_step: int, warmup: bool = False, event: str = "on_save"):
+    """A callback that dies right after ``at_step`` of the main phase (or of the head warm-up), as a
+    SIGKILL would: by default once that step's checkpoint is written, with ``event="on_step_end"``
+    as soon as the step is taken (whether or not a checkpoint holds it)."""
     from transformers import TrainerCallback
 
-    class Kill(TrainerCallback):
-        def on_save(self, args, state, control, **kwargs):
-            if state.global_step == at_step:
-                raise _Kill(f"killed after step {at_step}")
+    from biomedserve.pretraining import WARMUP_DIR
 
+    class Kill(TrainerCallback):
+        def fire(self, args, state):
+            in_warmup = Path(args.output_dir).parent.name == WARMUP_DIR
+            if state.global_step == at_step and in_warmup == warmup:
+                raise _Kill(f"killed after {'warm-up ' if warmup else ''}step {at_step}")
+
+    def hook(self, args, state, control, **kwargs):
+        self.fire(args, state)
+
+    setattr(Kill, event, hook)
     return Kill()
 
 
@@ -90,6 +99,103 @@ def test_a_killed_run_resumes_to_the_uninterrupted_weights(pretrained, tiny_base
     assert card["loss_curve"] == first["loss_curve"]
     assert card["heldout_perplexity"] == first["heldout_perplexity"]
     assert not (Path(config.out) / WORK_DIR).exists()  # work folder removed once finished
+
+
+def test_a_run_killed_in_and_after_the_head_warmup_resumes_to_the_uninterrupted_weights(pretrained, tiny_base,
+                                                                                        tmp_path):
+    """Killed at the warm-up's checkpoint, then after it but before any main checkpoint: the same weights."""
+    import torch
+
+    from biomedserve.pretraining import WARMUP_DIR, WORK_DIR, pretrain
+
+    config = _config(tmp_path, tiny_base, "killed-twice")
+    with pytest.raises(_Kill):
+        pretrain(config, progress=False, callbacks=[_killer(3, warmup=True)], say=lambda _: None)
+    work = Path(config.out) / WORK_DIR
+    assert (work / WARMUP_DIR / "checkpoints" / "checkpoint-3").is_dir()
+    assert not (work / WARMUP_DIR / "warmup.json").exists()
+    with pytest.raises(_Kill):
+        pretrain(config, progress=False, callbacks=[_killer(2, event="on_step_end")], say=lambda _: None)
+    assert (work / WARMUP_DIR / "warmup.json").is_file() and not (work / "checkpoints" / "checkpoint-3").exists()
+    card = pretrain(config, progress=False, say=lambda _: None)
+    assert card["head_warmup"]["resumed_from"].endswith("checkpoint-3") and card["resumed_from"] is None
+    whole, resumed = _weights(pretrained), _weights(Path(config.out))
+    for name in whole:
+        assert torch.allclose(whole[name], resumed[name], rtol=0, atol=1e-6), name
+    first = json.loads((pretrained / "pretrain_card.json").read_text())
+    assert card["heldout_perplexity"] == first["heldout_perplexity"]
+    assert card["head_warmup"]["loss_curve"] == first["head_warmup"]["loss_curve"]
+
+
+def test_head_warmup_trains_only_the_missing_head_and_lowers_the_before_perplexity(tiny_base, tmp_path):
+    """tiny_base is saved as a BertModel: no masked-LM head, so BertForMaskedLM starts with a random one."""
+    import torch
+
+    from biomedserve.pretraining import WARMUP_DIR, WORK_DIR, load_masked_lm, pretrain
+
+    config = _config(tmp_path, tiny_base, "warm", head_warmup_steps=30, max_steps=1)
+    card = pretrain(config, progress=False, say=lambda _: None, keep_work=True)
+    assert card["head_warmup"]["head_missing"] is True and card["head_warmup"]["steps"] == 30
+    assert "head warm-up" in card["heldout_perplexity"]["before_measured"]
+    warmed = _weights(Path(config.out) / WORK_DIR / WARMUP_DIR / "model")
+    base = _weights(tiny_base)
+    encoder = {name: tensor for name, tensor in warmed.items() if name.startswith("bert.")}
+    assert encoder.keys() == {f"bert.{name}" for name in base if not name.startswith("pooler.")}
+    for name, tensor in encoder.items():
+        assert torch.equal(tensor, base[name.removeprefix("bert.")]), name  # frozen: bit for bit
+    initial, missing = load_masked_lm(str(tiny_base), str(tiny_base), config.seed)
+    assert missing
+    head = {name: p.detach() for name, p in initial.named_parameters() if name.startswith("cls.")}
+    assert head and all(not torch.equal(warmed[name], tensor) for name, tensor in head.items())
+
+    cold = pretrain(_config(tmp_path, tiny_base, "cold", head_warmup_steps=0, max_steps=1), progress=False,
+                    say=lambda _: None)
+    assert cold["head_warmup"]["steps"] == 0 and "random" in cold["heldout_perplexity"]["before_measured"]
+    assert card["heldout_perplexity"]["before"] < cold["heldout_perplexity"]["before"]
+
+
+def test_head_warmup_defaults_to_on_only_when_the_head_is_missing(tiny_base, tmp_path):
+    import torch
+    from transformers import BertForMaskedLM
+
+    from biomedserve.pretraining import DEFAULT_HEAD_WARMUP_STEPS, load_masked_lm, resolve_head_warmup_steps
+
+    with_head = tmp_path / "with-head"
+    torch.manual_seed(1)
+    BertForMaskedLM.from_pretrained(str(tiny_base)).save_pretrained(str(with_head))
+    assert load_masked_lm(str(with_head), "with-head", 1)[1] is False
+    assert load_masked_lm(str(tiny_base), "tiny", 1)[1] is True
+    assert resolve_head_warmup_steps(None, head_missing=True) == DEFAULT_HEAD_WARMUP_STEPS > 0
+    assert resolve_head_warmup_steps(None, head_missing=False) == 0
+    assert resolve_head_warmup_steps(7, head_missing=False) == 7
+
+
+def test_sparse_mlm_loss_equals_the_full_masked_lm_loss_and_gradients(tiny_base):
+    import torch
+    from transformers import BertForMaskedLM
+
+    from biomedserve.pretraining import sparse_mlm_loss
+
+    torch.manual_seed(0)
+    model = BertForMaskedLM.from_pretrained(str(tiny_base))
+    input_ids = torch.randint(1000, 5000, (3, 24))
+    labels = torch.full_like(input_ids, -100)
+    chosen = torch.rand(input_ids.shape) < 0.15
+    chosen[0, 3] = True
+    labels[chosen] = torch.randint(1000, 5000, (int(chosen.sum()),))
+    inputs = {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids), "labels": labels}
+
+    full = model(**inputs).loss
+    full.backward()
+    full_grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    model.zero_grad()
+    sparse, logits = sparse_mlm_loss(model, inputs)
+    sparse.backward()
+    assert logits.shape == (int(chosen.sum()), model.config.vocab_size)  # only the masked positions projected
+    assert torch.allclose(sparse, full, rtol=1e-5, atol=1e-6)
+    assert full_grads.keys() == {n for n, p in model.named_parameters() if p.grad is not None}
+    for name, grad in full_grads.items():
+        assert torch.allclose(model.get_parameter(name).grad, grad, rtol=1e-4, atol=1e-7), name
 
 
 def test_resuming_with_other_settings_is_refused(tiny_base, tmp_path):
@@ -228,8 +334,12 @@ def test_whole_word_masking_masks_every_piece_of_a_word(tiny_base):
 def test_cli_help_teaches_and_bad_option_is_named(tmp_path):
     result = runner.invoke(app, ["pretrain", "--help"], terminal_width=200)
     assert result.exit_code == 0
-    for needle in ("pubmed/baseline/", "--base-model encoders/minilm-pubmed", "pretrain_card.json", "resumes"):
+    for needle in ("pubmed/baseline/", "--base-model encoders/minilm-pubmed", "pretrain_card.json", "resumes",
+                   "--head-warmup-steps"):
         assert needle in result.output, needle
     bad = runner.invoke(app, ["pretrain", "--corpus", str(PUBMED), "--out", str(tmp_path / "o"),
                               "--mlm-probability", "1.5"])
     assert bad.exit_code == 2 and "--mlm-probability" in bad.output
+    bad = runner.invoke(app, ["pretrain", "--corpus", str(PUBMED), "--out", str(tmp_path / "o"),
+                              "--head-warmup-steps", "-1"])
+    assert bad.exit_code == 2 and "--head-warmup-steps" in bad.output

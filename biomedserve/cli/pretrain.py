@@ -36,6 +36,11 @@ def pretrain(
     heldout_fraction: float = typer.Option(0.01, "--heldout-fraction",
                                            help="Every (1/f)-th packed sequence is held out for perplexity."),
     heldout_max: int = typer.Option(1000, "--heldout-max", help="At most this many held-out sequences."),
+    head_warmup_steps: Optional[int] = typer.Option(
+        None, "--head-warmup-steps", help="Steps training only the masked-LM head (encoder frozen) before the "
+                                          "'before' perplexity; default 200 when the base has no trained head "
+                                          "(sentence-embedding encoders such as MiniLM), else 0."),
+    head_warmup_lr: float = typer.Option(1e-3, "--head-warmup-lr", help="Peak learning rate of the head warm-up."),
     save_steps: int = typer.Option(500, "--save-steps", help="Checkpoint every N steps (what a kill can lose)."),
     bf16: str = typer.Option("auto", "--bf16", help="auto (bfloat16 autocast only where the hardware has it "
                                                     "natively), true or false."),
@@ -59,7 +64,9 @@ def pretrain(
     What it does: streams the corpus (constant memory at any size) through the
     readers annotate uses, cuts it into sentences, tokenises and packs them into
     full sequences stored on disk in OUT/.pretrain-work; every (1/f)-th sequence
-    is held out to measure masked-LM perplexity before and after training.
+    is held out to measure masked-LM perplexity before and after training. A
+    base without a trained masked-LM head first trains that head alone (encoder
+    frozen), so "before" scores the encoder, not a random head.
     Killed? Run the same command again: it resumes from the last checkpoint
     with the result an uninterrupted run would have given. --exclude refuses a
     corpus that contains any sentence of the given evaluation files (compared
@@ -83,14 +90,17 @@ def pretrain(
             mlm_probability=mlm_probability, whole_word_masking=whole_word_masking, max_length=max_length,
             exclude=list(exclude or []), seed=seed, batch_size=batch_size, learning_rate=learning_rate,
             heldout_fraction=heldout_fraction, heldout_max=heldout_max, save_steps=save_steps,
-            bf16=parse_bf16(bf16))
+            bf16=parse_bf16(bf16), head_warmup_steps=head_warmup_steps,
+            head_warmup_learning_rate=head_warmup_lr)
         card = run_pretraining(config, say=say, overwrite=overwrite, keep_work=keep_work)
     except BiomedserveError as exc:
         fail(exc)
     perplexity = card["heldout_perplexity"]
     err.print(f"[green]wrote {escape(str(out))}[/]: {card['steps']} steps, "
               f"{card['tokens']['tokens_seen']:,} tokens seen in {card['train_seconds']:.0f} s")
-    say(f"  held-out perplexity: {perplexity['before']} before, {perplexity['after']} after")
+    warmup = card["head_warmup"]["steps"]
+    before_note = f" (after a {warmup}-step head warm-up)" if warmup else ""
+    say(f"  held-out perplexity: {perplexity['before']} before{before_note}, {perplexity['after']} after")
     bf16_used = card["bf16"]
     say(f"  precision: {'bf16 autocast' if bf16_used['used'] else 'fp32'} ({bf16_used['reason']})")
     say(f"  fine-tune from it: biomedserve train -d BC5-chem --base-model {out} --out models/<name>")

@@ -4,10 +4,10 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-CROSSCORPUS = Path("/work/shared/crosscorpus")
 
 
 def load(name: str):
@@ -33,7 +33,28 @@ def test_base_runs_have_the_blurb_study_keys_and_kept_model_paths():
 def test_corpus_texts_never_come_from_relation_sets_and_crosscorpus_scores(tiny_model):
     pretrain = load("pretrain")
     assert not {"ChemProt", "DDI", "GAD"} & set(pretrain.text_sets())
-    scores = pretrain.crosscorpus(tiny_model, "BC5-chem", CROSSCORPUS / "BioNLP13PC-chem", split="dev")
+    scores = pretrain.crosscorpus(tiny_model, "BC5-chem", "BioNLP13PC-chem", split="dev")  # found as the CLI does
     assert scores["sentences"] == 857 and scores["set"] == "BioNLP13PC-chem"
     assert 0 <= scores["strict_f1"] <= scores["lenient_f1"] <= 100
-    assert pretrain.crosscorpus(tiny_model.parent / "absent", "BC5-chem", CROSSCORPUS / "BioNLP13PC-chem") is None
+    assert pretrain.crosscorpus(tiny_model.parent / "absent", "BC5-chem", "BioNLP13PC-chem") is None
+
+
+def test_no_data_folder_is_hard_coded_and_crosscorpus_reads_the_folder_given(tiny_model, tmp_path, monkeypatch):
+    """--data-dir and --crosscorpus-dir default to None (resolved like the CLI's), and the folder
+    given, or $BIOMEDSERVE_CROSSCORPUS, is the one read."""
+    from biomedserve.data.location import resolve_crosscorpus_dir
+    from biomedserve.errors import DataNotFoundError
+
+    pretrain = load("pretrain")
+    assert "/work/" not in (BENCHMARKS / "pretrain.py").read_text()
+    args = pretrain.build_parser().parse_args([])
+    assert args.data_dir is None and args.crosscorpus_dir is None
+    sentences = (resolve_crosscorpus_dir() / "BioNLP13PC-chem" / "dev.tsv").read_text().split("\n\n")
+    (tmp_path / "BioNLP13PC-chem").mkdir()
+    (tmp_path / "BioNLP13PC-chem" / "dev.tsv").write_text("\n\n".join(sentences[:5]) + "\n\n")
+    scores = pretrain.crosscorpus(tiny_model, "BC5-chem", "BioNLP13PC-chem", split="dev", crosscorpus_dir=tmp_path)
+    assert scores["sentences"] == 5
+    monkeypatch.setenv("BIOMEDSERVE_CROSSCORPUS", str(tmp_path))
+    assert pretrain.crosscorpus(tiny_model, "BC5-chem", "BioNLP13PC-chem", split="dev")["sentences"] == 5
+    with pytest.raises(DataNotFoundError, match="absent"):
+        pretrain.crosscorpus(tiny_model, "BC5-chem", "BioNLP13PC-chem", crosscorpus_dir=tmp_path / "absent")
