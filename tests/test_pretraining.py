@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,21 @@ from typer.testing import CliRunner
 
 from biomedserve.cli import app
 
-PUBMED = Path("/work/shared/pubmed/pubmed-29768149.xml")
+
+def _write_pubmed(path: Path) -> Path:
+    """A small PubMed XML file (the annotator's reader handles the real baseline format)."""
+    articles = "".join(
+        f"<PubmedArticle><MedlineCitation><PMID>{pmid}</PMID><Article><ArticleTitle>Cisplatin nephrotoxicity "
+        f"in cohort {pmid}.</ArticleTitle><Abstract><AbstractText>Cisplatin causes acute kidney injury in "
+        f"{pmid % 50 + 5} percent of patients. Magnesium supplementation lowered serum creatinine. "
+        "Tubular damage was confirmed by biopsy.</AbstractText></Abstract></Article></MedlineCitation>"
+        "</PubmedArticle>\n" for pmid in range(29768149, 29768169))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f'<?xml version="1.0" encoding="utf-8"?>\n<PubmedArticleSet>\n{articles}</PubmedArticleSet>\n')
+    return path
+
+
+PUBMED = _write_pubmed(Path(tempfile.mkdtemp(prefix="pretrain-test-")) / "pubmed-29768149.xml")
 runner = CliRunner()
 
 LEAKED = "Naloxone reversed the hypotensive effect of clonidine in these rats."
