@@ -34,17 +34,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from blurb import claim  # noqa: E402
 from machine import describe  # noqa: E402
+from ner_models import NER_SETS, kept_model, ner_run, shared_run  # noqa: E402
 
 from biomedserve.atomic import atomic_write  # noqa: E402
 from biomedserve.data.records import DocumentInstance, PairInstance, TaggedSentence  # noqa: E402
 from biomedserve.data.registry import DATASETS, get_dataset, load_crosscorpus  # noqa: E402
-from biomedserve.recipes import find_recipe, load_recipe  # noqa: E402
-from biomedserve.sweep import RunSpec, run_one, run_path  # noqa: E402
+from biomedserve.sweep import run_path  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-NER_SETS = ("BC5-chem", "BC5-disease", "NCBI-disease", "BC2GM", "JNLPBA")
 CROSSCORPUS = {"BC5-chem": "BioNLP13PC-chem", "BC2GM": "BioNLP13PC-ggp"}  # BLURB set -> the set its models face
 BASE_LABEL, ADAPTED_LABEL = "minilm", "minilm_adapted"
 
@@ -112,46 +110,23 @@ def build_corpus(work: Path, data_dir, excluded: list[str]) -> tuple[list[str], 
     return files, counts
 
 
-def ner_run(dataset: str, base_model: str, seed: int = 1, max_steps: int | None = None) -> RunSpec:
-    """The BLURB study's standard run of ``dataset`` (same key), on ``base_model``."""
-    recipe = load_recipe(find_recipe("standard", dataset)).override(seed=seed, base_model=base_model)
-    if max_steps:
-        recipe = recipe.override(max_steps=max_steps)  # smoke runs only: another key, never shared
-    return RunSpec("standard", recipe)
-
-
-def shared_run(run: RunSpec, runs_dir: Path, keep: Path, data_dir, poll: float = 30.0) -> dict:
-    """Run it unless finished; when another process (the BLURB study) holds its claim, wait for it."""
-    path = run_path(runs_dir, run)
-    while not path.is_file():
-        if claim(path):
-            try:
-                return run_one(run, runs_dir, data_dir=data_dir, keep_model=keep, progress=True)
-            finally:
-                path.with_suffix(".claim").unlink(missing_ok=True)
-        print(f"    {run.recipe.dataset}: another process is training this run; waiting", flush=True)
-        time.sleep(poll)
-    return json.loads(path.read_text())
-
-
 def crosscorpus(model: Path, dataset: str, name: str, split: str = "test",
                 crosscorpus_dir: str | Path | None = None) -> dict | None:
-    """Strict and lenient F1 of a kept NER model on cross-corpus set ``name`` (untyped tags take the
-    model's type), read by ``load_crosscorpus`` from ``crosscorpus_dir`` (None: found as the
+    """Strict and lenient F1 of a kept NER model on cross-corpus set ``name``, its entities counted as
+    the set's type, read by ``load_crosscorpus`` from ``crosscorpus_dir`` (None: found as the
     ``--crosscorpus-dir`` of the CLI is). None when the model has not been kept."""
+    from biomedserve.data.registry import CROSS_CORPUS
     from biomedserve.runtime import Predictor
-    from biomedserve.tasks.ner import entity_scores, lenient_scores, type_tags
+    from biomedserve.tasks.multi_ner import score_on_set
 
     if not (model / "biomedserve.json").is_file():
         return None
-    spec = get_dataset(dataset)
     sentences = load_crosscorpus(name, split, crosscorpus_dir)
-    predictor = Predictor.from_dir(model, variant="fp32")
-    predicted = [p.tags for p in predictor.predict_words([s.tokens for s in sentences])]
-    gold = [type_tags(s.tags, spec.entity_type) for s in sentences]
+    target = CROSS_CORPUS[name]
+    scores = score_on_set(Predictor.from_dir(model, variant="fp32"), sentences, target,
+                          model_types={target.entity_type: get_dataset(dataset).entity_type})
     return {"set": name, "split": split, "sentences": len(sentences),
-            "strict_f1": round(float(entity_scores(gold, predicted)["f1"]), 2),
-            "lenient_f1": round(lenient_scores(gold, predicted)["f1"], 2)}
+            "strict_f1": round(scores["strict"]["f1"], 2), "lenient_f1": round(scores["lenient"]["f1"], 2)}
 
 
 def _mean(values) -> float | None:
@@ -239,7 +214,7 @@ def main() -> None:
                                           ("adapted", str(args.encoder), ADAPTED_LABEL, "minilm_adapted")):
             run = ner_run(dataset, base, max_steps=args.ner_max_steps)
             runs_dir = results / "blurb_runs" / label
-            keep = args.models_dir / f"{dataset.lower()}-{suffix}"  # blurb.py's keep_path for the base side
+            keep = kept_model(args.models_dir, dataset, suffix)
             if args.report_only or (side == "adapted" and card is None):
                 path = run_path(runs_dir, run)
                 result = json.loads(path.read_text()) if path.is_file() else None

@@ -181,26 +181,31 @@ def evaluate(predictor, records: Sequence[TypedLayersSentence], spec: DatasetSpe
     return source_scores(gold, pred)
 
 
-def score_on_set(predictor, sentences: Sequence[TaggedSentence], spec: DatasetSpec,
-                 progress: bool = False) -> dict[str, dict[str, float]]:
-    """Score any NER predictor on one NER set (a BLURB set or BC5CDR) on the types that set annotates.
+def score_on_set(predictor, sentences: Sequence[TaggedSentence], spec: DatasetSpec, progress: bool = False,
+                 model_types: Mapping[str, str] | None = None) -> dict[str, dict[str, float]]:
+    """Score any NER predictor on one NER set (a BLURB set, BC5CDR or a cross-corpus set) on the
+    types that set annotates.
 
     Entities of the model's other types are ignored (a BC2GM sentence's chemicals are not errors).
+    ``model_types`` maps a set type to the model type whose entities count as it (a JNLPBA model's
+    BIOENTITY scored as a cross-corpus set's GENE); by default each set type is the model's own.
     Returns ``{"strict": ..., "lenient": ...}``, each precision/recall/F1 in points
     (:func:`~biomedserve.tasks.ner.entity_scores`, :func:`~biomedserve.tasks.ner.lenient_scores`).
-    A type of the set that the model does not return is an error naming it.
+    A type the model does not return is an error naming it.
     """
-    missing = [t for t in spec.entity_types if t not in predictor.entity_types]
+    as_model = {t: (model_types or {}).get(t, t) for t in spec.entity_types}
+    missing = [m for m in as_model.values() if m not in predictor.entity_types]
     if missing:
-        raise BiomedserveError(f"{predictor.name} returns no {missing[0]} entities, which {spec.name} annotates; "
+        raise BiomedserveError(f"{predictor.name} returns no {missing[0]} entities, which {spec.name} is scored on; "
                                f"it returns: {', '.join(predictor.entity_types)}")
     layers = predictor.predict_words_by_type([s.tokens for s in sentences], progress=progress)
     gold, pred = [], []
     for sentence, by_type in zip(sentences, layers):
         typed = type_tags(sentence.tags, spec.entity_type)
-        for entity_type in spec.entity_types:
+        for entity_type, model_type in as_model.items():
             gold.append([tag if tag.partition("-")[2] == entity_type else "O" for tag in typed])
-            pred.append(by_type[entity_type].tags)
+            pred.append([tag if tag == "O" else f"{tag.partition('-')[0]}-{entity_type}"
+                         for tag in by_type[model_type].tags])
     return {"strict": entity_scores(gold, pred), "lenient": lenient_scores(gold, pred)}
 
 

@@ -1,0 +1,344 @@
+"""Benchmark: one multi-type NER model against the five per-set models and the spaCy-recipe baseline.
+
+    python benchmarks/ner_multitype.py                   # everything (trains what is missing; resumable)
+    python benchmarks/ner_multitype.py --skip-spacy      # without the spaCy-recipe baseline
+    python benchmarks/ner_multitype.py --report-only     # rebuild the report from the partial results
+
+1. Models. The multi-type model (``train/NER-multitype/standard.yaml``, seed 1) at
+   ``models/ner-multitype-minilm``, int8 gated by ``biomedserve export --quantize int8``; the five per-set
+   models are the BLURB study's kept standard runs (seed 1, ``benchmarks/ner_models.py``: shared, never
+   trained twice), int8 gated the same way; the spaCy-recipe baseline (``train/spacy/ner.cfg``) trained
+   on the same merged training sentences, where a type a corpus does not annotate is simply unmarked
+   (spaCy's NER has no notion of a partially annotated sentence; that is the naive way to merge).
+2. Each BLURB NER test set is scored on the type that set annotates (entities of other types are not
+   errors), strict and lenient F1.
+3. Cross-corpus (``../shared/crosscorpus``, never trained on): for each set, the model type that stands
+   for its type and the best per-set model are chosen on ``dev``; ``test`` is reported.
+4. Throughput of the ``annotate`` path (local engine, int8 where gated) on real PubMed abstracts
+   (``benchmarks/annotate.py``'s corpus): the multi-type model alone vs the five per-set models in one
+   job (each document through each model in turn), documents/s and words/s in the steady state.
+
+Every measured row is written to ``ner_multitype.partial.json`` as it lands, so a killed run resumes
+where it stopped. Writes ``benchmarks/results/ner_multitype.json`` (top-level ``summary``) and
+``ner_multitype.md``, with the CPU flags beside the speeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from machine import describe  # noqa: E402
+from ner_models import NER_SETS, kept_model, ner_run, shared_run  # noqa: E402
+
+from biomedserve.atomic import atomic_write  # noqa: E402
+from biomedserve.data.registry import CROSS_CORPUS, get_dataset, load_crosscorpus  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+MULTITYPE_COMMAND = "biomedserve train -d NER-multitype -r standard --seed 1 --out {model} --overwrite"
+# cross-corpus set -> (per-set models that may stand for it, multi-type model types that may)
+CROSS = {
+    "BioNLP13PC-chem": (("BC5-chem",), ("CHEMICAL",)),
+    "BioNLP13PC-ggp": (("BC2GM", "JNLPBA"), ("GENE", "BIOENTITY")),
+}
+
+
+class Partial:
+    """Measured rows keyed by name, persisted after each one (resume after a kill)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.rows: dict[str, dict] = json.loads(path.read_text()) if path.is_file() else {}
+
+    def get(self, key: str, measure, args: tuple = ()) -> dict:
+        """The row ``key``, measured by ``measure(*args)`` unless it already was."""
+        if key not in self.rows:
+            print(f"measuring {key}", flush=True)
+            self.put(key, measure(*args))
+        return self.rows[key]
+
+    def put(self, key: str, row: dict) -> None:
+        self.rows[key] = row
+        atomic_write(self.path, json.dumps(self.rows, indent=1) + "\n")
+
+
+def cli(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "biomedserve.cli", *args], check=True)
+
+
+def gate_int8(model: Path, data_dir) -> None:
+    """Quantise and gate once (the card then lists the variant, passed or not)."""
+    from biomedserve.modeldir import read_meta
+
+    if "int8" not in read_meta(model).variants:
+        cli("export", str(model), "--quantize", "int8", *(["--data-dir", str(data_dir)] if data_dir else []))
+
+
+def int8_gated(model: Path) -> bool:
+    from biomedserve.modeldir import read_meta
+
+    record = read_meta(model).variants.get("int8")
+    return bool(record and record.passed)
+
+
+# ---------------------------------------------------------------- scoring
+def score_model(model: Path, variant: str, sentences, spec, model_types=None) -> dict:
+    from biomedserve.runtime import Predictor
+    from biomedserve.tasks.multi_ner import score_on_set
+
+    predictor = Predictor.from_dir(model, variant=variant)
+    scores = score_on_set(predictor, sentences, spec, model_types=model_types)
+    return {"strict_f1": round(scores["strict"]["f1"], 2), "lenient_f1": round(scores["lenient"]["f1"], 2),
+            "strict_precision": round(scores["strict"]["precision"], 2),
+            "strict_recall": round(scores["strict"]["recall"], 2), "sentences": len(sentences)}
+
+
+def score_spacy(pipeline: Path, sentences, spec, label: str) -> dict:
+    """The spaCy pipeline on the gold tokens; its ``label`` entities counted as the set's type."""
+    import spacy
+    from spacy.tokens import Doc
+
+    from biomedserve.tasks.ner import entity_scores, lenient_scores, type_tags
+
+    nlp = spacy.load(pipeline)
+    gold, pred = [], []
+    docs = nlp.pipe(Doc(nlp.vocab, words=s.tokens) for s in sentences)
+    for sentence, doc in zip(sentences, docs):
+        tags = ["O"] * len(doc)
+        for ent in doc.ents:
+            if ent.label_ == label:
+                tags[ent.start] = f"B-{spec.entity_type}"
+                tags[ent.start + 1:ent.end] = [f"I-{spec.entity_type}"] * (ent.end - ent.start - 1)
+        pred.append(tags)
+        gold.append(type_tags(sentence.tags, spec.entity_type))
+    strict, lenient = entity_scores(gold, pred), lenient_scores(gold, pred)
+    return {"strict_f1": round(strict["f1"], 2), "lenient_f1": round(lenient["f1"], 2),
+            "strict_precision": round(strict["precision"], 2), "strict_recall": round(strict["recall"], 2),
+            "sentences": len(sentences)}
+
+
+# ---------------------------------------------------------------- throughput
+def annotate_speed(models: list[Path], jsonl: Path, out: Path, n_words: int) -> dict:
+    """One ``annotate`` job over the corpus with these models (variant auto: int8 where gated)."""
+    from annotate import Timed
+
+    from biomedserve.annotate.annotator import ModelSpec, order_models
+    from biomedserve.annotate.job import Job, JobConfig
+    from biomedserve.annotate.local import LocalEngine
+    from biomedserve.annotate.readers import resolve_inputs
+
+    specs, infos = order_models([ModelSpec(str(m), "auto") for m in models])
+    config = JobConfig(resolve_inputs([str(jsonl)]), specs, infos, "jsonl")
+    engine = Timed(LocalEngine())
+    started = time.time()
+    try:
+        summary = Job(config, out, progress=True).run(engine)
+    finally:
+        engine.close()
+    total = time.time() - started
+    first_call = min(t0 for t0, _, _ in engine.spans)
+    span = max(t1 for _, t1, _ in engine.spans) - first_call
+    docs_per_s = summary.documents / span
+    return {"models": [m.name for m in models], "variants": [i.variant for i in infos],
+            "documents": summary.documents, "entities": summary.entities,
+            "docs_per_s": round(docs_per_s, 2), "words_per_s": round(docs_per_s * n_words / summary.documents, 1),
+            "docs_per_s_incl_startup": round(summary.documents / total, 2), "total_s": round(total, 1)}
+
+
+# ---------------------------------------------------------------- report
+def _mean(values) -> float | None:
+    values = [v for v in values if v is not None]
+    return round(statistics.fmean(values), 2) if values else None
+
+
+def summarize(rows: dict, types: list[str], machine: dict) -> dict:
+    def blurb_mean(system: str) -> float | None:
+        cells = [rows.get(f"blurb:{system}:{d}", {}).get("strict_f1") for d in NER_SETS]
+        return _mean(cells) if None not in cells else None
+
+    cross = {}
+    for name in CROSS:
+        chosen = rows.get(f"cross-choice:{name}", {})
+        cross[name] = {"multitype": chosen.get("multitype_test_strict_f1"),
+                       "best_per_set": chosen.get("per_set_test_strict_f1"),
+                       "multitype_type": chosen.get("multitype_type"), "per_set_model": chosen.get("per_set_model")}
+    speed = {k: rows.get(f"speed:{k}", {}) for k in ("multitype", "per_set")}
+    return {
+        "types": types,
+        "blurb_ner_mean_multitype": blurb_mean("multitype-fp32"),
+        "blurb_ner_mean_multitype_int8": blurb_mean("multitype-int8"),
+        "blurb_ner_mean_per_set": blurb_mean("per-set"),
+        "blurb_ner_mean_spacy_merged": blurb_mean("spacy-merged"),
+        "crosscorpus": cross,
+        "docs_per_s_multitype": speed["multitype"].get("docs_per_s"),
+        "docs_per_s_per_set_models": speed["per_set"].get("docs_per_s"),
+        "words_per_s_multitype": speed["multitype"].get("words_per_s"),
+        "words_per_s_per_set_models": speed["per_set"].get("words_per_s"),
+        "hardware": f"{machine['cpu']}, {machine['usable_cores']} cores, no GPU; flags: {machine.get('cpu_flags')}",
+    }
+
+
+def _pair(row: dict | None) -> str:
+    return f"{row['strict_f1']:.2f} / {row['lenient_f1']:.2f}" if row else "–"
+
+
+def markdown(report: dict) -> str:
+    s, rows = report["summary"], report["rows"]
+    systems = [("multitype-fp32", "multi-type fp32"), ("multitype-int8", "multi-type int8"),
+               ("per-set", "per-set model"), ("spacy-merged", "spaCy recipe, merged data")]
+    lines = [
+        "# One multi-type NER model vs five per-set models",
+        "",
+        f"Measured {report['when']} on {s['hardware']}.",
+        f"Multi-type model types: {', '.join(s['types'])} (JNLPBA's five GENIA types are staged collapsed, so "
+        "it contributes one BIOENTITY type). Strict / lenient entity F1 on test, each set scored on its own type.",
+        "",
+        "| set | " + " | ".join(name for _, name in systems) + " |",
+        "|---" * (len(systems) + 1) + "|",
+    ]
+    for dataset in NER_SETS:
+        cells = []
+        for key, _ in systems:
+            row = rows.get(f"blurb:{key}:{dataset}")
+            cells.append(f"{row['strict_f1']:.2f} / {row['lenient_f1']:.2f}" if row else "–")
+        lines.append(f"| {dataset} | " + " | ".join(cells) + " |")
+    means = [s["blurb_ner_mean_multitype"], s["blurb_ner_mean_multitype_int8"], s["blurb_ner_mean_per_set"],
+             s["blurb_ner_mean_spacy_merged"]]
+    lines += ["| **mean strict** | " + " | ".join("–" if m is None else f"**{m:.2f}**" for m in means) + " |", ""]
+    lines += ["## Cross-corpus (BioNLP13 PC; chosen on dev, reported on test)", "",
+              "| set | multi-type (type chosen on dev) | best per-set model (chosen on dev) | spaCy recipe, merged |",
+              "|---|---|---|---|"]
+    for name, c in s["crosscorpus"].items():
+        spacy_row = rows.get(f"cross:spacy-merged:{name}:test")
+        mt = rows.get(f"cross:multitype:{c['multitype_type']}:{name}:test") if c["multitype_type"] else None
+        ps = rows.get(f"cross:per-set:{c['per_set_model']}:{name}:test") if c["per_set_model"] else None
+        lines.append(f"| {name} | {_pair(mt)} ({c['multitype_type']}) | {_pair(ps)} ({c['per_set_model']}) | {_pair(spacy_row)} |")
+    lines += ["", "Dev (where the choices were made):", ""]
+    for key, row in sorted(rows.items()):
+        if key.startswith("cross:") and key.endswith(":dev"):
+            lines.append(f"- {key.removeprefix('cross:').removesuffix(':dev')}: {row['strict_f1']:.2f} / {row['lenient_f1']:.2f}")
+    speed = {k: rows.get(f"speed:{k}") for k in ("multitype", "per_set")}
+    if all(speed.values()):
+        ratio = speed["multitype"]["docs_per_s"] / speed["per_set"]["docs_per_s"]
+        lines += ["", "## Annotating PubMed abstracts (`annotate`, local engine, int8 where gated)", "",
+                  "| models | variants | documents/s | words/s | documents/s incl. start-up |", "|---|---|---|---|---|"]
+        for k in ("multitype", "per_set"):
+            r = speed[k]
+            lines.append(f"| {', '.join(r['models'])} | {', '.join(r['variants'])} | {r['docs_per_s']} | "
+                         f"{r['words_per_s']} | {r['docs_per_s_incl_startup']} |")
+        lines += ["", f"The multi-type model annotates **{ratio:.2f}×** the documents per second of the five per-set models."]
+    lines += ["", "Reproduce: `python benchmarks/ner_multitype.py` (resumable; `--report-only` rebuilds this page).", ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--multitype", type=Path, default=Path("models/ner-multitype-minilm"))
+    parser.add_argument("--models-dir", type=Path, default=Path("models"), help="where the per-set models are kept")
+    parser.add_argument("--spacy-dir", type=Path, default=Path("models/spacy-ner-multitype"))
+    parser.add_argument("--spacy-max-steps", type=int, default=None, help="override train/spacy/ner.cfg's max_steps")
+    parser.add_argument("--skip-spacy", action="store_true")
+    parser.add_argument("--docs", type=int, default=1000, help="abstracts in the throughput corpus")
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--crosscorpus-dir", default=None)
+    parser.add_argument("--results-dir", type=Path, default=RESULTS)
+    parser.add_argument("--report-only", action="store_true")
+    args = parser.parse_args()
+
+    from biomedserve.modeldir import read_meta
+
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    partial = Partial(args.results_dir / "ner_multitype.partial.json")
+    machine = describe()
+    if not args.report_only:
+        measure(args, partial)
+    types = read_meta(args.multitype).entity_types if (args.multitype / "biomedserve.json").is_file() else []
+    report = {"benchmark": "ner_multitype", "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "summary": summarize(partial.rows, types, machine), "rows": partial.rows, "machine": machine,
+              "command": "python benchmarks/ner_multitype.py"}
+    atomic_write(args.results_dir / "ner_multitype.json", json.dumps(report, indent=2) + "\n")
+    atomic_write(args.results_dir / "ner_multitype.md", markdown(report))
+    print(json.dumps(report["summary"], indent=2))
+
+
+def measure(args, partial: Partial) -> None:
+    # 1. models
+    if not (args.multitype / "biomedserve.json").is_file():
+        cli(*MULTITYPE_COMMAND.format(model=args.multitype).split()[1:],
+            *(["--data-dir", args.data_dir] if args.data_dir else []))
+    gate_int8(args.multitype, args.data_dir)
+    per_set = {}
+    for dataset in NER_SETS:
+        per_set[dataset] = kept_model(args.models_dir, dataset, "minilm")
+        shared_run(ner_run(dataset, "default"), RESULTS / "blurb_runs" / "minilm", per_set[dataset], args.data_dir)
+        gate_int8(per_set[dataset], args.data_dir)
+    spacy_model = None
+    if not args.skip_spacy:
+        spacy_model = args.spacy_dir / "model-best"
+        if not (spacy_model / "meta.json").is_file():
+            from biomedserve.spacy_baseline import train_baseline
+
+            overrides = {"training.max_steps": args.spacy_max_steps} if args.spacy_max_steps else None
+            started = time.time()
+            train_baseline("NER-multitype", args.spacy_dir, args.data_dir, overrides=overrides)
+            partial.put("spacy-merged:train_seconds", {"seconds": round(time.time() - started, 1)})
+
+    # 2. BLURB test sets, each on its own type
+    for dataset in NER_SETS:
+        spec = get_dataset(dataset)
+        sentences = spec.load("test", args.data_dir)
+        partial.get(f"blurb:multitype-fp32:{dataset}", score_model, (args.multitype, "fp32", sentences, spec))
+        if int8_gated(args.multitype):
+            partial.get(f"blurb:multitype-int8:{dataset}", score_model, (args.multitype, "int8", sentences, spec))
+        partial.get(f"blurb:per-set:{dataset}", score_model, (per_set[dataset], "fp32", sentences, spec))
+        if spacy_model:
+            partial.get(f"blurb:spacy-merged:{dataset}",
+                        score_spacy, (spacy_model, sentences, spec, spec.entity_type))
+
+    # 3. cross-corpus: choose on dev, report test
+    for name, (sets, model_types) in CROSS.items():
+        target = CROSS_CORPUS[name]
+        for split in ("dev", "test"):
+            sentences = load_crosscorpus(name, split, args.crosscorpus_dir)
+            for model_type in model_types:
+                partial.get(f"cross:multitype:{model_type}:{name}:{split}", score_model, (
+                    args.multitype, "fp32", sentences, target, {target.entity_type: model_type}))
+            for dataset in sets:
+                partial.get(f"cross:per-set:{dataset}:{name}:{split}", score_model, (
+                    per_set[dataset], "fp32", sentences, target,
+                    {target.entity_type: get_dataset(dataset).entity_type}))
+            if spacy_model:
+                partial.get(f"cross:spacy-merged:{name}:{split}",
+                            score_spacy, (spacy_model, sentences, target, model_types[0]))
+        rows = partial.rows
+        best_type = max(model_types, key=lambda t: rows[f"cross:multitype:{t}:{name}:dev"]["strict_f1"])
+        best_set = max(sets, key=lambda d: rows[f"cross:per-set:{d}:{name}:dev"]["strict_f1"])
+        partial.put(f"cross-choice:{name}", {
+            "multitype_type": best_type, "per_set_model": best_set,
+            "multitype_test_strict_f1": rows[f"cross:multitype:{best_type}:{name}:test"]["strict_f1"],
+            "per_set_test_strict_f1": rows[f"cross:per-set:{best_set}:{name}:test"]["strict_f1"]})
+
+    # 4. throughput through the annotate path
+    from annotate import corpus, words, write_jsonl
+
+    with tempfile.TemporaryDirectory(prefix="ner-multitype-") as tmp:
+        docs = corpus(args.docs, seed=0)
+        jsonl = write_jsonl(docs, Path(tmp) / "corpus.jsonl")
+        n_words = sum(words(d) for d in docs)
+        partial.get("speed:multitype", annotate_speed, ([args.multitype], jsonl, Path(tmp) / "mt", n_words))
+        partial.get("speed:per_set", annotate_speed, ([per_set[d] for d in NER_SETS], jsonl,
+                                                            Path(tmp) / "ps", n_words))
+
+
+if __name__ == "__main__":
+    main()

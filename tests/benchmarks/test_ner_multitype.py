@@ -1,0 +1,77 @@
+"""benchmarks/ner_multitype.py: the naive merge for spaCy, type mapping for cross-corpus scoring, the report."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def load_module():
+    sys.path.insert(0, str(BENCHMARKS))
+    spec = importlib.util.spec_from_file_location("ner_multitype_benchmark", BENCHMARKS / "ner_multitype.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_spacy_merge_keeps_one_entity_where_layers_overlap():
+    from biomedserve.data.records import TypedLayersSentence
+    from biomedserve.spacy_baseline import flatten_layers
+
+    record = TypedLayersSentence(tokens=["BRCA1", "breast", "cancer", "and", "aspirin"],
+                                 layers={"CHEMICAL": ["O", "O", "O", "O", "B"],
+                                         "DISEASE": ["B", "I", "I", "O", "O"],
+                                         "GENE": ["B", "O", "O", "O", "O"]}, corpus="toy")
+    # the gene inside the disease name cannot join spaCy's single layer: the first placed stays
+    assert flatten_layers(record) == ["B-DISEASE", "I-DISEASE", "I-DISEASE", "O", "B-CHEMICAL"]
+
+
+def test_the_merged_training_data_reaches_spacy_with_every_type():
+    from biomedserve.spacy_baseline import to_docbin
+
+    import spacy
+
+    docs = list(to_docbin("NER-multitype", "train", limit=400).get_docs(spacy.blank("en").vocab))
+    assert {ent.label_ for doc in docs for ent in doc.ents} == {"CHEMICAL", "DISEASE", "GENE", "BIOENTITY"}
+
+
+def test_a_model_type_is_scored_as_the_cross_corpus_sets_type(tiny_model):
+    from biomedserve.data.registry import CROSS_CORPUS, load_crosscorpus
+    from biomedserve.errors import BiomedserveError
+    from biomedserve.runtime import Predictor
+    from biomedserve.tasks.multi_ner import score_on_set
+
+    predictor = Predictor.from_dir(tiny_model)
+    sentences = load_crosscorpus("BioNLP13PC-ggp", "dev")[:40]
+    target = CROSS_CORPUS["BioNLP13PC-ggp"]
+    with pytest.raises(BiomedserveError, match="no GENE entities"):
+        score_on_set(predictor, sentences, target)  # a chemical model has no GENE of its own
+    scores = score_on_set(predictor, sentences, target, model_types={"GENE": "CHEMICAL"})
+    assert 0 <= scores["strict"]["f1"] <= scores["lenient"]["f1"] <= 100
+
+
+def test_summary_and_page_say_what_was_measured():
+    bench = load_module()
+    rows = {}
+    for i, dataset in enumerate(bench.NER_SETS):
+        rows[f"blurb:multitype-fp32:{dataset}"] = {"strict_f1": 80.0 + i, "lenient_f1": 90.0}
+        rows[f"blurb:per-set:{dataset}"] = {"strict_f1": 81.0 + i, "lenient_f1": 90.0}
+    rows["cross-choice:BioNLP13PC-ggp"] = {"multitype_type": "GENE", "per_set_model": "BC2GM",
+                                           "multitype_test_strict_f1": 60.0, "per_set_test_strict_f1": 50.0}
+    rows["cross:multitype:GENE:BioNLP13PC-ggp:test"] = {"strict_f1": 60.0, "lenient_f1": 70.0}
+    rows["speed:multitype"] = {"models": ["mt"], "variants": ["int8"], "docs_per_s": 10.0, "words_per_s": 2000.0,
+                               "docs_per_s_incl_startup": 9.0}
+    rows["speed:per_set"] = {"models": list("abcde"), "variants": ["int8"] * 5, "docs_per_s": 2.0,
+                             "words_per_s": 400.0, "docs_per_s_incl_startup": 1.9}
+    machine = {"cpu": "test CPU", "usable_cores": 2, "cpu_flags": "avx2"}
+    summary = bench.summarize(rows, ["CHEMICAL", "DISEASE", "GENE", "BIOENTITY"], machine)
+    assert summary["blurb_ner_mean_multitype"] == 82.0 and summary["blurb_ner_mean_per_set"] == 83.0
+    assert summary["blurb_ner_mean_spacy_merged"] is None  # not measured is not zero
+    assert summary["crosscorpus"]["BioNLP13PC-ggp"]["multitype"] == 60.0
+    assert summary["crosscorpus"]["BioNLP13PC-chem"]["multitype"] is None
+    assert summary["docs_per_s_multitype"] == 10.0 and "avx2" in summary["hardware"]
+    page = bench.markdown({"summary": summary, "rows": rows, "when": "now"})
+    assert "**5.00×**" in page and "| BC2GM | 83.00 / 90.00 | – | 84.00 / 90.00 | – |" in page
