@@ -30,9 +30,9 @@ def test_spacy_merge_keeps_one_entity_where_layers_overlap():
 
 
 def test_the_merged_training_data_reaches_spacy_with_every_type():
-    from biomedserve.spacy_baseline import to_docbin
-
     import spacy
+
+    from biomedserve.spacy_baseline import to_docbin
 
     docs = list(to_docbin("NER-multitype", "train", limit=400).get_docs(spacy.blank("en").vocab))
     assert {ent.label_ for doc in docs for ent in doc.ents} == {"CHEMICAL", "DISEASE", "GENE", "BIOENTITY"}
