@@ -34,6 +34,17 @@ class Entities(list):
         """Only the entities whose label is one of ``types``, in the same order."""
         return Entities(e for e in self if e.label in types)
 
+    def non_overlapping(self) -> "Entities":
+        """A subset in which no two entities share a character, in text order, for views that cannot
+        draw overlaps (displaCy's entity style): the highest score first, ties to the longer, then the
+        earlier entity. A multi-type model's overlapping entities (a gene inside a disease name) all
+        stay in the list itself."""
+        kept: list[Entity] = []
+        for entity in sorted(self, key=lambda e: (-e.score, -(e.end - e.start), e.start)):
+            if all(entity.end <= k.start or k.end <= entity.start for k in kept):
+                kept.append(entity)
+        return Entities(sorted(kept, key=lambda e: (e.start, e.end)))
+
 
 @dataclass(frozen=True)
 class Label:

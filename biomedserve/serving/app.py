@@ -149,8 +149,10 @@ def create_app() -> FastAPI:
     async def render(text: str, model: str | None) -> HTMLResponse:
         served = store().get(model, *NER)
         [entities] = await served.batcher.submit([text])
-        return HTMLResponse(render_entities(text, [(e.start, e.end, e.label) for e in entities],
-                                            f"{served.name} — {len(entities)} entities",
+        shown = entities.non_overlapping()  # displaCy's entity view cannot draw overlapping marks
+        hidden = f", {len(entities) - len(shown)} overlapping not drawn" if len(shown) < len(entities) else ""
+        return HTMLResponse(render_entities(text, [(e.start, e.end, e.label) for e in shown],
+                                            f"{served.name} — {len(entities)} entities{hidden}",
                                             served.predictor.entity_types))
 
     @app.get("/visualize", responses=ERRORS, response_class=HTMLResponse, summary="displaCy page of the entities in a text")
