@@ -147,6 +147,25 @@ class Timed:
             self.spans.append((*group.timing, sum(1 for e in group.entries if "line" in e)))
             yield group
 
+    def run_job(self, config, out: Path, progress: bool = False):
+        """Run one annotate job on this engine and close it; the job summary and its wall seconds."""
+        from biomedserve.annotate.job import Job
+
+        started = time.time()
+        try:
+            summary = Job(config, out, progress=progress).run(self)
+        finally:
+            self.close()
+        return summary, time.time() - started, started
+
+    def steady_docs_per_s(self, documents: int) -> tuple[float, float]:
+        """Documents/s from the first model call to the end of the last (over all actors / the
+        process: model loading, Ray start-up and reading ahead of the first call are outside it),
+        and the time of that first call."""
+        first_call = min(t0 for t0, _, _ in self.spans)
+        span = max(t1 for _, t1, _ in self.spans) - first_call
+        return (documents / span if span > 0 else float("nan")), first_call
+
     def close(self):
         if hasattr(self.engine, "close"):
             self.engine.close()
@@ -155,7 +174,7 @@ class Timed:
 def measure_engine(engine_name: str, variant: str, xml_dir: Path, out: Path, n_words: int, group_size: int,
                    chunk_size: int) -> dict:
     from biomedserve.annotate.annotator import ModelSpec, order_models
-    from biomedserve.annotate.job import Job, JobConfig
+    from biomedserve.annotate.job import JobConfig
     from biomedserve.annotate.readers import resolve_inputs
 
     specs, infos = order_models([ModelSpec(str(MODEL), variant)])
@@ -168,17 +187,8 @@ def measure_engine(engine_name: str, variant: str, xml_dir: Path, out: Path, n_w
         from biomedserve.annotate.local import LocalEngine
 
         engine = Timed(LocalEngine())
-    started = time.time()
-    try:
-        summary = Job(config, out, progress=False).run(engine)
-    finally:
-        engine.close()
-    total = time.time() - started
-    # steady state: from the first model call to the end of the last, over all actors / the process;
-    # model loading, Ray start-up and reading ahead of the first call are outside it
-    first_call = min(t0 for t0, _, _ in engine.spans)
-    span = max(t1 for _, t1, _ in engine.spans) - first_call
-    docs_per_s = summary.documents / span if span > 0 else float("nan")
+    summary, total, started = engine.run_job(config, out)
+    docs_per_s, first_call = engine.steady_docs_per_s(summary.documents)
     words_per_doc = n_words / summary.documents
     return {
         "engine": engine_name, "variant": variant, "model_version": infos[0].version,

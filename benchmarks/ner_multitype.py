@@ -133,22 +133,15 @@ def annotate_speed(models: list[Path], jsonl: Path, out: Path, n_words: int) -> 
     from annotate import Timed
 
     from biomedserve.annotate.annotator import ModelSpec, order_models
-    from biomedserve.annotate.job import Job, JobConfig
+    from biomedserve.annotate.job import JobConfig
     from biomedserve.annotate.local import LocalEngine
     from biomedserve.annotate.readers import resolve_inputs
 
     specs, infos = order_models([ModelSpec(str(m), "auto") for m in models])
     config = JobConfig(resolve_inputs([str(jsonl)]), specs, infos, "jsonl")
     engine = Timed(LocalEngine())
-    started = time.time()
-    try:
-        summary = Job(config, out, progress=True).run(engine)
-    finally:
-        engine.close()
-    total = time.time() - started
-    first_call = min(t0 for t0, _, _ in engine.spans)
-    span = max(t1 for _, t1, _ in engine.spans) - first_call
-    docs_per_s = summary.documents / span
+    summary, total, _ = engine.run_job(config, out, progress=True)
+    docs_per_s, _ = engine.steady_docs_per_s(summary.documents)
     return {"models": [m.name for m in models], "variants": [i.variant for i in infos],
             "documents": summary.documents, "entities": summary.entities,
             "docs_per_s": round(docs_per_s, 2), "words_per_s": round(docs_per_s * n_words / summary.documents, 1),

@@ -75,3 +75,15 @@ def test_summary_and_page_say_what_was_measured():
     assert summary["docs_per_s_multitype"] == 10.0 and "avx2" in summary["hardware"]
     page = bench.markdown({"summary": summary, "rows": rows, "when": "now"})
     assert "**5.00×**" in page and "| BC2GM | 83.00 / 90.00 | – | 84.00 / 90.00 | – |" in page
+
+
+def test_throughput_runs_a_real_annotate_job(tiny_model, tiny_two_type_model, tmp_path):
+    bench = load_module()
+    from annotate import corpus, words, write_jsonl
+
+    docs = corpus(12, seed=0)
+    jsonl = write_jsonl(docs, tmp_path / "corpus.jsonl")
+    row = bench.annotate_speed([tiny_model, tiny_two_type_model], jsonl, tmp_path / "out", sum(map(words, docs)))
+    assert row["documents"] == 12 and row["docs_per_s"] > 0 and row["words_per_s"] > row["docs_per_s"]
+    assert len(row["models"]) == len(row["variants"]) == 2
+    assert (tmp_path / "out").exists()  # the job wrote its output
