@@ -267,21 +267,28 @@ def main() -> None:
 
 
 def measure(args, partial: Partial) -> None:
-    # 1. models
+    """Every row, the multi-type model's first (the per-set models may still be training in the BLURB study)."""
     if not (args.multitype / "biomedserve.json").is_file():
         cli(*MULTITYPE_COMMAND.format(model=args.multitype).split()[1:],
             *(["--data-dir", args.data_dir] if args.data_dir else []))
     gate_int8(args.multitype, args.data_dir)
-    per_set = {}
-    for dataset in NER_SETS:
-        path = kept_model(args.models_dir, dataset, "minilm")
-        if args.no_train_per_set and not (path / "biomedserve.json").is_file():
-            print(f"{dataset}: no kept per-set model at {path} yet; its rows stay empty", flush=True)
-            continue
-        shared_run(ner_run(dataset, "default"), RESULTS / "blurb_runs" / "minilm", path, args.data_dir)
-        gate_int8(path, args.data_dir)
-        per_set[dataset] = path
-    spacy_model = None
+    tests = {d: (get_dataset(d), get_dataset(d).load("test", args.data_dir)) for d in NER_SETS}
+    cross = {(name, split): load_crosscorpus(name, split, args.crosscorpus_dir)
+             for name in CROSS for split in ("dev", "test")}
+
+    # the multi-type model: each BLURB test set on its own type; each cross-corpus set with every type
+    # that may stand for it (chosen on dev below)
+    variants = ["fp32", "int8"] if int8_gated(args.multitype) else ["fp32"]
+    for dataset, (spec, sentences) in tests.items():
+        for variant in variants:
+            partial.get(f"blurb:multitype-{variant}:{dataset}", score_model, (args.multitype, variant, sentences, spec))
+    for (name, split), sentences in cross.items():
+        target = CROSS_CORPUS[name]
+        for model_type in CROSS[name][1]:
+            partial.get(f"cross:multitype:{model_type}:{name}:{split}", score_model,
+                        (args.multitype, "fp32", sentences, target, {target.entity_type: model_type}))
+
+    # the spaCy recipe on the same merged training sentences
     if not args.skip_spacy:
         spacy_model = args.spacy_dir / "model-best"
         if not (spacy_model / "meta.json").is_file():
@@ -291,36 +298,32 @@ def measure(args, partial: Partial) -> None:
             started = time.time()
             train_baseline("NER-multitype", args.spacy_dir, args.data_dir, overrides=overrides)
             partial.put("spacy-merged:train_seconds", {"seconds": round(time.time() - started, 1)})
+        for dataset, (spec, sentences) in tests.items():
+            partial.get(f"blurb:spacy-merged:{dataset}", score_spacy, (spacy_model, sentences, spec, spec.entity_type))
+        for (name, split), sentences in cross.items():
+            partial.get(f"cross:spacy-merged:{name}:{split}",
+                        score_spacy, (spacy_model, sentences, CROSS_CORPUS[name], CROSS[name][1][0]))
 
-    # 2. BLURB test sets, each on its own type
-    for dataset in NER_SETS:
-        spec = get_dataset(dataset)
-        sentences = spec.load("test", args.data_dir)
-        partial.get(f"blurb:multitype-fp32:{dataset}", score_model, (args.multitype, "fp32", sentences, spec))
-        if int8_gated(args.multitype):
-            partial.get(f"blurb:multitype-int8:{dataset}", score_model, (args.multitype, "int8", sentences, spec))
-        if dataset in per_set:
-            partial.get(f"blurb:per-set:{dataset}", score_model, (per_set[dataset], "fp32", sentences, spec))
-        if spacy_model:
-            partial.get(f"blurb:spacy-merged:{dataset}",
-                        score_spacy, (spacy_model, sentences, spec, spec.entity_type))
-
-    # 3. cross-corpus: choose on dev, report test
-    for name, (sets, model_types) in CROSS.items():
+    # the five per-set models (the BLURB study's kept runs), int8 gated as the multi-type one
+    per_set = {}
+    for dataset, (spec, sentences) in tests.items():
+        path = kept_model(args.models_dir, dataset, "minilm")
+        if args.no_train_per_set and not (path / "biomedserve.json").is_file():
+            print(f"{dataset}: no kept per-set model at {path} yet; its rows stay empty", flush=True)
+            continue
+        shared_run(ner_run(dataset, "default"), RESULTS / "blurb_runs" / "minilm", path, args.data_dir)
+        gate_int8(path, args.data_dir)
+        per_set[dataset] = path
+        partial.get(f"blurb:per-set:{dataset}", score_model, (path, "fp32", sentences, spec))
+    for (name, split), sentences in cross.items():
         target = CROSS_CORPUS[name]
-        for split in ("dev", "test"):
-            sentences = load_crosscorpus(name, split, args.crosscorpus_dir)
-            for model_type in model_types:
-                partial.get(f"cross:multitype:{model_type}:{name}:{split}", score_model, (
-                    args.multitype, "fp32", sentences, target, {target.entity_type: model_type}))
-            for dataset in (d for d in sets if d in per_set):
-                partial.get(f"cross:per-set:{dataset}:{name}:{split}", score_model, (
-                    per_set[dataset], "fp32", sentences, target,
-                    {target.entity_type: get_dataset(dataset).entity_type}))
-            if spacy_model:
-                partial.get(f"cross:spacy-merged:{name}:{split}",
-                            score_spacy, (spacy_model, sentences, target, model_types[0]))
-        rows = partial.rows
+        for dataset in (d for d in CROSS[name][0] if d in per_set):
+            partial.get(f"cross:per-set:{dataset}:{name}:{split}", score_model,
+                        (per_set[dataset], "fp32", sentences, target, {target.entity_type: get_dataset(dataset).entity_type}))
+
+    # cross-corpus choices, on dev
+    rows = partial.rows
+    for name, (sets, model_types) in CROSS.items():
         best_type = max(model_types, key=lambda t: rows[f"cross:multitype:{t}:{name}:dev"]["strict_f1"])
         # the best per-set model is chosen among all that may stand for the set, or not yet at all
         best_set = (max(sets, key=lambda d: rows[f"cross:per-set:{d}:{name}:dev"]["strict_f1"])
@@ -330,7 +333,7 @@ def measure(args, partial: Partial) -> None:
             "multitype_test_strict_f1": rows[f"cross:multitype:{best_type}:{name}:test"]["strict_f1"],
             "per_set_test_strict_f1": rows[f"cross:per-set:{best_set}:{name}:test"]["strict_f1"] if best_set else None})
 
-    # 4. throughput through the annotate path
+    # throughput through the annotate path
     from annotate import corpus, words, write_jsonl
 
     with tempfile.TemporaryDirectory(prefix="ner-multitype-") as tmp:
