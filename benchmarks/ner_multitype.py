@@ -304,7 +304,7 @@ def measure(args, partial: Partial) -> None:
             partial.get(f"cross:spacy-merged:{name}:{split}",
                         score_spacy, (spacy_model, sentences, CROSS_CORPUS[name], CROSS[name][1][0]))
 
-    # the five per-set models (the BLURB study's kept runs), int8 gated as the multi-type one
+    # the five per-set models (the BLURB study's kept runs; int8 gated before the throughput runs)
     per_set = {}
     for dataset, (spec, sentences) in tests.items():
         path = kept_model(args.models_dir, dataset, "minilm")
@@ -312,7 +312,6 @@ def measure(args, partial: Partial) -> None:
             print(f"{dataset}: no kept per-set model at {path} yet; its rows stay empty", flush=True)
             continue
         shared_run(ner_run(dataset, "default"), RESULTS / "blurb_runs" / "minilm", path, args.data_dir)
-        gate_int8(path, args.data_dir)
         per_set[dataset] = path
         partial.get(f"blurb:per-set:{dataset}", score_model, (path, "fp32", sentences, spec))
     for (name, split), sentences in cross.items():
@@ -343,6 +342,8 @@ def measure(args, partial: Partial) -> None:
         if len(per_set) < len(NER_SETS):
             print("throughput needs all five per-set models: not measured yet", flush=True)
             return
+        for path in per_set.values():
+            gate_int8(path, args.data_dir)  # int8 where gated, as the multi-type model
         partial.get("speed:multitype", annotate_speed, ([args.multitype], jsonl, Path(tmp) / "mt", n_words))
         partial.get("speed:per_set", annotate_speed, ([per_set[d] for d in NER_SETS], jsonl,
                                                             Path(tmp) / "ps", n_words))
