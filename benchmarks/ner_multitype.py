@@ -215,7 +215,8 @@ def markdown(report: dict) -> str:
         spacy_row = rows.get(f"cross:spacy-merged:{name}:test")
         mt = rows.get(f"cross:multitype:{c['multitype_type']}:{name}:test") if c["multitype_type"] else None
         ps = rows.get(f"cross:per-set:{c['per_set_model']}:{name}:test") if c["per_set_model"] else None
-        lines.append(f"| {name} | {_pair(mt)} ({c['multitype_type']}) | {_pair(ps)} ({c['per_set_model']}) | {_pair(spacy_row)} |")
+        chosen = c["per_set_model"] or "not chosen yet: a model it is chosen among is missing"
+        lines.append(f"| {name} | {_pair(mt)} ({c['multitype_type']}) | {_pair(ps)} ({chosen}) | {_pair(spacy_row)} |")
     lines += ["", "Dev (where the choices were made):", ""]
     for key, row in sorted(rows.items()):
         if key.startswith("cross:") and key.endswith(":dev"):
