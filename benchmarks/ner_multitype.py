@@ -56,9 +56,14 @@ CROSS = {
 class Partial:
     """Measured rows keyed by name, persisted after each one (resume after a kill)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, committed: Path | None = None):
+        """Rows from ``path`` (this checkout's partial file, ignored by git), else from the committed
+        report's ``rows``, so a fresh clone resumes where the recorded run stopped."""
         self.path = path
-        self.rows: dict[str, dict] = json.loads(path.read_text()) if path.is_file() else {}
+        if path.is_file():
+            self.rows: dict[str, dict] = json.loads(path.read_text())
+        else:
+            self.rows = json.loads(committed.read_text())["rows"] if committed and committed.is_file() else {}
 
     def get(self, key: str, measure, args: tuple = ()) -> dict:
         """The row ``key``, measured by ``measure(*args)`` unless it already was."""
@@ -254,7 +259,7 @@ def main() -> None:
     from biomedserve.modeldir import read_meta
 
     args.results_dir.mkdir(parents=True, exist_ok=True)
-    partial = Partial(args.results_dir / "ner_multitype.partial.json")
+    partial = Partial(args.results_dir / "ner_multitype.partial.json", args.results_dir / "ner_multitype.json")
     machine = describe()
     if not args.report_only:
         measure(args, partial)
