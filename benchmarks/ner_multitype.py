@@ -247,6 +247,7 @@ def main() -> None:
     parser.add_argument("--spacy-dir", type=Path, default=Path("models/spacy-ner-multitype"))
     parser.add_argument("--spacy-max-steps", type=int, default=None, help="override train/spacy/ner.cfg's max_steps")
     parser.add_argument("--skip-spacy", action="store_true")
+    parser.add_argument("--skip-throughput", action="store_true", help="accuracy rows only")
     parser.add_argument("--no-train-per-set", action="store_true",
                         help="use only the per-set models the BLURB study has kept so far (the rest stay empty)")
     parser.add_argument("--docs", type=int, default=1000, help="abstracts in the throughput corpus")
@@ -345,6 +346,8 @@ def measure(args, partial: Partial) -> None:
         docs = corpus(args.docs, seed=0)
         jsonl = write_jsonl(docs, Path(tmp) / "corpus.jsonl")
         n_words = sum(words(d) for d in docs)
+        if args.skip_throughput:
+            return
         if len(per_set) < len(NER_SETS):
             print("throughput needs all five per-set models: not measured yet", flush=True)
             return
