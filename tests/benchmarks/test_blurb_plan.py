@@ -3,21 +3,14 @@
 The plan is data that hours of CPU time depend on, so a typo in it should fail here, not an hour in.
 """
 
-import importlib.util
-import sys
-from pathlib import Path
 
 import yaml
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from tests.benchmarks import BENCHMARKS, load_benchmark
 
 
 def load_blurb_module():
-    sys.path.insert(0, str(BENCHMARKS))
-    spec = importlib.util.spec_from_file_location("blurb_benchmark", BENCHMARKS / "blurb.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("blurb")
 
 
 def test_main_stage_trains_every_set_at_its_recipes_full_budget():

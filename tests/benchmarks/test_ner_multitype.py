@@ -1,20 +1,13 @@
 """benchmarks/ner_multitype.py: the naive merge for spaCy, type mapping for cross-corpus scoring, the report."""
 
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from tests.benchmarks import load_benchmark
 
 
 def load_module():
-    sys.path.insert(0, str(BENCHMARKS))
-    spec = importlib.util.spec_from_file_location("ner_multitype_benchmark", BENCHMARKS / "ner_multitype.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("ner_multitype")
 
 
 def test_spacy_merge_keeps_one_entity_where_layers_overlap():

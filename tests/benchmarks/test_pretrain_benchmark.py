@@ -1,21 +1,12 @@
 """benchmarks/pretrain.py shares the BLURB study's base runs and scores cross-corpus sets through the runtime."""
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
-
-def load(name: str):
-    sys.path.insert(0, str(BENCHMARKS))
-    spec = importlib.util.spec_from_file_location(f"{name}_benchmark", BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.benchmarks import BENCHMARKS
+from tests.benchmarks import load_benchmark as load
 
 
 def test_base_runs_have_the_blurb_study_keys_and_kept_model_paths():

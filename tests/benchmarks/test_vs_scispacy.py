@@ -4,22 +4,15 @@ The benchmark's numbers go into an issue's acceptance check, so the parts that t
 output into F1 and tables are tested here rather than trusted.
 """
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import spacy
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from tests.benchmarks import load_benchmark
 
 
 def load_module():
-    sys.path.insert(0, str(BENCHMARKS))
-    spec = importlib.util.spec_from_file_location("vs_scispacy_benchmark", BENCHMARKS / "vs_scispacy.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("vs_scispacy")
 
 
 vs = load_module()
