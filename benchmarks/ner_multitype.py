@@ -186,6 +186,17 @@ def summarize(rows: dict, types: list[str], machine: dict) -> dict:
     }
 
 
+def model_record(meta) -> dict | None:
+    """What the multi-type model's card says of its training and int8 gate, so the report carries it."""
+    if meta is None:
+        return None
+    int8 = meta.variants.get("int8")
+    return {"train_seconds": meta.train_seconds, "recipe": meta.recipe, "bf16": meta.provenance.get("bf16"),
+            "dev": meta.metrics, "int8_gate": ({"passed": int8.passed, "dev": int8.dev, "reference_dev": int8.reference_dev,
+                                                "remedy": int8.remedy, "attempts": [a.model_dump() for a in int8.attempts]}
+                                               if int8 else None)}
+
+
 def _pair(row: dict | None) -> str:
     return f"{row['strict_f1']:.2f} / {row['lenient_f1']:.2f}" if row else "–"
 
@@ -236,6 +247,12 @@ def markdown(report: dict) -> str:
             lines.append(f"| {', '.join(r['models'])} | {', '.join(r['variants'])} | {r['docs_per_s']} | "
                          f"{r['words_per_s']} | {r['docs_per_s_incl_startup']} |")
         lines += ["", f"The multi-type model annotates **{ratio:.2f}×** the documents per second of the five per-set models."]
+    m = report.get("multitype_model")
+    if m:
+        gate = m["int8_gate"] or {}
+        lines += ["", f"Multi-type model: {m['train_seconds']:.0f} s of training (bf16: {(m['bf16'] or {}).get('used')}); "
+                  f"int8 gate {'passed' if gate.get('passed') else 'not passed'}: dev {gate.get('dev')} vs fp32 "
+                  f"{gate.get('reference_dev')} ({gate.get('remedy')}); every attempt is in the JSON."]
     lines += ["", "Reproduce: `python benchmarks/ner_multitype.py` (resumable; `--report-only` rebuilds this page).", ""]
     return "\n".join(lines)
 
@@ -264,9 +281,10 @@ def main() -> None:
     machine = describe()
     if not args.report_only:
         measure(args, partial)
-    types = read_meta(args.multitype).entity_types if (args.multitype / "biomedserve.json").is_file() else []
+    meta = read_meta(args.multitype) if (args.multitype / "biomedserve.json").is_file() else None
     report = {"benchmark": "ner_multitype", "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "summary": summarize(partial.rows, types, machine), "rows": partial.rows, "machine": machine,
+              "summary": summarize(partial.rows, meta.entity_types if meta else [], machine),
+              "multitype_model": model_record(meta), "rows": partial.rows, "machine": machine,
               "command": "python benchmarks/ner_multitype.py"}
     atomic_write(args.results_dir / "ner_multitype.json", json.dumps(report, indent=2) + "\n")
     atomic_write(args.results_dir / "ner_multitype.md", markdown(report))
