@@ -103,6 +103,21 @@ def collect(plan_list: list[tuple[str, RunSpec]], runs_dir: Path) -> dict[str, l
     return done
 
 
+def compute_used(done: dict[str, list[dict]]) -> dict[str, dict]:
+    """Runs and wall-clock hours per accelerator (``"cpu"``, or the GPU's name for runs made on a
+    device machine), each distinct run counted once however many stages share it."""
+    seen: dict[str, dict] = {}
+    for results in done.values():
+        for result in results:
+            seen.setdefault(result.get("key") or str(id(result)), result)
+    used: dict[str, dict] = {}
+    for result in seen.values():
+        entry = used.setdefault(result.get("accelerator", "cpu"), {"runs": 0, "hours": 0.0})
+        entry["runs"] += 1
+        entry["hours"] += result.get("wall_seconds", 0.0) / 3600
+    return {name: {"runs": e["runs"], "hours": round(e["hours"], 2)} for name, e in sorted(used.items())}
+
+
 def table(results: list[dict], split: str = "test") -> dict[str, dict[str, dict]]:
     grouped: dict[str, dict[str, list[float]]] = {}
     for r in results:
@@ -124,7 +139,10 @@ def build_report(plan: dict, label: str, done: dict[str, list[dict]], machine: d
     zero_shot = ({"BIOSSES": zero_shot_similarity(base_model or plan["encoder"], "BIOSSES", data_dir)}
                  if "BIOSSES" in scored else {})
     complete = all(d in scores[v] for v in scores for d in DATASETS if DATASETS[d].task != "pico")
-    hardware = f"{machine['cpu']}, {machine['usable_cores']} cores, no GPU"
+    compute = compute_used(done)
+    gpus = [name for name in compute if name != "cpu"]
+    hardware = (f"{machine['cpu']}, {machine['usable_cores']} cores"
+                + (f"; runs also on {', '.join(gpus)}" if gpus else ", no GPU"))
     finished = sum(len(v) for v in done.values())
     floors = {d: f["accuracy"] for d, f in majority.items()}
     floors.update(zero_shot)
@@ -146,6 +164,7 @@ def build_report(plan: dict, label: str, done: dict[str, list[dict]], machine: d
             "per_dataset": {d: {v: main[d][v]["mean"] for v in ("standard", "stabilised") if v in main[d]}
                             for d in DATASETS if d in main},
             "hardware": hardware,
+            "compute": compute,
             "runs_finished": finished,
             "note": "EBM-PICO is left out of the BLURB score: its train split is not staged here.",
         },
@@ -236,6 +255,8 @@ def markdown(report: dict, plan: dict) -> str:
         f"Measured {report['when']} on {s['hardware']}; {s['runs_finished']} finished runs of "
         f"{report['planned_runs']} planned{'' if s['complete'] else ' — **partial: datasets without a score are still to run**'}.",
         "Scores are test-set points (0–100) through the ONNX runtime; mean ± std over seeds where several ran.",
+        "Compute: " + "; ".join(f"{name}: {c['runs']} runs, {c['hours']:.2f} h wall-clock"
+                                for name, c in s.get("compute", {}).items()) + ".",
         "Recipes: `train/<dataset>/{standard,stabilised}.yaml`. " + s["note"],
         "",
         "| dataset | metric | standard | stabilised | PubMedBERT standard (paper) | PubMedBERT optimal (paper) |",

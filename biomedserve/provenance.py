@@ -38,6 +38,16 @@ def git_commit() -> dict[str, Any]:
         return {"commit": None, "dirty": None}
 
 
+def accelerator() -> str:
+    """Where this process trains: the CUDA device's name, else ``"cpu"``. Recorded with every run,
+    because a run's hours (and, through bf16 and kernels, its last digits) depend on it."""
+    try:
+        import torch
+    except ImportError:
+        return "cpu"
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+
+
 def data_checksums(spec: DatasetSpec, data_dir: str | Path | None, splits: list[str]) -> dict[str, str]:
     return {split: "+".join(file_sha256(p) for p in spec.source_paths(split, data_dir)) for split in splits}
 
@@ -51,4 +61,5 @@ def provenance(base_model: str, resolved_base: str, spec: DatasetSpec, data_dir,
         "git": git_commit(),
         "python": platform.python_version(),
         "machine": platform.platform(),
+        "accelerator": accelerator(),
     }

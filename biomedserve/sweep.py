@@ -99,6 +99,7 @@ def run_one(run: RunSpec, results_dir: str | Path, data_dir=None, keep_model: Pa
         "recipe": run.recipe.model_dump(),
         "packages": meta.provenance.get("packages"),
         "machine": meta.provenance.get("machine"),
+        "accelerator": meta.provenance.get("accelerator", "cpu"),
     }
     if keep_model is None:
         shutil.rmtree(work, ignore_errors=True)

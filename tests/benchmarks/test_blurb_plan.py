@@ -144,3 +144,17 @@ def test_the_segments_stage_compares_one_and_two_segment_ids():
                           "metric": "accuracy"}]}
     page = blurb.markdown(blurb.build_report(plan, "x", done, {"cpu": "c", "usable_cores": 2}, planned=1), plan)
     assert "| PubMedQA | – / – | 60.00 / 58.00 |" in page
+
+
+def test_compute_is_counted_once_per_run_and_split_by_accelerator():
+    blurb = load_blurb_module()
+    plan = yaml.safe_load((BENCHMARKS / "blurb_plan.yaml").read_text())
+    cpu_run = {"dataset": "BioASQ", "variant": "standard", "seed": 1, "dev": 80.0, "test": 67.14,
+               "metric": "accuracy", "key": "a" * 16, "wall_seconds": 1800.0}
+    gpu_run = {**cpu_run, "variant": "stabilised", "key": "b" * 16, "wall_seconds": 360.0,
+               "accelerator": "NVIDIA H200"}
+    done = {"main": [cpu_run, gpu_run], "heads": [{**cpu_run, "variant": "pooler"}]}  # shared by two stages
+    report = blurb.build_report(plan, "minilm", done, {"cpu": "c", "usable_cores": 2}, planned=2)
+    assert report["summary"]["compute"] == {"NVIDIA H200": {"runs": 1, "hours": 0.1}, "cpu": {"runs": 1, "hours": 0.5}}
+    assert "runs also on NVIDIA H200" in report["summary"]["hardware"]
+    assert "NVIDIA H200: 1 runs, 0.10 h" in blurb.markdown(report, plan)
