@@ -285,9 +285,10 @@ def markdown(report: dict, plan: dict) -> str:
                   ". A QA score equal to it means the run collapsed to one answer.", ""]
     for dataset, pearson in report.get("zero_shot_similarity", {}).items():
         lines += [f"Untrained reference for {dataset}: the encoder's mean-pooled cosine, no fine-tuning, scores "
-                  f"**{pearson:.2f}** Pearson on test. The fine-tuned rows above are cross-encoders whose head reads "
+                  f"**{pearson:.2f}** Pearson on test. The standard row is a cross-encoder whose head reads "
                   "the pooler over `[CLS]`, a layer sentence-embedding training leaves untrained "
-                  "(`benchmarks/pooler_probe.py`).", ""]
+                  "(`benchmarks/pooler_probe.py`); the stabilised row uses the head its recipe names "
+                  f"(`train/{dataset}/stabilised.yaml`).", ""]
     budgets = s["budget_overrides"]
     if budgets:
         lines += ["Compute budget (what was run differs from the recipe files here, for both recipes alike):", ""]
