@@ -104,18 +104,20 @@ def collect(plan_list: list[tuple[str, RunSpec]], runs_dir: Path) -> dict[str, l
 
 
 def compute_used(done: dict[str, list[dict]]) -> dict[str, dict]:
-    """Runs and wall-clock hours per accelerator (``"cpu"``, or the GPU's name for runs made on a
-    device machine), each distinct run counted once however many stages share it."""
+    """Runs, wall-clock hours and scoring backends per accelerator (``"cpu"``, or the GPU's name for
+    runs made on a device machine), each distinct run counted once however many stages share it."""
     seen: dict[str, dict] = {}
     for results in done.values():
         for result in results:
             seen.setdefault(result.get("key") or str(id(result)), result)
     used: dict[str, dict] = {}
     for result in seen.values():
-        entry = used.setdefault(result.get("accelerator", "cpu"), {"runs": 0, "hours": 0.0})
+        entry = used.setdefault(result.get("accelerator", "cpu"), {"runs": 0, "hours": 0.0, "scored_with": {}})
         entry["runs"] += 1
         entry["hours"] += result.get("wall_seconds", 0.0) / 3600
-    return {name: {"runs": e["runs"], "hours": round(e["hours"], 2)} for name, e in sorted(used.items())}
+        backend = result.get("scored_with", "onnx")
+        entry["scored_with"][backend] = entry["scored_with"].get(backend, 0) + 1
+    return {name: {**e, "hours": round(e["hours"], 2)} for name, e in sorted(used.items())}
 
 
 def table(results: list[dict], split: str = "test") -> dict[str, dict[str, dict]]:
@@ -255,8 +257,11 @@ def markdown(report: dict, plan: dict) -> str:
         f"Measured {report['when']} on {s['hardware']}; {s['runs_finished']} finished runs of "
         f"{report['planned_runs']} planned{'' if s['complete'] else ' — **partial: datasets without a score are still to run**'}.",
         "Scores are test-set points (0–100) through the ONNX runtime; mean ± std over seeds where several ran.",
-        "Compute: " + "; ".join(f"{name}: {c['runs']} runs, {c['hours']:.2f} h wall-clock"
-                                for name, c in s.get("compute", {}).items()) + ".",
+        "Compute: " + "; ".join(f"{name}: {c['runs']} runs, {c['hours']:.2f} h wall-clock, scored through "
+                                + ", ".join(f"{b} ({n})" for b, n in c["scored_with"].items())
+                                for name, c in s.get("compute", {}).items()) + ". "
+        "`onnx` is the fp32 graph the runtime serves; `torch` the same weights in PyTorch (on a GPU machine "
+        "whose ONNX Runtime is CPU-only), the graph checked against them at export.",
         "Recipes: `train/<dataset>/{standard,stabilised}.yaml`. " + s["note"],
         "",
         "| dataset | metric | standard | stabilised | PubMedBERT standard (paper) | PubMedBERT optimal (paper) |",
@@ -478,6 +483,9 @@ def main() -> None:
                         help="where results go (default: benchmarks/results beside this script); lets a frozen "
                              "copy of the code (a git worktree) run for hours while the checkout changes")
     parser.add_argument("--threads", type=int, default=None, help="torch threads for training (default: all cores)")
+    parser.add_argument("--score-backend", choices=["onnx", "torch"], default="onnx",
+                        help="what scores dev and test: the fp32 ONNX graph (default), or the same weights in "
+                             "PyTorch, on the GPU where there is one (a GPU machine whose ONNX Runtime is CPU-only)")
     args = parser.parse_args()
     if args.threads:
         import torch
@@ -510,7 +518,8 @@ def main() -> None:
             print(f"[{index}/{len(pending)}] {run.recipe.dataset} {run.variant} seed {run.recipe.seed}", flush=True)
             keep = keep_path(plan, run, args.models_dir)
             try:
-                result = run_one(run, runs_dir, data_dir=args.data_dir, keep_model=keep)
+                result = run_one(run, runs_dir, data_dir=args.data_dir, keep_model=keep,
+                                 score_backend=args.score_backend)
             finally:
                 path.with_suffix(".claim").unlink(missing_ok=True)
             print(f"    test {result['metric']} {result['test']:.2f} (dev {result['dev']:.2f}) "

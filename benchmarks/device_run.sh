@@ -48,17 +48,20 @@ PY
   touch "$marker"
   sleep 1
   cores=$(nproc)
+  # ONNX Runtime is CPU-only in the device image: dev and test are scored by the same weights in
+  # PyTorch on the GPU there (checked against the graph at export), else through the graph
+  score_backend=$(python3 -c "import torch; print('torch' if torch.cuda.is_available() else 'onnx')")
   pids=()
   for i in $(seq 0 $((workers - 1))); do
     first=$(( (2 * i) % cores ))
     pin=(); command -v taskset >/dev/null && pin=(taskset -c "$first,$(( (first + 1) % cores ))")
-    "${pin[@]}" python3 benchmarks/blurb.py --threads 2 \
+    "${pin[@]}" python3 benchmarks/blurb.py --threads 2 --score-backend "$score_backend" \
       --max-hours "$(python3 -c "print(max($seconds - 120, 60) / 3600)")" ${BLURB_ARGS:-} > "$STASH/worker$i.log" 2>&1 &
     pids+=($!)
     sleep 2  # staggered: each claims a different first run
   done
   snapshot() {
-    (cd "$runs" && find . -name '*.json' -newer "$marker" -print0 | tar czf "$OUT/.blurb_runs.tar.gz" --null -T -)
+    (cd "$runs" && find . -name '*.json' -not -path '*/.work/*' -newer "$marker" -print0 | tar czf "$OUT/.blurb_runs.tar.gz" --null -T -)
     mv "$OUT/.blurb_runs.tar.gz" "$OUT/blurb_runs.tar.gz"
     for i in "${!pids[@]}"; do tail -c 20000 "$STASH/worker$i.log" > "$STASH/tail$i.log"; done
     tar czf "$OUT/worker_logs.tar.gz" -C "$STASH" $(cd "$STASH" && ls tail*.log)
@@ -69,13 +72,13 @@ PY
     [ "$alive" = 1 ] || break
     sleep 20
     snapshot
-    echo "[$SECONDS s] finished runs: $(find "$runs" -name '*.json' -newer "$marker" | wc -l)"
+    echo "[$SECONDS s] finished runs: $(find "$runs" -name '*.json' -not -path '*/.work/*' -newer "$marker" | wc -l)"
   done
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait || true
   snapshot
   grep -h -E '^\[|test ' "$STASH"/worker*.log | tail -n 60
-  echo "finished runs: $(find "$runs" -name '*.json' -newer "$marker" | wc -l)"
+  echo "finished runs: $(find "$runs" -name '*.json' -not -path '*/.work/*' -newer "$marker" | wc -l)"
   ;;
 *)
   echo "usage: $0 stage | blurb [SECONDS] [WORKERS]" >&2

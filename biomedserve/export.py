@@ -42,10 +42,11 @@ def export_onnx(model_dir: Path, onnx_task: str) -> Path:
 
 def build_model_dir(model_dir: Path, meta: ModelMeta, evaluate: Sequence[str] = (),
                     data_dir: str | Path | None = None, limit: int | None = None,
-                    progress: bool = False) -> ModelMeta:
+                    progress: bool = False, backend: str = "onnx") -> ModelMeta:
     """Make ``model_dir`` (PyTorch weights and tokenizer, described by ``meta``) a complete model
     directory: export ``model.onnx``, record its checksum, write the card, then score each split in
-    ``evaluate`` through the runtime (on the first ``limit`` examples if set) into the card.
+    ``evaluate`` through the runtime (on the first ``limit`` examples if set) into the card, under
+    ``<split>/<backend>``: the fp32 ONNX graph by default, or the PyTorch weights (``backend="torch"``).
 
     ``biomedserve train`` and ``biomedserve export`` both end here, so a re-export and a fresh
     training leave the same files recorded the same way. Returns the card as written.
@@ -60,8 +61,8 @@ def build_model_dir(model_dir: Path, meta: ModelMeta, evaluate: Sequence[str] = 
         from biomedserve.runtime import Predictor
 
         # loaded once for every split; every file was just checksummed into the card, not again here
-        predictor = Predictor.from_dir(model_dir, variant="fp32", verify=False)
+        predictor = Predictor.from_dir(model_dir, backend=backend, variant="fp32", verify=False)
         for split in evaluate:
-            evaluate_model(model_dir, split=split, backend="onnx", data_dir=data_dir, limit=limit, record=True,
+            evaluate_model(model_dir, split=split, backend=backend, data_dir=data_dir, limit=limit, record=True,
                            progress=progress, predictor=predictor)
     return read_meta(model_dir)

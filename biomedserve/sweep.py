@@ -70,8 +70,12 @@ def run_path(results_dir: Path, run: RunSpec) -> Path:
 
 
 def run_one(run: RunSpec, results_dir: str | Path, data_dir=None, keep_model: Path | None = None,
-            progress: bool = False) -> dict[str, Any]:
-    """Train, export and score one run unless its result file exists; return the result."""
+            progress: bool = False, score_backend: str = "onnx") -> dict[str, Any]:
+    """Train, export and score one run unless its result file exists; return the result.
+
+    ``score_backend`` is the runtime backend that scores dev and test (``TrainOptions.score_backend``);
+    the result records it as ``scored_with``.
+    """
     from biomedserve.training import TrainOptions, train
 
     results_dir = Path(results_dir)
@@ -82,16 +86,17 @@ def run_one(run: RunSpec, results_dir: str | Path, data_dir=None, keep_model: Pa
     work = keep_model or results_dir / ".work" / run.key
     shutil.rmtree(work, ignore_errors=True)
     started = time.perf_counter()
-    meta = train(run.recipe, work, TrainOptions(data_dir=data_dir, progress=progress))
+    meta = train(run.recipe, work, TrainOptions(data_dir=data_dir, progress=progress, score_backend=score_backend))
     result = {
         "dataset": run.recipe.dataset,
         "variant": run.variant,
         "seed": run.recipe.seed,
         "key": run.key,
         "metric": task.metric,
-        "dev": meta.metrics.get(metric_key("dev"), {}).get(task.metric),
-        "test": meta.metrics.get(metric_key("test"), {}).get(task.metric),
-        "test_details": meta.metrics.get(metric_key("test"), {}),
+        "dev": meta.metrics.get(metric_key("dev", score_backend), {}).get(task.metric),
+        "test": meta.metrics.get(metric_key("test", score_backend), {}).get(task.metric),
+        "test_details": meta.metrics.get(metric_key("test", score_backend), {}),
+        "scored_with": score_backend,
         "best_dev_during_training": meta.provenance.get("best_dev"),
         "refit_epochs_on_train_dev": meta.provenance.get("refit_epochs_on_train_dev"),
         "train_seconds": meta.train_seconds,

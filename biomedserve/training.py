@@ -67,6 +67,10 @@ class TrainOptions:
     limit_eval: int | None = None  # first N dev/test records
     progress: bool = True
     evaluate_splits: tuple[str, ...] = ("dev", "test")
+    # the runtime backend that scores those splits into the card: ``onnx`` (the graph served on CPU),
+    # or ``torch`` (the same weights in PyTorch, on the GPU where there is one: for a GPU machine
+    # whose ONNX Runtime runs on CPU only, where scoring would otherwise take longer than training)
+    score_backend: str = "onnx"
 
 
 def check_head_fields(recipe: Recipe, task: TaskDefinition, spec: DatasetSpec) -> None:
@@ -402,4 +406,4 @@ def train(recipe: Recipe, out: str | Path, options: TrainOptions | None = None) 
     meta = save_trained(trained, out, options)
     splits = tuple(s for s in options.evaluate_splits if s in trained.spec.available_splits(options.data_dir))
     return build_model_dir(Path(out), meta, evaluate=splits, data_dir=options.data_dir, limit=options.limit_eval,
-                           progress=options.progress)
+                           progress=options.progress, backend=options.score_backend)

@@ -61,3 +61,21 @@ def test_finished_runs_are_not_redone(tiny_base, tmp_path):
     path.write_text(json.dumps({"dataset": "GAD", "variant": "standard", "test": 12.5, "marker": True}))
     assert run_one(run, results)["marker"] is True  # read back, not retrained
     assert not (results / ".work").exists()
+
+
+def test_a_run_can_be_scored_by_the_pytorch_weights(tiny_base, tmp_path):
+    """``score_backend="torch"`` (a GPU machine whose ONNX Runtime is CPU-only) scores the same weights:
+    the card records ``<split>/torch``, the result says so, and the ONNX graph scores within a point."""
+    from biomedserve.evaluation import evaluate_model
+    from biomedserve.metric_keys import metric_key
+    from biomedserve.modeldir import read_meta
+
+    recipe = Recipe(dataset="GAD", base_model=str(tiny_base), max_steps=2, batch_size=8, max_length=32, seed=1)
+    kept = tmp_path / "kept"
+    result = run_one(RunSpec("standard", recipe), tmp_path / "runs", keep_model=kept, score_backend="torch")
+    card = read_meta(kept)
+    assert result["scored_with"] == "torch" and result["test"] is not None
+    assert metric_key("test") not in card.metrics
+    assert result["test"] == card.metrics[metric_key("test", "torch")][result["metric"]]
+    onnx = evaluate_model(kept, split="test", backend="onnx")
+    assert onnx.score == pytest.approx(result["test"], abs=1.0)

@@ -102,7 +102,7 @@ def test_train_is_fine_tune_then_build_model_dir(tiny_base, tmp_path, monkeypatc
     monkeypatch.setattr(export, "build_model_dir", lambda *a, **k: calls.append(k) or real(*a, **k))
     monkeypatch.setattr("biomedserve.training.build_model_dir", export.build_model_dir)
     train(recipe, tmp_path / "t", options)
-    assert calls == [{"evaluate": ("dev",), "data_dir": None, "limit": 8, "progress": False}]
+    assert calls == [{"evaluate": ("dev",), "data_dir": None, "limit": 8, "progress": False, "backend": "onnx"}]
 
 
 def test_export_rebuilds_the_directory_with_the_step_train_ends_with(tiny_model, tmp_path, monkeypatch):

@@ -152,9 +152,10 @@ def test_compute_is_counted_once_per_run_and_split_by_accelerator():
     cpu_run = {"dataset": "BioASQ", "variant": "standard", "seed": 1, "dev": 80.0, "test": 67.14,
                "metric": "accuracy", "key": "a" * 16, "wall_seconds": 1800.0}
     gpu_run = {**cpu_run, "variant": "stabilised", "key": "b" * 16, "wall_seconds": 360.0,
-               "accelerator": "NVIDIA H200"}
+               "accelerator": "NVIDIA H200", "scored_with": "torch"}
     done = {"main": [cpu_run, gpu_run], "heads": [{**cpu_run, "variant": "pooler"}]}  # shared by two stages
     report = blurb.build_report(plan, "minilm", done, {"cpu": "c", "usable_cores": 2}, planned=2)
-    assert report["summary"]["compute"] == {"NVIDIA H200": {"runs": 1, "hours": 0.1}, "cpu": {"runs": 1, "hours": 0.5}}
+    assert report["summary"]["compute"] == {"NVIDIA H200": {"runs": 1, "hours": 0.1, "scored_with": {"torch": 1}},
+                                            "cpu": {"runs": 1, "hours": 0.5, "scored_with": {"onnx": 1}}}
     assert "runs also on NVIDIA H200" in report["summary"]["hardware"]
-    assert "NVIDIA H200: 1 runs, 0.10 h" in blurb.markdown(report, plan)
+    assert "NVIDIA H200: 1 runs, 0.10 h wall-clock, scored through torch (1)" in blurb.markdown(report, plan)
