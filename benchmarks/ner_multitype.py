@@ -38,7 +38,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import describe  # noqa: E402
-from ner_models import NER_SETS, kept_model, ner_run, shared_run  # noqa: E402
+from ner_models import NER_SETS, kept_model, kept_run, ner_run  # noqa: E402
 
 from biomedserve.atomic import atomic_write  # noqa: E402
 from biomedserve.data.registry import CROSS_CORPUS, get_dataset, load_crosscorpus  # noqa: E402
@@ -336,7 +336,7 @@ def measure(args, partial: Partial) -> None:
         if args.no_train_per_set and not (path / "biomedserve.json").is_file():
             print(f"{dataset}: no kept per-set model at {path} yet; its rows stay empty", flush=True)
             continue
-        shared_run(ner_run(dataset, "default"), RESULTS / "blurb_runs" / "minilm", path, args.data_dir)
+        kept_run(ner_run(dataset, "default"), RESULTS / "blurb_runs" / "minilm", path, args.data_dir)
         per_set[dataset] = path
         partial.get(f"blurb:per-set:{dataset}", score_model, (path, "fp32", sentences, spec))
     for (name, split), sentences in cross.items():
