@@ -35,7 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import describe  # noqa: E402
-from ner_models import NER_SETS, kept_model, kept_run, ner_run  # noqa: E402
+from ner_models import NER_SETS, kept_model, kept_run, ner_run, shared_run  # noqa: E402
 
 from biomedserve.atomic import atomic_write  # noqa: E402
 from biomedserve.data.records import DocumentInstance, PairInstance, TaggedSentence  # noqa: E402
@@ -219,7 +219,8 @@ def main() -> None:
                 path = run_path(runs_dir, run)
                 result = json.loads(path.read_text()) if path.is_file() else None
             else:
-                result = kept_run(run, runs_dir, keep, args.data_dir)  # cross-corpus scores need the model
+                # the cross-corpus scores need the model itself, the other sets only the result
+                result = (kept_run if dataset in CROSSCORPUS else shared_run)(run, runs_dir, keep, args.data_dir)
             spent += (result or {}).get("wall_seconds", 0.0)  # every run the comparison rests on, shared or not
             row[side] = result and {"dev": result["dev"], "test": result["test"], "key": result["key"]}
             if dataset in CROSSCORPUS and result:
