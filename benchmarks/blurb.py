@@ -178,6 +178,8 @@ def build_report(plan: dict, label: str, done: dict[str, list[dict]], machine: d
         "pruning": table(done.get("pruning", [])),
         "heads": {"test": table(done.get("heads", [])), "dev": table(done.get("heads", []), split="dev")},
         "segments": {"test": table(done.get("segments", [])), "dev": table(done.get("segments", []), split="dev")},
+        "probe_init": {"test": table(done.get("probe_init", [])),
+                       "dev": table(done.get("probe_init", []), split="dev")},
         "grid": grid_choices(done.get("grid", [])),
         "runs": {stage: sorted(results, key=lambda r: (r["dataset"], r["variant"], r["seed"]))
                  for stage, results in done.items()},
@@ -243,7 +245,8 @@ def _cell(stats: dict | None) -> str:
 def markdown(report: dict, plan: dict) -> str:
     s = report["summary"]
     other_stages = (report["ablation"] or report["pruning"] or report.get("heads", {}).get("test")
-                    or report.get("segments", {}).get("test") or report.get("grid"))
+                    or report.get("segments", {}).get("test") or report.get("probe_init", {}).get("test")
+                    or report.get("grid"))
     if not report["main"] and other_stages:  # e.g. --stage heads alone: no standard-vs-stabilised table
         lines = [f"# BLURB stages with the {s['encoder_label']} encoder", "",
                  f"Measured {report['when']} on {s['hardware']}; {s['runs_finished']} finished runs of "
@@ -337,16 +340,28 @@ def stage_sections(report: dict, plan: dict) -> list[str]:
         lines += heads_section(report, plan)
     if report.get("grid"):
         lines += grid_section(report)
-    segments = report.get("segments", {})
-    if segments.get("test"):
-        lines += ["## Segment ids of a QA pair (standard recipe otherwise)", "",
-                  "| dataset | two segments (dev / test) | one segment (dev / test) |", "|---|---|---|"]
-        for dataset, row in segments["test"].items():
-            dev = segments["dev"].get(dataset, {})
-            lines.append(f"| {dataset} | " + " | ".join(
-                f"{_cell(dev.get(v))} / {_cell(row.get(v))}" for v in ("two", "single")) + " |")
-        lines.append("")
+    lines += two_variant_section(
+        report.get("probe_init", {}), "The head started at a linear probe (LP-FT), stabilised recipe otherwise",
+        {"random_head": "random head", "probe_head": "probe head"},
+        "`random_head` is the stabilised recipe as it is; `probe_head` starts the head at a logistic-regression "
+        "probe of the frozen encoder's vectors (`head_from_probe`). What the probe alone scores: "
+        "`benchmarks/results/pooler_probe_<label>_<dataset>.json`.")
+    lines += two_variant_section(report.get("segments", {}), "Segment ids of a QA pair (standard recipe otherwise)",
+                                 {"two": "two segments", "single": "one segment"})
     return lines
+
+
+def two_variant_section(stage: dict, title: str, variants: dict[str, str], intro: str = "") -> list[str]:
+    """A stage's variants side by side, dev / test per dataset; nothing when the stage has no results."""
+    if not stage.get("test"):
+        return []
+    lines = [f"## {title}", "", *([intro, ""] if intro else []),
+             "| dataset | " + " | ".join(f"{header} (dev / test)" for header in variants.values()) + " |",
+             "|---|" + "---|" * len(variants)]
+    for dataset, row in stage["test"].items():
+        dev = stage["dev"].get(dataset, {})
+        lines.append(f"| {dataset} | " + " | ".join(f"{_cell(dev.get(v))} / {_cell(row.get(v))}" for v in variants) + " |")
+    return [*lines, ""]
 
 
 def grid_choices(results: list[dict]) -> dict[str, dict]:

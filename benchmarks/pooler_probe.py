@@ -1,6 +1,7 @@
 """Benchmark: how much a frozen encoder's sentence vectors know, read three ways.
 
     python benchmarks/pooler_probe.py                 # HoC, 4000 training sentences, all of dev
+    python benchmarks/pooler_probe.py --dataset PubMedQA   # a QA set: question + context pairs, every split
     python benchmarks/pooler_probe.py --base-model microsoft/BiomedNLP-PubMedBERT-base-uncased-abstract-fulltext
 
 Why: sequence heads in Hugging Face (``*ForSequenceClassification``) read the *pooler* — a dense +
@@ -10,6 +11,13 @@ the embedded MiniLM never trained it for their final objective, so it may be a p
 logistic regression (scikit-learn) on the frozen ``[CLS]`` vector, the pooler output and the mean
 of the token vectors, scored by sentence-level micro F1 on HoC dev. Writes
 ``benchmarks/results/pooler_probe_<label>.json``.
+
+On a QA set (PubMedQA, BioASQ: question and context encoded as one pair) the probe is multinomial
+logistic regression on the whole train split, scored by accuracy on dev and test beside the
+majority answer. It asks whether the frozen encoder's vectors hold any signal for the answer at
+all: when a fine-tuned model lands on the majority answer while the probe clears it, the fine-tuning
+collapsed; when the probe cannot clear it either, the encoder (at this size) is the limit. Writes
+``benchmarks/results/pooler_probe_<label>_<dataset>.json``.
 """
 
 from __future__ import annotations
@@ -39,6 +47,11 @@ RESULTS = Path(__file__).resolve().parent / "results"
 READOUTS = ("cls", "pooler", "mean")
 
 
+def qa_pairs(dataset: str, split: str, data_dir) -> tuple[list[tuple[str, str]], np.ndarray]:
+    records = DATASETS[dataset].load(split, data_dir)
+    return [(r.text_a, r.text_b) for r in records], np.array([r.label for r in records])
+
+
 def sentences(split: str, limit: int | None, data_dir) -> tuple[list[str], np.ndarray]:
     spec = DATASETS["HoC"]
     pairs = documents_to_sentences(spec.load(split, data_dir))[:limit]
@@ -46,11 +59,15 @@ def sentences(split: str, limit: int | None, data_dir) -> tuple[list[str], np.nd
 
 
 @torch.no_grad()
-def readouts(model, tokenizer, texts: list[str], batch: int = 64) -> dict[str, np.ndarray]:
-    """The three sentence vectors for every text."""
+def readouts(model, tokenizer, texts: list[str] | list[tuple[str, str]], batch: int = 64,
+             max_length: int = 128) -> dict[str, np.ndarray]:
+    """The three sentence vectors for every text (or text pair, encoded as one input)."""
     out: dict[str, list[torch.Tensor]] = {name: [] for name in READOUTS}
     for start in tqdm(range(0, len(texts), batch), desc="encoding", unit="batch"):
-        encoded = tokenizer(texts[start:start + batch], padding=True, truncation=True, max_length=128,
+        chunk = texts[start:start + batch]
+        pairs = isinstance(chunk[0], tuple)
+        encoded = tokenizer([a for a, _ in chunk] if pairs else chunk, [b for _, b in chunk] if pairs else None,
+                            padding=True, truncation="only_second" if pairs else True, max_length=max_length,
                             return_tensors="pt")
         hidden = model(**encoded)
         out["cls"].append(hidden.last_hidden_state[:, 0])
@@ -59,12 +76,35 @@ def readouts(model, tokenizer, texts: list[str], batch: int = 64) -> dict[str, n
     return {name: torch.cat(vectors).numpy() for name, vectors in out.items()}
 
 
+def probe_qa(model, tokenizer, dataset: str, data_dir, max_length: int) -> dict:
+    """Accuracy of a logistic-regression probe per readout on dev and test, beside the majority answer."""
+    from collections import Counter
+
+    splits = {split: qa_pairs(dataset, split, data_dir) for split in ("train", "dev", "test")}
+    vectors = {split: readouts(model, tokenizer, x, batch=16, max_length=max_length) for split, (x, _) in splits.items()}
+    majority = Counter(splits["train"][1].tolist()).most_common(1)[0][0]
+    summary = {"dataset": dataset, "max_length": max_length, "majority_label": majority,
+               **{f"{split}_examples": len(splits[split][1]) for split in splits}}
+    for split in ("dev", "test"):
+        summary[f"accuracy_majority_{split}"] = round(100 * float(np.mean(splits[split][1] == majority)), 2)
+    for name in READOUTS:
+        probe = LogisticRegression(max_iter=5000).fit(vectors["train"][name], splits["train"][1])
+        for split in ("dev", "test"):
+            predicted = probe.predict(vectors[split][name])
+            summary[f"accuracy_{name}_{split}"] = round(100 * float(np.mean(predicted == splits[split][1])), 2)
+        print(f"{name:>6}: dev {summary[f'accuracy_{name}_dev']:.2f} test {summary[f'accuracy_{name}_test']:.2f} "
+              f"(majority: dev {summary['accuracy_majority_dev']:.2f} test {summary['accuracy_majority_test']:.2f})")
+    return summary
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base-model", default="default")
     parser.add_argument("--label", default="minilm", help="names the results file")
     parser.add_argument("--train", type=int, default=4000, help="training sentences for the probe")
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--dataset", default="HoC", choices=["HoC", "PubMedQA", "BioASQ"])
+    parser.add_argument("--max-length", type=int, default=256, help="sub-word tokens per QA pair (QA sets)")
     args = parser.parse_args()
     from machine import describe
 
@@ -73,6 +113,17 @@ def main() -> None:
     if getattr(model, "pooler", None) is None:
         raise SystemExit(f"{args.base_model} has no pooler to probe")
     started = time.perf_counter()
+    if args.dataset != "HoC":
+        report = {
+            "benchmark": "pooler_probe", "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "summary": {"encoder": args.base_model, **probe_qa(model, tokenizer, args.dataset, args.data_dir,
+                                                                args.max_length)},
+            "seconds": round(time.perf_counter() - started, 1), "machine": describe(),
+            "command": "python benchmarks/pooler_probe.py " + " ".join(sys.argv[1:]),
+        }
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / f"pooler_probe_{args.label}_{args.dataset}.json").write_text(json.dumps(report, indent=2) + "\n")
+        return
     train_x, train_y = sentences("train", args.train, args.data_dir)
     dev_x, dev_y = sentences("dev", None, args.data_dir)
     train_v, dev_v = readouts(model, tokenizer, train_x), readouts(model, tokenizer, dev_x)

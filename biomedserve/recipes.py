@@ -56,6 +56,9 @@ class Recipe(BaseModel):
         "(rare multi-label classes, e.g. HoC)")
     reinit_pooler: bool = Field(
         False, description="re-initialise the pooler over [CLS] (sequence tasks; a no-op for NER)")
+    head_from_probe: bool = Field(
+        False, description="LP-FT (Kumar et al. 2022): start a pooled classification head at a logistic-regression "
+        "probe fitted on the frozen encoder's vectors of the training set, then fine-tune everything")
     prune_top_layers: int = Field(0, ge=0, description="drop the top k layers before fine-tuning")
     # --- what a sequence head reads (biomedserve.heads); None keeps Hugging Face's head (the pooler) ---
     pooling: Literal["pooler", "cls", "mean", "entity_start"] | None = Field(

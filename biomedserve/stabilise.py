@@ -178,3 +178,53 @@ class AdamW(torch.optim.Optimizer):
                     p.mul_(1 - group["lr"] * group["weight_decay"])
                 p.addcdiv_(m, denom, value=-step_size)
         return loss
+
+
+def head_from_probe(model: nn.Module, features: torch.Tensor, train_labels: Sequence,
+                    problem_type: str | None) -> None:
+    """Start the linear head at a logistic-regression probe of the frozen features (LP-FT, Kumar et al. 2022).
+
+    A randomly initialised head sends noise back into the encoder in the first steps; on a small set
+    (a few hundred QA pairs) that is enough to fall into always answering the majority label. Starting
+    from the probe, fine-tuning begins where the frozen encoder's vectors already tell the labels
+    apart. scikit-learn fits the probe (multinomial for single-label heads, one binary probe per
+    column for multi-label ones); a class the training labels never show keeps a zero row and a low
+    bias. ``features`` are the vectors the head reads (n × width), in training-set order.
+    """
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    linear = getattr(model, "classifier", None)
+    if not isinstance(linear, nn.Linear):
+        raise ValueError(f"{type(model).__name__} has no linear classification head to start from a probe")
+    x = features.detach().float().cpu().numpy()
+    weight = np.zeros((linear.out_features, x.shape[1]), dtype=np.float32)
+    bias = np.full(linear.out_features, -10.0, dtype=np.float32)  # classes never seen in training
+    if problem_type == "multi_label_classification":
+        y = np.array([list(map(float, row)) for row in train_labels])
+        if y.shape[1] != linear.out_features:
+            raise ValueError(f"{y.shape[1]} label columns for a head of {linear.out_features} outputs")
+        for column in range(y.shape[1]):
+            target = y[:, column]
+            if target.min() == target.max():  # one value only: its log-odds, nothing to read
+                rate = float(np.clip(target.mean(), 1e-4, 1 - 1e-4))
+                bias[column] = math.log(rate / (1 - rate))
+                continue
+            probe = LogisticRegression(max_iter=2000).fit(x, target)
+            weight[column], bias[column] = probe.coef_[0], probe.intercept_[0]
+    elif problem_type in (None, "single_label_classification"):
+        y = np.array([int(label) for label in train_labels])
+        classes = np.unique(y)
+        if len(classes) < 2:
+            raise ValueError("a probe needs at least two labels in the training set")
+        probe = LogisticRegression(max_iter=2000).fit(x, y)
+        if len(classes) == 2:  # one logit z for the second class: softmax over (−z/2, z/2) is sigmoid(z)
+            weight[classes[1]], bias[classes[1]] = probe.coef_[0] / 2, probe.intercept_[0] / 2
+            weight[classes[0]], bias[classes[0]] = -probe.coef_[0] / 2, -probe.intercept_[0] / 2
+        else:
+            weight[classes], bias[classes] = probe.coef_, probe.intercept_
+    else:
+        raise ValueError(f"a probe needs a classification head, not {problem_type}")
+    with torch.no_grad():
+        linear.weight.copy_(torch.from_numpy(weight))
+        linear.bias.copy_(torch.from_numpy(bias))

@@ -4,7 +4,8 @@ The path is the same for every task type, and short enough to read in one sittin
 
 1. read the splits and build features with the task's encoder;
 2. build the model: the task's head on the base encoder, then the recipe's stabilisation
-   (prune → re-initialise → freeze → the head bias at the label prior);
+   (prune → re-initialise → freeze → the head started at a linear probe of the frozen features
+   (LP-FT) or its bias at the label prior);
 3. build the optimiser: AdamW with or without bias correction, layerwise learning rates, a linear
    schedule with warm-up;
 4. fine-tune with the Hugging Face ``Trainer`` (length-grouped batches, dev evaluation each epoch,
@@ -49,6 +50,7 @@ from biomedserve.stabilise import (
     AdamW,
     freeze_lower,
     head_bias_from_prior,
+    head_from_probe,
     parameter_groups,
     prune_top_layers,
     reinit_pooler,
@@ -80,6 +82,14 @@ def check_head_fields(recipe: Recipe, task: TaskDefinition, spec: DatasetSpec) -
     if recipe.pooling == "entity_start" and not spec.entity_masks:
         raise RecipeError(f"pooling: entity_start reads entity markers, and {spec.name} has none "
                           "(relation sets only)")
+    if recipe.head_from_probe:
+        if recipe.pooling is None or recipe.head == "biencoder":
+            raise RecipeError("head_from_probe: the probe starts a pooled linear head; set pooling (cls, mean, "
+                              "entity_start or pooler)")
+        if task.problem_type not in (None, "single_label_classification", "multi_label_classification"):
+            raise RecipeError(f"head_from_probe: {spec.name} is {task.name}; a probe needs a classification task")
+        if recipe.head_bias_prior:
+            raise RecipeError("head_from_probe sets the head's bias too: leave head_bias_prior off")
     if recipe.head == "biencoder":
         if task.problem_type != "regression":
             raise RecipeError(f"head: biencoder scores sentence pairs by cosine; {spec.name} is {task.name}")
@@ -139,6 +149,11 @@ def build_model(task: TaskDefinition, base: str, labels: list[str], recipe: Reci
         if train_set is None or tokenizer is None:
             raise ValueError("a biencoder needs the training features and tokenizer to fit its output scale")
         fit_biencoder_scale(model, train_set, tokenizer)
+    if recipe.head_from_probe:
+        if train_set is None or tokenizer is None:
+            raise ValueError("head_from_probe needs the training features and tokenizer to fit the probe")
+        head_from_probe(model, pooled_features(model, train_set, task, tokenizer),
+                        [f["labels"] for f in train_set], task.problem_type)
     if recipe.head_bias_prior:
         if task.token_level:
             raise RecipeError(f"head_bias_prior: {task.name} has no sequence classification head to set")
@@ -149,6 +164,23 @@ def build_model(task: TaskDefinition, base: str, labels: list[str], recipe: Reci
         except ValueError as exc:
             raise RecipeError(f"head_bias_prior: {exc}") from None
     return model
+
+
+def pooled_features(model: PooledClassifier, train_set: list[dict], task: TaskDefinition, tokenizer,
+                    batch_size: int = 64):
+    """What the head reads for every training example, from the frozen (untrained) encoder, in order."""
+    import torch
+    from transformers import DataCollatorWithPadding
+
+    collate = task.collator(tokenizer) if task.collator is not None else DataCollatorWithPadding(tokenizer)
+    model.eval()
+    vectors = []
+    with torch.no_grad():
+        for start in range(0, len(train_set), batch_size):
+            batch = collate(train_set[start:start + batch_size])
+            vectors.append(model.features(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids")))
+    model.train()
+    return torch.cat(vectors)
 
 
 def fit_biencoder_scale(model: BiEncoder, train_set: list[dict], tokenizer, batch_size: int = 64) -> None:

@@ -11,6 +11,7 @@ from biomedserve.stabilise import (
     encoder_layers,
     freeze_lower,
     head_bias_from_prior,
+    head_from_probe,
     parameter_groups,
     prune_top_layers,
     reinit_pooler,
@@ -173,3 +174,38 @@ def test_without_bias_correction_first_step_is_smaller_by_the_missing_factor():
     torch.testing.assert_close(p1.detach(), -0.1 * grad.sign())
     ratio = (1 - 0.9) / math.sqrt(1 - 0.999)
     torch.testing.assert_close(p2.detach(), -0.1 * ratio * grad.sign())
+
+
+def test_head_from_probe_predicts_what_the_probe_predicts():
+    """The head's logits rank classes as scikit-learn's fitted probe does (multinomial and binary)."""
+    from sklearn.linear_model import LogisticRegression
+
+    generator = torch.Generator().manual_seed(0)
+    features = torch.randn(60, 32, generator=generator)
+    for classes in (3, 2):
+        labels = (features[:, 0] * 2 + features[:, 1] > 0).long() + (features[:, 2] > 1).long() * (classes == 3)
+        model = _model()
+        model.classifier = torch.nn.Linear(32, classes + 1)  # one class the training labels never show
+        head_from_probe(model, features, labels.tolist(), "single_label_classification")
+        probe = LogisticRegression(max_iter=2000).fit(features.numpy(), labels.numpy())
+        with torch.no_grad():
+            logits = model.classifier(features)
+        assert logits.argmax(1).tolist() == probe.predict(features.numpy()).tolist()
+        assert torch.softmax(logits, 1)[:, classes].max().item() < 1e-3  # the unseen class stays unlikely
+        assert torch.softmax(logits, 1)[:, :classes].numpy() == pytest.approx(
+            probe.predict_proba(features.numpy()), abs=1e-4)
+
+
+def test_head_from_probe_fits_each_multi_label_column_and_refuses_regression():
+    generator = torch.Generator().manual_seed(1)
+    features = torch.randn(40, 32, generator=generator)
+    labels = torch.stack([(features[:, 0] > 0).float(), torch.zeros(40)], 1)  # second column: never on
+    model = _model()
+    model.classifier = torch.nn.Linear(32, 2)
+    head_from_probe(model, features, labels.tolist(), "multi_label_classification")
+    with torch.no_grad():
+        probs = torch.sigmoid(model.classifier(features))
+    assert ((probs[:, 0] > 0.5).float() == labels[:, 0]).float().mean().item() > 0.9
+    assert probs[:, 1].max().item() < 1e-3
+    with pytest.raises(ValueError, match="regression"):
+        head_from_probe(model, features, [0.5] * 40, "regression")

@@ -94,3 +94,37 @@ def test_head_bias_prior_reaches_the_model_from_the_training_labels(tiny_base):
     assert model.classifier.bias[0].item() == pytest.approx(math.log(0.25 / 0.75), rel=1e-5)
     with pytest.raises(RecipeError, match="head_bias_prior"):
         build_model(get_task("ner"), str(tiny_base), ["O", "B", "I"], recipe.override(dataset="BC5-chem"), train_set)
+
+
+def test_head_from_probe_starts_the_head_where_the_frozen_features_separate_the_labels(tiny_base):
+    import pytest
+    import torch
+    from sklearn.linear_model import LogisticRegression
+    from transformers import AutoTokenizer
+
+    from biomedserve.data.registry import get_dataset
+    from biomedserve.errors import RecipeError
+    from biomedserve.training import check_head_fields, pooled_features
+
+    task, spec = get_task("qa"), get_dataset("BioASQ")
+    recipe = Recipe(dataset="BioASQ", base_model=str(tiny_base), pooling="mean", head_from_probe=True, max_length=64)
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_base))
+    records = spec.load("train")[:64]
+    labels = task.labels(spec)
+    train_set = task.features(records, tokenizer, {label: i for i, label in enumerate(labels)}, spec, recipe)
+    model = build_model(task, str(tiny_base), labels, recipe, train_set, tokenizer)
+    model.eval()
+    with torch.no_grad():
+        vectors = pooled_features(model, train_set, task, tokenizer)
+        start = torch.softmax(model.classifier(vectors), 1)
+    gold = [f["labels"] for f in train_set]
+    # the head is scikit-learn's probe of these very vectors, fitted on these labels in this order
+    probe = LogisticRegression(max_iter=2000).fit(vectors.numpy(), gold)
+    assert start.numpy() == pytest.approx(probe.predict_proba(vectors.numpy()), abs=1e-4)
+    with pytest.raises(RecipeError, match="head_from_probe"):
+        check_head_fields(Recipe(dataset="BioASQ", head_from_probe=True), task, spec)
+    with pytest.raises(RecipeError, match="head_from_probe"):
+        check_head_fields(recipe.override(head_bias_prior=True), task, spec)
+    with pytest.raises(RecipeError, match="head_from_probe"):
+        check_head_fields(Recipe(dataset="BIOSSES", pooling="mean", head_from_probe=True), get_task("similarity"),
+                          get_dataset("BIOSSES"))

@@ -159,3 +159,18 @@ def test_compute_is_counted_once_per_run_and_split_by_accelerator():
                                             "cpu": {"runs": 1, "hours": 0.5, "scored_with": {"onnx": 1}}}
     assert "runs also on NVIDIA H200" in report["summary"]["hardware"]
     assert "NVIDIA H200: 1 runs, 0.10 h wall-clock, scored through torch (1)" in blurb.markdown(report, plan)
+
+
+def test_the_probe_init_stage_shares_the_stabilised_run_and_reports_lp_ft_beside_it():
+    blurb = load_blurb_module()
+    plan = yaml.safe_load((BENCHMARKS / "blurb_plan.yaml").read_text())
+    runs = {(r.recipe.dataset, r.variant): r for _, r in blurb.plan_runs(plan, ["probe_init"], None)}
+    main = {(r.recipe.dataset, r.variant, r.recipe.seed): r.key for _, r in blurb.plan_runs(plan, ["main"], None)}
+    for dataset in ("BioASQ", "PubMedQA"):
+        assert runs[(dataset, "probe_head")].recipe.head_from_probe
+        assert runs[(dataset, "probe_head")].recipe.pooling is not None  # a pooled head for the probe to start
+        assert runs[(dataset, "random_head")].key == main[(dataset, "stabilised", 1)]  # one run, shared
+    done = {"probe_init": [{"dataset": "BioASQ", "variant": "probe_head", "seed": 1, "dev": 86.0, "test": 71.0,
+                            "metric": "accuracy"}]}
+    page = blurb.markdown(blurb.build_report(plan, "x", done, {"cpu": "c", "usable_cores": 2}, planned=1), plan)
+    assert "| BioASQ | – / – | 86.00 / 71.00 |" in page
