@@ -69,7 +69,7 @@ def test_stabilised_recipes_carry_the_papers_best_practice_on_the_encoders_head(
     pubmedqa = load_recipe(find_recipe("stabilised", "PubMedQA"))
     assert pubmedqa.single_segment and pubmedqa.pooling == "mean"
     bioasq = load_recipe(find_recipe("stabilised", "BioASQ"))
-    assert bioasq.freeze_embeddings and bioasq.freeze_layers > 0 and bioasq.pooling == "cls"
+    assert bioasq.freeze_embeddings and bioasq.freeze_layers > 0 and bioasq.pooling == "cls" and bioasq.head_from_probe
     assert load_recipe(find_recipe("stabilised", "HoC")).pooling == "cls"  # the pooler scored 0.00 on dev
     # the standard recipes stay the paper's standard setting (Hugging Face's pooler head)
     assert all(load_recipe(find_recipe("standard", d)).pooling is None
