@@ -343,8 +343,9 @@ def stage_sections(report: dict, plan: dict) -> list[str]:
     lines += two_variant_section(
         report.get("probe_init", {}), "The head started at a linear probe (LP-FT), stabilised recipe otherwise",
         {"random_head": "random head", "probe_head": "probe head"},
-        "`random_head` is the stabilised recipe as it is; `probe_head` starts the head at a logistic-regression "
-        "probe of the frozen encoder's vectors (`head_from_probe`). What the probe alone scores: "
+        "Both on the stabilised recipe: `random_head` with a randomly initialised head, `probe_head` with the head "
+        "started at a logistic-regression probe of the frozen encoder's vectors (`head_from_probe`); the stabilised "
+        "recipe is whichever of the two its file chose on dev. What the probe alone scores: "
         "`benchmarks/results/pooler_probe_<label>_<dataset>.json`.")
     lines += two_variant_section(report.get("segments", {}), "Segment ids of a QA pair (standard recipe otherwise)",
                                  {"two": "two segments", "single": "one segment"})
