@@ -128,7 +128,8 @@ def test_the_recipes_load_and_sampling_stays_out_of_other_sweep_keys():
     assert load_recipe(find_recipe("stabilised", "NER-multitype")).corpus_sampling_temperature == 2.0
     # a recipe at the field's default keeps the sweep key it had before the field existed
     plain = Recipe(dataset="BC5-chem")
-    before = {"bf16", "reinit_pooler", "head_bias_prior", "pooling", "head", "corpus_sampling_temperature"}
+    before = {"bf16", "reinit_pooler", "head_bias_prior", "pooling", "head", "corpus_sampling_temperature",
+              "head_from_probe"}
     assert RunSpec("standard", plain).key == hashlib.sha1(plain.model_dump_json(exclude=before).encode()).hexdigest()[:16]
     assert RunSpec("standard", plain).key != RunSpec("standard", plain.override(corpus_sampling_temperature=2.0)).key
 
