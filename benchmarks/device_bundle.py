@@ -21,7 +21,6 @@ reports the GPU runs beside the CPU ones, with their accelerator and hours.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import json
 import re
@@ -31,6 +30,8 @@ import sys
 import tarfile
 from importlib import metadata
 from pathlib import Path
+
+from biomedserve.checksums import file_sha256
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLE = ROOT / ".device"
@@ -53,14 +54,6 @@ def tree_bytes() -> int:
 
 def folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def fetch_wheels(target: Path) -> None:
@@ -101,7 +94,8 @@ def pack(data_dir: Path, out: Path = BUNDLE) -> dict:
     fetch_wheels(part2 / "whl")
     data_tar(part2 / "blurb.tar.xz", data_dir)
     tar = encoder_tar(out / "encoder.tar")
-    budget = LIMIT - MARGIN - tree_bytes()
+    tree = tree_bytes()
+    budget = LIMIT - MARGIN - tree
     first = budget - 4096
     room2 = budget - folder_bytes(part2)
     if tar.stat().st_size - first > room2:
@@ -110,12 +104,12 @@ def pack(data_dir: Path, out: Path = BUNDLE) -> dict:
     with tar.open("rb") as source:
         (part1 / "encoder.part1").write_bytes(source.read(first))
         (part2 / "encoder.part2").write_bytes(source.read())
-    manifest = {"encoder.tar": sha256(tar), "encoder_bytes": tar.stat().st_size,
-                "data": str(data_dir), "data_sha256": sha256(part2 / "blurb.tar.xz"),
+    manifest = {"encoder.tar": file_sha256(tar), "encoder_bytes": tar.stat().st_size,
+                "data": str(data_dir), "data_sha256": file_sha256(part2 / "blurb.tar.xz"),
                 "wheels": sorted(p.name for p in (part2 / "whl").glob("*.whl"))}
     (part2 / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     tar.unlink()
-    sizes = {"tree": tree_bytes(), "part1": folder_bytes(part1), "part2": folder_bytes(part2)}
+    sizes = {"tree": tree, "part1": folder_bytes(part1), "part2": folder_bytes(part2)}
     for name in ("part1", "part2"):
         if sizes["tree"] + sizes[name] > LIMIT - MARGIN:
             raise SystemExit(f"{name} is {sizes[name]} bytes: over the call limit with the tree")
