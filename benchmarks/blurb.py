@@ -31,6 +31,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import blurb_targets  # noqa: E402
 from machine import describe  # noqa: E402
 
 from biomedserve.atomic import atomic_write  # noqa: E402
@@ -148,7 +149,7 @@ def build_report(plan: dict, label: str, done: dict[str, list[dict]], machine: d
     finished = sum(len(v) for v in done.values())
     floors = {d: f["accuracy"] for d, f in majority.items()}
     floors.update(zero_shot)
-    return {
+    report = {
         "benchmark": "blurb",
         "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "summary": {
@@ -186,6 +187,8 @@ def build_report(plan: dict, label: str, done: dict[str, list[dict]], machine: d
         "planned_runs": planned,
         "machine": machine,
     }
+    report["summary"]["targets"] = blurb_targets.check(report, plan)
+    return report
 
 
 @functools.cache  # the report is rebuilt after every run; the data and encoder do not change
@@ -313,6 +316,7 @@ def markdown(report: dict, plan: dict) -> str:
                 lines.append(f"| {dataset} | {variant} | {', '.join(f'{x:.1f}' for x in st['scores'])} | {st['mean']} | "
                              f"{st['std']} | {st['min']} | {st['max']} | {st['catastrophic']} |")
     lines += ["", f"Catastrophic seeds in total: standard {s['catastrophic_standard']}, stabilised {s['catastrophic_stabilised']}.", ""]
+    lines += blurb_targets.section(s.get("targets", []))
     lines += stage_sections(report, plan)
     lines += [f"![per-seed scores](blurb_{s['encoder_label']}_seeds.png)", "",
               "Reproduce: `python benchmarks/blurb.py` (resumable; `--report-only` rebuilds this page).", ""]

@@ -176,3 +176,28 @@ def test_the_probe_init_stage_shares_the_stabilised_run_and_reports_lp_ft_beside
                             "metric": "accuracy"}]}
     page = blurb.markdown(blurb.build_report(plan, "x", done, {"cpu": "c", "usable_cores": 2}, planned=1), plan)
     assert "| BioASQ | – / – | 86.00 / 71.00 |" in page
+
+
+def test_targets_are_checked_and_a_missed_one_lists_what_moved_dev():
+    blurb = load_blurb_module()
+    plan = yaml.safe_load((BENCHMARKS / "blurb_plan.yaml").read_text())
+    run = {"dataset": "BioASQ", "seed": 1, "metric": "accuracy"}
+    done = {"main": [{**run, "variant": "standard", "dev": 80.0, "test": 67.14, "key": "s1"},
+                     {**run, "variant": "stabilised", "dev": 84.0, "test": 70.0, "key": "b1"}],
+            "heads": [{**run, "variant": "pooler", "dev": 80.0, "test": 67.14, "key": "s1"},  # the standard run itself
+                      {**run, "variant": "cls", "dev": 78.5, "test": 66.0, "key": "c1"}],
+            "probe_init": [{**run, "variant": "probe_head", "dev": 84.0, "test": 70.0, "key": "b1"}],  # shared
+            "grid": [{**run, "seed": 2, "variant": "base[epochs=10]", "dev": 90.0, "test": 73.0, "key": "g2"}]}
+    report = blurb.build_report(plan, "minilm", done, {"cpu": "c", "usable_cores": 2}, planned=4)
+    targets = {t["target"].split(" ")[0]: t for t in report["summary"]["targets"]}
+    bioasq = targets["BioASQ"]
+    assert bioasq["goal"] == round(report["summary"]["floors"]["BioASQ"] + 5, 2) and bioasq["met"] is False
+    tried = {(a["stage"], a["variant"]): a for a in bioasq["attempts"]}
+    # the standard run shared by the heads stage is not an attempt; a run shared by two stages is one
+    assert set(tried) == {("main", "stabilised"), ("heads", "cls"), ("grid", "base[epochs=10]")}
+    assert tried[("main", "stabilised")]["dev_delta"] == 4.0 and tried[("heads", "cls")]["dev_delta"] == -1.5
+    assert tried[("grid", "base[epochs=10]")]["dev_delta"] is None  # no standard run on seed 2 to compare with
+    assert [a["dev"] for a in bioasq["attempts"]] == [90.0, 84.0, 78.5]
+    assert targets["ChemProt"]["met"] is None and targets["ChemProt"]["value"] is None  # not run: not judged
+    page = blurb.markdown(report, plan)
+    assert "| heads | cls | 1 | 78.50 | -1.50 | 66.00 |" in page and "**missed**" in page
