@@ -32,7 +32,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import blurb_targets  # noqa: E402
-from blurb_report import markdown, plot  # noqa: E402
+from blurb_report import VARIANT_STAGES, markdown, plot  # noqa: E402
 from machine import describe  # noqa: E402
 
 from biomedserve.atomic import atomic_write  # noqa: E402
@@ -179,17 +179,33 @@ def build_report(plan: dict, label: str, done: dict[str, list[dict]], machine: d
         "ablation": table(done.get("ablation", [])),
         "pruning": table(done.get("pruning", [])),
         "heads": {"test": table(done.get("heads", [])), "dev": table(done.get("heads", []), split="dev")},
-        "segments": {"test": table(done.get("segments", [])), "dev": table(done.get("segments", []), split="dev")},
-        "probe_init": {"test": table(done.get("probe_init", [])),
-                       "dev": table(done.get("probe_init", []), split="dev")},
+        **{stage: {"test": table(done.get(stage, [])), "dev": table(done.get(stage, []), split="dev")}
+           for stage in VARIANT_STAGES},
         "grid": grid_choices(done.get("grid", [])),
         "runs": {stage: sorted(results, key=lambda r: (r["dataset"], r["variant"], r["seed"]))
                  for stage, results in done.items()},
         "planned_runs": planned,
         "machine": machine,
     }
+    if report["qa_context"]["test"]:  # how much of each QA set's contexts a length leaves unread
+        report["qa_context"]["cut"] = {d: {n: context_cut(d, n, data_dir, base_model or plan["encoder"])
+                                           for n in (256, 512)} for d in report["qa_context"]["test"]}
     report["summary"]["targets"] = blurb_targets.check(report, plan)
     return report
+
+
+@functools.cache
+def context_cut(dataset: str, max_length: int, data_dir=None, encoder: str = "default") -> float:
+    """Percent of the training pairs longer than ``max_length`` tokens (so cut) with this encoder's
+    tokenizer: how much of a QA context a length setting leaves unread."""
+    from transformers import AutoTokenizer
+
+    from biomedserve.encoders import resolve_base_model
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_base_model(encoder))
+    records = DATASETS[dataset].load("train", data_dir)
+    lengths = [len(ids) for ids in tokenizer([r.text_a for r in records], [r.text_b for r in records])["input_ids"]]
+    return round(100 * sum(n > max_length for n in lengths) / len(lengths), 1)
 
 
 @functools.cache  # the report is rebuilt after every run; the data and encoder do not change

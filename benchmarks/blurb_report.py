@@ -13,6 +13,8 @@ import blurb_targets
 
 from biomedserve.data.registry import DATASETS
 
+# Stages whose variants the report sets side by side, dev / test per dataset (:func:`stage_sections`).
+VARIANT_STAGES = ("segments", "probe_init", "qa_context")
 
 def _cell(stats: dict | None) -> str:
     if not stats:
@@ -25,7 +27,7 @@ def _cell(stats: dict | None) -> str:
 def markdown(report: dict, plan: dict) -> str:
     s = report["summary"]
     other_stages = (report["ablation"] or report["pruning"] or report.get("heads", {}).get("test")
-                    or report.get("segments", {}).get("test") or report.get("probe_init", {}).get("test")
+                    or any(report.get(stage, {}).get("test") for stage in VARIANT_STAGES)
                     or report.get("grid"))
     if not report["main"] and other_stages:  # e.g. --stage heads alone: no standard-vs-stabilised table
         lines = [f"# BLURB stages with the {s['encoder_label']} encoder", "",
@@ -121,19 +123,27 @@ def stage_sections(report: dict, plan: dict) -> list[str]:
         lines += heads_section(report, plan)
     if report.get("grid"):
         lines += grid_section(report)
-    lines += two_variant_section(
+    lines += variants_section(
         report.get("probe_init", {}), "The head started at a linear probe (LP-FT), stabilised recipe otherwise",
         {"random_head": "random head", "probe_head": "probe head"},
         "Both on the stabilised recipe: `random_head` with a randomly initialised head, `probe_head` with the head "
         "started at a logistic-regression probe of the frozen encoder's vectors (`head_from_probe`); the stabilised "
         "recipe is whichever of the two its file chose on dev. What the probe alone scores: "
         "`benchmarks/results/pooler_probe_<label>_<dataset>.json`.")
-    lines += two_variant_section(report.get("segments", {}), "Segment ids of a QA pair (standard recipe otherwise)",
+    lines += variants_section(report.get("segments", {}), "Segment ids of a QA pair (standard recipe otherwise)",
                                  {"two": "two segments", "single": "one segment"})
+    lines += variants_section(
+        report.get("qa_context", {}), "How much of a QA context the model reads, stabilised recipe otherwise",
+        {"right256": "first 256 tokens", "left256": "last 256 tokens", "right512": "first 512 tokens"},
+        "A question–context pair longer than `max_length` loses tokens from its context: `right` keeps the "
+        "context's start (the default), `left` its end (`truncation_side`; a PubMedQA abstract ends in its "
+        "results). Training pairs cut: " + "; ".join(
+            f"{d} " + ", ".join(f"{pct:.0f}% at {n}" for n, pct in cut.items())
+            for d, cut in report.get("qa_context", {}).get("cut", {}).items()) + ".")
     return lines
 
 
-def two_variant_section(stage: dict, title: str, variants: dict[str, str], intro: str = "") -> list[str]:
+def variants_section(stage: dict, title: str, variants: dict[str, str], intro: str = "") -> list[str]:
     """A stage's variants side by side, dev / test per dataset; nothing when the stage has no results."""
     if not stage.get("test"):
         return []

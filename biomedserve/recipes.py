@@ -68,6 +68,10 @@ class Recipe(BaseModel):
         "cross", description="similarity: cross (one input, both sentences) or biencoder (each sentence "
         "mean-pooled alone, the score a scaled cosine)")
     single_segment: bool = Field(False, description="pair tasks: segment id 0 for both texts")
+    truncation_side: Literal["right", "left"] = Field(
+        "right", description="texts longer than max_length lose tokens at this end: right keeps a context's "
+        "start, left its end (a PubMedQA abstract ends in its results); saved with the tokenizer, so the "
+        "runtime cuts as training did")
     refit_train_dev: bool = Field(
         False, description="after picking the best epoch on dev, retrain on train+dev for that many epochs")
     # --- sets joined from several corpora (NER-multitype) ---

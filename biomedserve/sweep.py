@@ -50,7 +50,8 @@ class RunSpec:
 # on the host that trains (and recorded in the result), so it is no hyperparameter of the key either.
 _ADDED_LATER: dict[str, tuple[Any, ...]] = {"bf16": (False, "auto"), "reinit_pooler": (False,),
                                             "head_bias_prior": (False,), "pooling": (None,), "head": ("cross",),
-                                            "corpus_sampling_temperature": (None,), "head_from_probe": (False,)}
+                                            "corpus_sampling_temperature": (None,), "head_from_probe": (False,),
+                                            "truncation_side": ("right",)}
 
 
 def expand(variant: str, recipe: Recipe, seeds: Sequence[int], grid: dict[str, list[Any]] | None = None) -> list[RunSpec]:

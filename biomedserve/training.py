@@ -349,7 +349,7 @@ def fine_tune(recipe: Recipe, options: TrainOptions | None = None) -> TrainedMod
     labels = task.labels(spec)
     label2id = {label: i for i, label in enumerate(labels)}
     try:
-        tokenizer = AutoTokenizer.from_pretrained(base)
+        tokenizer = AutoTokenizer.from_pretrained(base, truncation_side=recipe.truncation_side)
     except OSError as exc:
         raise BiomedserveError(f"base model {recipe.base_model!r} could not be loaded: {exc}") from None
     check_head_fields(recipe, task, spec)

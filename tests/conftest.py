@@ -78,7 +78,8 @@ def tiny_task_model(tiny_base, pico_data_dir, tmp_path_factory):
             out = tmp_path_factory.mktemp("task-models") / dataset
             recipe = Recipe(dataset=dataset, base_model=str(tiny_base), learning_rate=1e-3, max_steps=3,
                             batch_size=8, eval_batch_size=8, max_length=64, seed=3,
-                            single_segment=dataset == "PubMedQA")
+                            single_segment=dataset == "PubMedQA",
+                            truncation_side="left" if dataset == "PubMedQA" else "right")
             data_dir = pico_data_dir if dataset == "EBM-PICO" else None
             train(recipe, out, TrainOptions(data_dir=data_dir, limit_train=24, limit_eval=12, progress=False))
             models[dataset] = (out, data_dir)

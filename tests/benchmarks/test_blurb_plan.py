@@ -201,3 +201,22 @@ def test_targets_are_checked_and_a_missed_one_lists_what_moved_dev():
     assert targets["ChemProt"]["met"] is None and targets["ChemProt"]["value"] is None  # not run: not judged
     page = blurb.markdown(report, plan)
     assert "| heads | cls | 1 | 78.50 | -1.50 | 66.00 |" in page and "**missed**" in page
+
+
+def test_the_qa_context_stage_reads_the_end_or_more_of_a_context_and_reports_how_much_is_cut():
+    blurb = load_blurb_module()
+    plan = yaml.safe_load((BENCHMARKS / "blurb_plan.yaml").read_text())
+    runs = {(r.recipe.dataset, r.variant): r for _, r in blurb.plan_runs(plan, ["qa_context"], None)}
+    main = {(r.recipe.dataset, r.variant, r.recipe.seed): r.key for _, r in blurb.plan_runs(plan, ["main"], None)}
+    for dataset in ("PubMedQA", "BioASQ"):
+        assert runs[(dataset, "left256")].recipe.truncation_side == "left"
+        assert runs[(dataset, "right512")].recipe.max_length == 512
+        # the recipe's own setting is the stabilised run itself (one run, shared)
+        assert main[(dataset, "stabilised", 1)] in {r.key for (d, _), r in runs.items() if d == dataset}
+    done = {"qa_context": [{"dataset": "PubMedQA", "variant": "left256", "seed": 1, "dev": 58.0, "test": 57.0,
+                            "metric": "accuracy", "key": "k"}]}
+    report = blurb.build_report(plan, "x", done, {"cpu": "c", "usable_cores": 2}, planned=1)
+    cut = report["qa_context"]["cut"]["PubMedQA"]
+    assert 50 < cut[256] < 100 and 0 < cut[512] < 10  # abstracts: most over 256 tokens, few over 512
+    page = blurb.markdown(report, plan)
+    assert "| PubMedQA | – / – | 58.00 / 57.00 | – / – |" in page and f"PubMedQA {cut[256]:.0f}% at 256" in page

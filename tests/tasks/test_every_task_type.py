@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from transformers import AutoTokenizer
 
+from biomedserve.encoding import encode_pair
 from biomedserve.evaluation import evaluate_model
 from biomedserve.runtime import Predictor
 
@@ -44,6 +46,12 @@ def test_qa_takes_question_context_pairs(trained):
     out, _ = trained("PubMedQA")
     predictor = Predictor.from_dir(out)
     assert predictor.single_segment
+    # the recipe's truncation_side travels with the tokenizer: a context too long loses its start, not its end
+    question, context = "Does aspirin help?", " ".join(f"w{i}" for i in range(200)) + " final"
+    ids = encode_pair(predictor.tokenizer, question, context, predictor.tokenizer.max_length, True)["input_ids"]
+    text = AutoTokenizer.from_pretrained(str(out)).decode(ids)
+    assert len(ids) == predictor.tokenizer.max_length
+    assert text.startswith("[CLS] does aspirin help? [SEP]") and text.endswith("final [SEP]") and "w0 " not in text
     results = predictor.predict([("Does aspirin help?", "Aspirin reduced pain in 80% of patients."),
                                  ("Is it safe?", "")])
     assert [set(r.probabilities) for r in results] == [{"yes", "no", "maybe"}] * 2

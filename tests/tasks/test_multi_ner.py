@@ -129,7 +129,7 @@ def test_the_recipes_load_and_sampling_stays_out_of_other_sweep_keys():
     # a recipe at the field's default keeps the sweep key it had before the field existed
     plain = Recipe(dataset="BC5-chem")
     before = {"bf16", "reinit_pooler", "head_bias_prior", "pooling", "head", "corpus_sampling_temperature",
-              "head_from_probe"}
+              "head_from_probe", "truncation_side"}
     assert RunSpec("standard", plain).key == hashlib.sha1(plain.model_dump_json(exclude=before).encode()).hexdigest()[:16]
     assert RunSpec("standard", plain).key != RunSpec("standard", plain.override(corpus_sampling_temperature=2.0)).key
 
