@@ -31,10 +31,10 @@ def test_main_stage_trains_every_set_at_its_recipes_full_budget():
     for dataset in plan["low_resource"]:
         assert {r.recipe.seed for r in by_dataset[dataset]} == {1, 2, 3, 4, 5}
     # the stabilised recipes read what the encoder was trained to produce
-    stabilised = {r.recipe.dataset: r.recipe for d in ("BIOSSES", "GAD", "ChemProt") for r in by_dataset[d]
+    stabilised = {r.recipe.dataset: r.recipe for d in ("BIOSSES", "GAD", "ChemProt", "DDI") for r in by_dataset[d]
                   if r.variant == "stabilised"}
     assert stabilised["BIOSSES"].head == "biencoder" and stabilised["GAD"].pooling == "mean"
-    assert stabilised["ChemProt"].pooling == "entity_start"
+    assert stabilised["ChemProt"].pooling == stabilised["DDI"].pooling == "entity_start"
 
 
 def test_summary_lists_budget_overrides_and_the_report_prints_them():
