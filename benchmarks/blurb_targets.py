@@ -39,6 +39,15 @@ def check(report: dict, plan: dict) -> list[dict]:
                     "goal": s["blurb_standard"], "met": _met(s["blurb_stabilised"], s["blurb_standard"], strict=True)})
     out.append({"target": "no catastrophic stabilised seed on the low-resource sets",
                 "value": s["catastrophic_stabilised"], "goal": 0, "met": s["catastrophic_stabilised"] == 0})
+    if "seeds_low_resource" in spec:
+        goal = int(spec["seeds_low_resource"])
+        out.append({"target": f"{goal} seeds of each recipe on each low-resource set", "goal": goal,
+                    "value": s["seeds_low_resource"], "met": s["seeds_low_resource"] >= goal})
+    for stage in spec.get("complete_stages", []):
+        planned = planned_cells(plan, stage)
+        ran = {(r["dataset"], r["variant"], r["seed"]) for r in report.get("runs", {}).get(stage, [])}
+        out.append({"target": f"{stage} table complete (runs)", "value": len(ran & planned),
+                    "goal": len(planned), "met": planned <= ran})
     for dataset, rule in spec.get("datasets", {}).items():
         if "above_floor" in rule:
             floor = s["floors"].get(dataset)
@@ -57,6 +66,12 @@ def check(report: dict, plan: dict) -> list[dict]:
             entry["attempts"] = attempts(report, dataset)
         out.append(entry)
     return out
+
+
+def planned_cells(plan: dict, stage: str) -> set[tuple[str, str, int]]:
+    """(dataset, variant, seed) of every run a stage of the plan asks for (a name may repeat)."""
+    return {(dataset, variant, seed) for st in plan["stages"] if st["name"] == stage for group in st["groups"]
+            for dataset in group["datasets"] for seed in group["seeds"] for variant in st.get("variants", {})}
 
 
 def attempts(report: dict, dataset: str) -> list[dict]:

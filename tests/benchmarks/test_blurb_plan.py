@@ -201,6 +201,9 @@ def test_targets_are_checked_and_a_missed_one_lists_what_moved_dev():
     assert tried[("grid", "base[epochs=10]")]["dev_delta"] is None  # no standard run on seed 2 to compare with
     assert [a["dev"] for a in bioasq["attempts"]] == [90.0, 84.0, 78.5]
     assert targets["ChemProt"]["met"] is None and targets["ChemProt"]["value"] is None  # not run: not judged
+    assert targets["5"]["met"] is False  # BioASQ has 1 seed of 5
+    ablation = targets["ablation"]
+    assert ablation["met"] is False and ablation["value"] == 0 and ablation["goal"] == 4 * 3 * 3  # 4 variants, 3 sets, 3 seeds
     page = blurb.markdown(report, plan)
     assert "| heads | cls | 1 | 78.50 | -1.50 | 66.00 |" in page and "**missed**" in page
 
