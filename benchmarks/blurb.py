@@ -187,24 +187,30 @@ def build_report(plan: dict, label: str, done: dict[str, list[dict]], machine: d
         "planned_runs": planned,
         "machine": machine,
     }
-    if report["qa_context"]["test"]:  # how much of each QA set's contexts a length leaves unread
-        report["qa_context"]["cut"] = {d: {n: context_cut(d, n, data_dir, base_model or plan["encoder"])
-                                           for n in (256, 512)} for d in report["qa_context"]["test"]}
+    if report["qa_context"]["test"]:  # how much of each QA set's contexts the stage's lengths leave unread
+        lengths = sorted({run.recipe.max_length for _, run in plan_runs(plan, ["qa_context"], base_model)})
+        encoder = base_model or plan["encoder"]
+        report["qa_context"]["cut"] = {d: {n: context_cut(pair_lengths(d, data_dir, encoder), n) for n in lengths}
+                                       for d in report["qa_context"]["test"]}
     report["summary"]["targets"] = blurb_targets.check(report, plan)
     return report
 
 
-@functools.cache
-def context_cut(dataset: str, max_length: int, data_dir=None, encoder: str = "default") -> float:
-    """Percent of the training pairs longer than ``max_length`` tokens (so cut) with this encoder's
-    tokenizer: how much of a QA context a length setting leaves unread."""
+@functools.cache  # the report is rebuilt after every run; the data and encoder do not change
+def pair_lengths(dataset: str, data_dir=None, encoder: str = "default") -> tuple[int, ...]:
+    """Token count of every training pair of a pair set, uncut, with this encoder's tokenizer."""
     from transformers import AutoTokenizer
 
     from biomedserve.encoders import resolve_base_model
 
     tokenizer = AutoTokenizer.from_pretrained(resolve_base_model(encoder))
     records = DATASETS[dataset].load("train", data_dir)
-    lengths = [len(ids) for ids in tokenizer([r.text_a for r in records], [r.text_b for r in records])["input_ids"]]
+    return tuple(len(ids) for ids in tokenizer([r.text_a for r in records], [r.text_b for r in records])["input_ids"])
+
+
+def context_cut(lengths: tuple[int, ...], max_length: int) -> float:
+    """Percent of the pairs longer than ``max_length`` tokens, so cut: how much of a QA context a
+    length setting leaves unread."""
     return round(100 * sum(n > max_length for n in lengths) / len(lengths), 1)
 
 

@@ -13,9 +13,23 @@ def load_blurb_module():
     return load_benchmark("blurb")
 
 
+def load_plan() -> dict:
+    return yaml.safe_load((BENCHMARKS / "blurb_plan.yaml").read_text())
+
+
+def stage_runs(blurb, plan: dict, stage: str) -> dict:
+    """A stage's runs by (dataset, variant)."""
+    return {(r.recipe.dataset, r.variant): r for _, r in blurb.plan_runs(plan, [stage], None)}
+
+
+def main_keys(blurb, plan: dict) -> dict:
+    """The main stage's run keys by (dataset, recipe, seed)."""
+    return {(r.recipe.dataset, r.variant, r.recipe.seed): r.key for _, r in blurb.plan_runs(plan, ["main"], None)}
+
+
 def test_main_stage_trains_every_set_at_its_recipes_full_budget():
     blurb = load_blurb_module()
-    plan = yaml.safe_load((BENCHMARKS / "blurb_plan.yaml").read_text())
+    plan = load_plan()
     runs = blurb.plan_runs(plan, ["main"], None)
     by_dataset: dict[str, list] = {}
     for _, run in runs:
@@ -39,7 +53,7 @@ def test_main_stage_trains_every_set_at_its_recipes_full_budget():
 
 def test_summary_lists_budget_overrides_and_the_report_prints_them():
     blurb = load_blurb_module()
-    plan = yaml.safe_load((BENCHMARKS / "blurb_plan.yaml").read_text())
+    plan = load_plan()
     machine = {"cpu": "test CPU", "usable_cores": 2}
     assert blurb.build_report(plan, "minilm", {}, machine, planned=0)["summary"]["budget_overrides"] == []
     main = next(stage for stage in plan["stages"] if stage["name"] == "main")
@@ -52,7 +66,7 @@ def test_summary_lists_budget_overrides_and_the_report_prints_them():
 
 def test_summary_carries_floors_and_per_dataset_means():
     blurb = load_blurb_module()
-    plan = yaml.safe_load((BENCHMARKS / "blurb_plan.yaml").read_text())
+    plan = load_plan()
     done = {"main": [{"dataset": "BioASQ", "variant": v, "seed": 1, "dev": 80.0, "test": t, "metric": "accuracy"}
                      for v, t in (("standard", 67.14), ("stabilised", 72.5))]}
     summary = blurb.build_report(plan, "minilm", done, {"cpu": "c", "usable_cores": 2}, planned=2)["summary"]
@@ -62,7 +76,7 @@ def test_summary_carries_floors_and_per_dataset_means():
 
 def test_grid_stage_chooses_on_dev_and_falls_back_to_standard_without_a_head_recipe():
     blurb = load_blurb_module()
-    plan = yaml.safe_load((BENCHMARKS / "blurb_plan.yaml").read_text())
+    plan = load_plan()
     runs = [run for _, run in blurb.plan_runs(plan, ["grid"], None)]
     biosses = [r for r in runs if r.recipe.dataset == "BIOSSES"]
     assert {r.recipe.head for r in biosses} == {"biencoder"}  # train/BIOSSES/head.yaml
@@ -114,7 +128,7 @@ def test_a_run_is_claimed_by_one_worker_and_freed_when_its_process_is_gone(tmp_p
 
 def test_the_heads_stage_expands_into_valid_runs_and_reports_dev_and_test():
     blurb = load_blurb_module()
-    plan = yaml.safe_load((BENCHMARKS / "blurb_plan.yaml").read_text())
+    plan = load_plan()
     runs = [run for _, run in blurb.plan_runs(plan, ["heads"], None)]
     poolings = {(r.recipe.dataset, r.variant): (r.recipe.pooling, r.recipe.head) for r in runs}
     assert poolings[("GAD", "entity_start")] == ("entity_start", "cross")
@@ -128,7 +142,7 @@ def test_the_heads_stage_expands_into_valid_runs_and_reports_dev_and_test():
 
 def test_a_report_of_other_stages_only_has_no_empty_main_table():
     blurb = load_blurb_module()
-    plan = yaml.safe_load((BENCHMARKS / "blurb_plan.yaml").read_text())
+    plan = load_plan()
     done = {"heads": [{"dataset": "BIOSSES", "variant": "biencoder", "seed": 1, "dev": 80.0, "test": 87.8,
                        "metric": "pearson"}]}
     page = blurb.markdown(blurb.build_report(plan, "x", done, {"cpu": "c", "usable_cores": 2}, planned=1), plan)
@@ -137,7 +151,7 @@ def test_a_report_of_other_stages_only_has_no_empty_main_table():
 
 def test_the_segments_stage_compares_one_and_two_segment_ids():
     blurb = load_blurb_module()
-    plan = yaml.safe_load((BENCHMARKS / "blurb_plan.yaml").read_text())
+    plan = load_plan()
     runs = {r.variant: r for _, r in blurb.plan_runs(plan, ["segments"], None)}
     assert runs["single"].recipe.single_segment and not runs["two"].recipe.single_segment
     assert runs["two"].key == next(r.key for _, r in blurb.plan_runs(plan, ["heads"], None)
@@ -150,7 +164,7 @@ def test_the_segments_stage_compares_one_and_two_segment_ids():
 
 def test_compute_is_counted_once_per_run_and_split_by_accelerator():
     blurb = load_blurb_module()
-    plan = yaml.safe_load((BENCHMARKS / "blurb_plan.yaml").read_text())
+    plan = load_plan()
     cpu_run = {"dataset": "BioASQ", "variant": "standard", "seed": 1, "dev": 80.0, "test": 67.14,
                "metric": "accuracy", "key": "a" * 16, "wall_seconds": 1800.0}
     gpu_run = {**cpu_run, "variant": "stabilised", "key": "b" * 16, "wall_seconds": 360.0,
@@ -165,9 +179,8 @@ def test_compute_is_counted_once_per_run_and_split_by_accelerator():
 
 def test_the_probe_init_stage_shares_the_stabilised_run_and_reports_lp_ft_beside_it():
     blurb = load_blurb_module()
-    plan = yaml.safe_load((BENCHMARKS / "blurb_plan.yaml").read_text())
-    runs = {(r.recipe.dataset, r.variant): r for _, r in blurb.plan_runs(plan, ["probe_init"], None)}
-    main = {(r.recipe.dataset, r.variant, r.recipe.seed): r.key for _, r in blurb.plan_runs(plan, ["main"], None)}
+    plan = load_plan()
+    runs, main = stage_runs(blurb, plan, "probe_init"), main_keys(blurb, plan)
     for dataset in ("BioASQ", "PubMedQA"):
         assert runs[(dataset, "probe_head")].recipe.head_from_probe
         assert runs[(dataset, "probe_head")].recipe.pooling is not None  # a pooled head for the probe to start
@@ -182,7 +195,7 @@ def test_the_probe_init_stage_shares_the_stabilised_run_and_reports_lp_ft_beside
 
 def test_targets_are_checked_and_a_missed_one_lists_what_moved_dev():
     blurb = load_blurb_module()
-    plan = yaml.safe_load((BENCHMARKS / "blurb_plan.yaml").read_text())
+    plan = load_plan()
     run = {"dataset": "BioASQ", "seed": 1, "metric": "accuracy"}
     done = {"main": [{**run, "variant": "standard", "dev": 80.0, "test": 67.14, "key": "s1"},
                      {**run, "variant": "stabilised", "dev": 84.0, "test": 70.0, "key": "b1"}],
@@ -210,9 +223,8 @@ def test_targets_are_checked_and_a_missed_one_lists_what_moved_dev():
 
 def test_the_qa_context_stage_reads_the_end_or_more_of_a_context_and_reports_how_much_is_cut():
     blurb = load_blurb_module()
-    plan = yaml.safe_load((BENCHMARKS / "blurb_plan.yaml").read_text())
-    runs = {(r.recipe.dataset, r.variant): r for _, r in blurb.plan_runs(plan, ["qa_context"], None)}
-    main = {(r.recipe.dataset, r.variant, r.recipe.seed): r.key for _, r in blurb.plan_runs(plan, ["main"], None)}
+    plan = load_plan()
+    runs, main = stage_runs(blurb, plan, "qa_context"), main_keys(blurb, plan)
     for dataset in ("PubMedQA", "BioASQ"):
         assert runs[(dataset, "left256")].recipe.truncation_side == "left"
         assert runs[(dataset, "right512")].recipe.max_length == 512
