@@ -84,29 +84,37 @@ def exclusion_files(work: Path, data_dir) -> list[str]:
 
 
 def build_corpus(work: Path, data_dir, excluded: list[str]) -> tuple[list[str], dict]:
-    """TRAIN splits as JSONL in ``work/corpus``; a text holding a dev/test sentence is dropped."""
+    """TRAIN splits as JSONL in ``work/corpus``; a text holding a dev/test sentence is dropped, and a
+    text an earlier set already gave is written once (BC5-chem and BC5-disease are the same
+    sentences: pretraining on both copies would only spend steps on repeats)."""
     from biomedserve.pretrain_data import leaked, load_exclusions
     from biomedserve.words import split_sentences
 
     keys = load_exclusions(excluded).keys
     folder = work / "corpus"
     folder.mkdir(parents=True, exist_ok=True)
-    files, counts = [], {}
+    files, counts, seen = [], {}, set()
     for name in text_sets():
         spec = get_dataset(name)
         if "train" not in spec.available_splits(data_dir):
             continue
-        lines, dropped = [], 0
+        lines, dropped, repeated = [], 0, 0
         for index, record in enumerate(spec.load("train", data_dir)):
             for part, text in enumerate(record_texts(record)):
                 if leaked(split_sentences(text), keys):
                     dropped += 1
                     continue
+                if text in seen:
+                    repeated += 1
+                    continue
+                seen.add(text)
                 lines.append(json.dumps({"id": f"{name}-{index}-{part}", "text": text}))
+        counts[name] = {"texts": len(lines), "dropped_for_leakage": dropped, "repeats_of_earlier_sets": repeated}
+        if not lines:
+            continue
         target = folder / f"{name}.jsonl"
         atomic_write(target, "\n".join(lines) + "\n")
         files.append(str(target))
-        counts[name] = {"texts": len(lines), "dropped_for_leakage": dropped}
     return files, counts
 
 

@@ -80,3 +80,22 @@ def test_throughput_runs_a_real_annotate_job(tiny_model, tiny_two_type_model, tm
     assert row["documents"] == 12 and row["docs_per_s"] > 0 and row["words_per_s"] > row["docs_per_s"]
     assert len(row["models"]) == len(row["variants"]) == 2
     assert (tmp_path / "out").exists()  # the job wrote its output
+
+
+def test_residues_are_told_from_other_chemicals():
+    bench = load_module()
+    for text in ("tyrosine", "Ser ( 183 )", "Thr700", "Y88", "serine 20", "Lys - 56", "L - threonine"):
+        assert bench.is_residue(text), text
+    for text in ("LPS", "NO", "Na +", "rapamycin", "PC", "beta - alanine", "ATP"):
+        assert not bench.is_residue(text), text
+
+
+def test_residue_recall_counts_each_gold_chemical_once(tiny_model):
+    from biomedserve.data.registry import CROSS_CORPUS, load_crosscorpus
+
+    bench = load_module()
+    sentences = load_crosscorpus("BioNLP13PC-chem", "dev")[:300]
+    row = bench.residue_recall(tiny_model, sentences, CROSS_CORPUS["BioNLP13PC-chem"], "CHEMICAL")
+    entities = sum(t.startswith("B") for s in sentences for t in s.tags)
+    assert row["gold_entities"] == entities > row["residue_entities"] > 0
+    assert 0 <= row["residue_recall"] <= 100 and 0 <= row["other_recall"] <= 100
