@@ -142,6 +142,25 @@ def _mean(values) -> float | None:
     return round(statistics.fmean(values), 2) if values else None
 
 
+def _tokens_per_second(card: dict) -> int | None:
+    seen, seconds = (card.get("tokens") or {}).get("tokens_seen"), card.get("train_seconds")
+    return round(seen / seconds) if seen and seconds else None
+
+
+def targets(summary: dict) -> dict[str, bool | None]:
+    """Issue 19's bar, each True (met), False (missed) or None (not measured yet): held-out perplexity
+    falls, the adapted encoder's mean NER test F1 is at least the base's + 1.0, cross-corpus not lower."""
+    def compare(a, b, margin=0.0):
+        return None if a is None or b is None else a >= b + margin
+
+    before, after = summary.get("perplexity_before"), summary.get("perplexity_after")
+    return {"perplexity_falls": None if before is None or after is None else after < before,
+            "ner_test_mean_at_least_base_plus_1": compare(summary.get("ner_test_mean_adapted"),
+                                                          summary.get("ner_test_mean_base"), 1.0),
+            "crosscorpus_not_lower": compare(summary.get("crosscorpus_mean_adapted"),
+                                             summary.get("crosscorpus_mean_base"))}
+
+
 def render(report: dict) -> str:
     s, card = report["summary"], report.get("pretrain_card") or {}
     lines = [
@@ -168,7 +187,12 @@ def render(report: dict) -> str:
                      f"{adapted.get('strict_f1')} / {adapted.get('lenient_f1')} |")
     lines += ["", f"Cross-corpus mean strict F1: base {s['crosscorpus_mean_base']}, adapted "
                   f"{s['crosscorpus_mean_adapted']}. A missing cell: that run (or its kept model) has not finished.",
-              "", f"Hours: {s['hours']} (pretraining, and every fine-tuning run in the tables, shared ones included).",
+              "", f"Hours: {s['hours']} (pretraining, and every fine-tuning run in the tables, shared ones included) "
+                  f"on CPU flags {report['machine'].get('cpu_flags')}; pretraining {_tokens_per_second(card)} tokens/s.",
+              "", "## Targets", ""]
+    words = {True: "met", False: "**missed**", None: "not measured yet"}
+    lines += [f"- {name.replace('_', ' ')}: {words[met]}" for name, met in s.get("targets", {}).items()]
+    lines += [
               "", f"Reproduce: `{report['command']}`", ""]
     return "\n".join(lines)
 
@@ -255,6 +279,7 @@ def main() -> None:
         "hours": round(spent / 3600, 3),
         "hardware": describe(),
     }
+    summary["targets"] = targets(summary)
     size = f"--max-steps {args.max_steps}" if args.max_steps else f"--epochs {args.epochs}"
     report = {"benchmark": "pretrain", "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "summary": summary, "ner": ner, "crosscorpus": cross,

@@ -49,3 +49,21 @@ def test_no_data_folder_is_hard_coded_and_crosscorpus_reads_the_folder_given(tin
     assert pretrain.crosscorpus(tiny_model, "BC5-chem", "BioNLP13PC-chem", split="dev")["sentences"] == 5
     with pytest.raises(DataNotFoundError, match="absent"):
         pretrain.crosscorpus(tiny_model, "BC5-chem", "BioNLP13PC-chem", crosscorpus_dir=tmp_path / "absent")
+
+
+def test_targets_say_met_missed_or_not_measured():
+    pretrain = load("pretrain")
+    summary = {"perplexity_before": 40.0, "perplexity_after": 12.0, "ner_test_mean_base": 78.0,
+               "ner_test_mean_adapted": 78.9, "crosscorpus_mean_base": 50.0, "crosscorpus_mean_adapted": None}
+    assert pretrain.targets(summary) == {"perplexity_falls": True, "ner_test_mean_at_least_base_plus_1": False,
+                                         "crosscorpus_not_lower": None}
+
+
+def test_the_corpus_holds_a_text_once_when_sets_share_it(tmp_path):
+    pretrain = load("pretrain")
+    files, counts = pretrain.build_corpus(tmp_path, None, [])
+    # BC5-chem and BC5-disease are one set of sentences: the second adds none of them again
+    assert counts["BC5-disease"]["texts"] == 0 and counts["BC5-disease"]["repeats_of_earlier_sets"] > 4000
+    texts = [line for f in files for line in open(f)]
+    ids_removed = [t.split('"text": ', 1)[1] for t in texts]
+    assert len(ids_removed) == len(set(ids_removed))
