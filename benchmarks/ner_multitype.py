@@ -224,6 +224,7 @@ def summarize(rows: dict, types: list[str], machine: dict) -> dict:
         "words_per_s_multitype": speed["multitype"].get("words_per_s"),
         "words_per_s_per_set_models": speed["per_set"].get("words_per_s"),
         "hardware": f"{machine['cpu']}, {machine['usable_cores']} cores, no GPU; flags: {machine.get('cpu_flags')}",
+        "attempts": attempts(rows),
     }
 
 
@@ -278,6 +279,15 @@ def markdown(report: dict) -> str:
     for key, row in sorted(rows.items()):
         if key.startswith("cross:") and key.endswith(":dev"):
             lines.append(f"- {key.removeprefix('cross:').removesuffix(':dev')}: {row['strict_f1']:.2f} / {row['lenient_f1']:.2f}")
+    adapted = s.get("attempts", {}).get("adapted")
+    if adapted:
+        lines += ["", "Attempt: the same recipe and seed on the MiniLM adapted to BLURB train text by masked-LM "
+                  "pretraining (`benchmarks/pretrain.py`). Type chosen on dev; Δdev against the multi-type model "
+                  "above. BLURB mean strict F1 on test: "
+                  f"{adapted['blurb_ner_mean']}.", "",
+                  "| set | type | dev strict | Δdev | test strict |", "|---|---|---|---|---|"]
+        for name, c in adapted["crosscorpus"].items():
+            lines.append(f"| {name} | {c['type']} | {c['dev']:.2f} | {c['dev_delta_vs_multitype']:+.2f} | {c['test']:.2f} |")
     residues = {k: rows.get(f"residues:{k}:BioNLP13PC-chem:test") for k in ("multitype", "per-set")}
     if residues["multitype"]:
         r = residues["multitype"]
@@ -314,6 +324,10 @@ def main() -> None:
     parser.add_argument("--models-dir", type=Path, default=Path("models"), help="where the per-set models are kept")
     parser.add_argument("--spacy-dir", type=Path, default=Path("models/spacy-ner-multitype"))
     parser.add_argument("--spacy-max-steps", type=int, default=None, help="override train/spacy/ner.cfg's max_steps")
+    parser.add_argument("--attempt-encoder", type=Path, default=Path("encoders/minilm-blurb-adapted"),
+                        help="an attempt at the cross-corpus gap: the same recipe on this encoder (benchmarks/"
+                             "pretrain.py's MiniLM adapted to BLURB train text), measured when the folder exists")
+    parser.add_argument("--attempt-model", type=Path, default=Path("models/ner-multitype-minilm-adapted"))
     parser.add_argument("--skip-spacy", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true", help="accuracy rows only")
     parser.add_argument("--no-train-per-set", action="store_true",
@@ -342,6 +356,52 @@ def main() -> None:
     print(json.dumps(report["summary"], indent=2))
 
 
+def measure_attempt(args, partial: Partial, tests: dict, cross: dict) -> None:
+    """The same recipe and seed on the adapted encoder: BLURB test rows and the cross-corpus rows for
+    every type that may stand for a set, so its choice is made on dev as the main model's is."""
+    if not (args.attempt_encoder / "pretrain_card.json").is_file():
+        print(f"no adapted encoder at {args.attempt_encoder} (python benchmarks/pretrain.py): attempt not run",
+              flush=True)
+        return
+    model = args.attempt_model
+    if not (model / "biomedserve.json").is_file():
+        started = time.time()
+        cli(*MULTITYPE_COMMAND.format(model=model).split()[1:], "--base-model", str(args.attempt_encoder),
+            *(["--data-dir", args.data_dir] if args.data_dir else []))
+        partial.put("attempt:adapted:train_seconds", {"seconds": round(time.time() - started, 1)})
+    for dataset, (spec, sentences) in tests.items():
+        partial.get(f"blurb:multitype-adapted-fp32:{dataset}", score_model, (model, "fp32", sentences, spec))
+    for (name, split), sentences in cross.items():
+        target = CROSS_CORPUS[name]
+        for model_type in CROSS[name][1]:
+            partial.get(f"cross:multitype-adapted:{model_type}:{name}:{split}", score_model,
+                        (model, "fp32", sentences, target, {target.entity_type: model_type}))
+
+
+def attempts(rows: dict) -> dict:
+    """Each attempt's BLURB mean and, per cross-corpus set, its type chosen on dev with dev and test,
+    beside the main multi-type model's: what the attempt moved dev by, and test."""
+    out = {}
+    for label in ("adapted",):
+        cells = [rows.get(f"blurb:multitype-{label}-fp32:{d}", {}).get("strict_f1") for d in NER_SETS]
+        cross = {}
+        for name, (_, model_types) in CROSS.items():
+            dev = {t: rows.get(f"cross:multitype-{label}:{t}:{name}:dev") for t in model_types}
+            if None in dev.values():
+                continue
+            best = max(model_types, key=lambda t: dev[t]["strict_f1"])
+            main = {t: rows.get(f"cross:multitype:{t}:{name}:dev") for t in model_types}
+            main_best = max(model_types, key=lambda t: main[t]["strict_f1"]) if None not in main.values() else None
+            cross[name] = {"type": best, "dev": dev[best]["strict_f1"],
+                           "test": rows[f"cross:multitype-{label}:{best}:{name}:test"]["strict_f1"],
+                           "dev_delta_vs_multitype": (round(dev[best]["strict_f1"] - main[main_best]["strict_f1"], 2)
+                                                      if main_best else None)}
+        if cross or None not in cells:
+            out[label] = {"blurb_ner_mean": _mean(cells) if None not in cells else None, "crosscorpus": cross,
+                          "train_seconds": rows.get(f"attempt:{label}:train_seconds", {}).get("seconds")}
+    return out
+
+
 def measure(args, partial: Partial) -> None:
     """Every row, the multi-type model's first (the per-set models may still be training in the BLURB study)."""
     if not (args.multitype / "biomedserve.json").is_file():
@@ -363,6 +423,8 @@ def measure(args, partial: Partial) -> None:
         for model_type in CROSS[name][1]:
             partial.get(f"cross:multitype:{model_type}:{name}:{split}", score_model,
                         (args.multitype, "fp32", sentences, target, {target.entity_type: model_type}))
+
+    measure_attempt(args, partial, tests, cross)
 
     # the spaCy recipe on the same merged training sentences
     if not args.skip_spacy:

@@ -99,3 +99,20 @@ def test_residue_recall_counts_each_gold_chemical_once(tiny_model):
     entities = sum(t.startswith("B") for s in sentences for t in s.tags)
     assert row["gold_entities"] == entities > row["residue_entities"] > 0
     assert 0 <= row["residue_recall"] <= 100 and 0 <= row["other_recall"] <= 100
+
+
+def test_an_attempt_is_chosen_on_dev_and_set_beside_the_main_model():
+    bench = load_module()
+    rows = {}
+    for i, dataset in enumerate(bench.NER_SETS):
+        rows[f"blurb:multitype-adapted-fp32:{dataset}"] = {"strict_f1": 70.0 + i, "lenient_f1": 80.0}
+    for label in ("multitype", "multitype-adapted"):
+        for t, dev in (("GENE", 60.0), ("BIOENTITY", 55.0)):
+            bump = 2.0 if label == "multitype-adapted" else 0.0
+            rows[f"cross:{label}:{t}:BioNLP13PC-ggp:dev"] = {"strict_f1": dev + bump}
+            rows[f"cross:{label}:{t}:BioNLP13PC-ggp:test"] = {"strict_f1": 50.0 + bump}
+    attempt = bench.attempts(rows)["adapted"]
+    assert attempt["blurb_ner_mean"] == 72.0
+    assert attempt["crosscorpus"] == {"BioNLP13PC-ggp": {"type": "GENE", "dev": 62.0, "test": 52.0,
+                                                         "dev_delta_vs_multitype": 2.0}}
+    assert bench.attempts({}) == {}  # not run is not a row of zeros
