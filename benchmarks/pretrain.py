@@ -285,7 +285,9 @@ def main() -> None:
               "summary": summary, "ner": ner, "crosscorpus": cross,
               "corpus": json.loads((work / "corpus.json").read_text()) if (work / "corpus.json").is_file() else None,
               "pretrain_card": card, "machine": summary["hardware"],
-              "command": f"python benchmarks/pretrain.py {size}" + "".join(f" --sets {s}" for s in args.sets or []),
+              # the adapted runs' keys hold the encoder path as given: a rebuild must give the same one
+              "command": f"python benchmarks/pretrain.py {size}" + "".join(f" --sets {s}" for s in args.sets or [])
+              + (f" --encoder {args.encoder}" if args.encoder != build_parser().get_default("encoder") else ""),
               "seconds_this_invocation": round(time.time() - started, 1)}
     results.mkdir(parents=True, exist_ok=True)
     atomic_write(results / "pretrain.json", json.dumps(report, indent=2) + "\n")
