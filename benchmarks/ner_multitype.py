@@ -384,6 +384,13 @@ def measure_attempt(args, partial: Partial, tests: dict, cross: dict) -> None:
                         (model, "fp32", sentences, target, {target.entity_type: model_type}))
 
 
+def best_on_dev(rows: dict, system: str, name: str, candidates) -> str | None:
+    """The candidate (a model type or a per-set model) whose ``cross:{system}:{candidate}:{name}:dev`` row
+    scores the highest strict F1; None while any of them is unmeasured. Every cross-corpus choice is made here."""
+    dev = {c: rows.get(f"cross:{system}:{c}:{name}:dev") for c in candidates}
+    return None if None in dev.values() else max(candidates, key=lambda c: dev[c]["strict_f1"])
+
+
 def attempts(rows: dict) -> dict:
     """Each attempt's BLURB mean and, per cross-corpus set, its type chosen on dev with dev and test,
     beside the main multi-type model's: what the attempt moved dev by, and test."""
@@ -392,16 +399,15 @@ def attempts(rows: dict) -> dict:
         cells = [rows.get(f"blurb:multitype-{label}-fp32:{d}", {}).get("strict_f1") for d in NER_SETS]
         cross = {}
         for name, (_, model_types) in CROSS.items():
-            dev = {t: rows.get(f"cross:multitype-{label}:{t}:{name}:dev") for t in model_types}
-            if None in dev.values():
+            best = best_on_dev(rows, f"multitype-{label}", name, model_types)
+            if best is None:
                 continue
-            best = max(model_types, key=lambda t: dev[t]["strict_f1"])
-            main = {t: rows.get(f"cross:multitype:{t}:{name}:dev") for t in model_types}
-            main_best = max(model_types, key=lambda t: main[t]["strict_f1"]) if None not in main.values() else None
-            cross[name] = {"type": best, "dev": dev[best]["strict_f1"],
+            dev = rows[f"cross:multitype-{label}:{best}:{name}:dev"]["strict_f1"]
+            main_best = best_on_dev(rows, "multitype", name, model_types)
+            cross[name] = {"type": best, "dev": dev,
                            "test": rows[f"cross:multitype-{label}:{best}:{name}:test"]["strict_f1"],
-                           "dev_delta_vs_multitype": (round(dev[best]["strict_f1"] - main[main_best]["strict_f1"], 2)
-                                                      if main_best else None)}
+                           "dev_delta_vs_multitype": (round(dev - rows[f"cross:multitype:{main_best}:{name}:dev"]
+                                                            ["strict_f1"], 2) if main_best else None)}
         if cross or None not in cells:
             out[label] = {"blurb_ner_mean": _mean(cells) if None not in cells else None, "crosscorpus": cross,
                           "train_seconds": rows.get(f"attempt:{label}:train_seconds", {}).get("seconds")}
@@ -467,10 +473,9 @@ def measure(args, partial: Partial) -> None:
     # cross-corpus choices, on dev
     rows = partial.rows
     for name, (sets, model_types) in CROSS.items():
-        best_type = max(model_types, key=lambda t: rows[f"cross:multitype:{t}:{name}:dev"]["strict_f1"])
+        best_type = best_on_dev(rows, "multitype", name, model_types)
         # the best per-set model is chosen among all that may stand for the set, or not yet at all
-        best_set = (max(sets, key=lambda d: rows[f"cross:per-set:{d}:{name}:dev"]["strict_f1"])
-                    if all(d in per_set for d in sets) else None)
+        best_set = best_on_dev(rows, "per-set", name, sets) if all(d in per_set for d in sets) else None
         partial.put(f"cross-choice:{name}", {
             "multitype_type": best_type, "per_set_model": best_set,
             "multitype_test_strict_f1": rows[f"cross:multitype:{best_type}:{name}:test"]["strict_f1"],

@@ -192,8 +192,7 @@ def render(report: dict) -> str:
               "", "## Targets", ""]
     words = {True: "met", False: "**missed**", None: "not measured yet"}
     lines += [f"- {name.replace('_', ' ')}: {words[met]}" for name, met in s.get("targets", {}).items()]
-    lines += [
-              "", f"Reproduce: `{report['command']}`", ""]
+    lines += ["", f"Reproduce: `{report['command']}`", ""]
     return "\n".join(lines)
 
 
