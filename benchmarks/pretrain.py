@@ -1,9 +1,11 @@
 """Benchmark: does masked-LM pretraining on in-domain text help the embedded MiniLM on NER?
 
-    python benchmarks/pretrain.py                        # pretrain 1 epoch, fine-tune the five NER sets on both
-    python benchmarks/pretrain.py --max-steps 20000      # a pretraining size in steps (or --epochs)
-    python benchmarks/pretrain.py --sets BC5-chem --sets BC2GM
+    python benchmarks/pretrain.py                        # every size in SIZES, the five NER sets on each and the base
+    python benchmarks/pretrain.py --size minilm-blurb-adapted-e2-lr1e-4 --sets BC2GM   # one size, one set
     python benchmarks/pretrain.py --report-only          # rebuild the report from what has finished
+
+A new size is a new entry in ``SIZES`` (settings as data), never an edit of one that has run: its runs
+are keyed by the encoder's path.
 
 1. The corpus is the TRAIN splits of the staged BLURB sets (NER sentences, HoC abstracts, BIOSSES
    pairs, PubMedQA and BioASQ questions and contexts; never dev or test text; the relation sets'
@@ -15,9 +17,12 @@
 3. The five NER sets are fine-tuned with the standard recipe, seed 1, on the base and the adapted
    encoder through ``biomedserve.sweep.run_one``: the base runs go to ``blurb_runs/minilm`` with the
    BLURB study's keys and kept-model paths (shared, never trained twice; a run another process has
-   claimed is waited for), the adapted ones to ``blurb_runs/minilm_adapted``.
+   claimed is waited for), the adapted ones to ``blurb_runs/minilm_adapted`` (keyed by the encoder's
+   absolute path) with their models at ``models/<set>-<size_suffix>``.
 4. Cross-corpus: the kept BC5-chem models on BioNLP13PC-chem, the BC2GM models on BioNLP13PC-ggp
    (strict and lenient F1 on test, as the NER metric and the scispaCy comparison score them).
+5. The summary reports the size with the highest mean NER dev F1 (``choose_size``); every size is in
+   ``sizes`` and the report's tables.
 
 Writes ``benchmarks/results/pretrain.json`` (top-level ``summary``) and ``pretrain.md``.
 """
@@ -45,6 +50,15 @@ from biomedserve.sweep import run_path  # noqa: E402
 HERE = Path(__file__).resolve().parent
 CROSSCORPUS = {"BC5-chem": "BioNLP13PC-chem", "BC2GM": "BioNLP13PC-ggp"}  # BLURB set -> the set its models face
 BASE_LABEL, ADAPTED_LABEL = "minilm", "minilm_adapted"
+# The pretraining sizes tried, as data: encoder folder (under --encoders-dir) -> PretrainConfig settings
+# beyond the shared ones (this corpus, --exclude = every dev/test split, seed 1, batch 32). The first is one
+# epoch at PretrainConfig's defaults. It left held-out perplexity at 113 with the loss still falling and
+# moved NER test F1 by -1.3 to +0.8 per set, so the second gives the encoder twice the passes at twice the
+# peak learning rate (1e-4, the DAPT setting of Gururangan et al. 2020).
+SIZES: dict[str, dict] = {
+    "minilm-blurb-adapted": {"epochs": 1.0},
+    "minilm-blurb-adapted-e2-lr1e-4": {"epochs": 2.0, "learning_rate": 1e-4},
+}
 
 
 def record_texts(record) -> list[str]:
@@ -147,6 +161,17 @@ def _tokens_per_second(card: dict) -> int | None:
     return round(seen / seconds) if seen and seconds else None
 
 
+def _f(value) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def size_suffix(name: str) -> str:
+    """The kept-model label of a size's fine-tuned models: ``minilm-blurb-adapted`` keeps at
+    ``models/<set>-minilm_adapted`` (as the first run did), ``minilm-blurb-adapted-e2-lr1e-4`` at
+    ``models/<set>-minilm_adapted_e2_lr1e_4``, so no size overwrites another's models."""
+    return "minilm_" + name.removeprefix("minilm-blurb-").replace("-", "_")
+
+
 def targets(summary: dict) -> dict[str, bool | None]:
     """Issue 19's bar, each True (met), False (missed) or None (not measured yet): held-out perplexity
     falls, the adapted encoder's mean NER test F1 is at least the base's + 1.0, cross-corpus not lower."""
@@ -161,35 +186,55 @@ def targets(summary: dict) -> dict[str, bool | None]:
                                              summary.get("crosscorpus_mean_base"))}
 
 
+def choose_size(sizes: dict[str, dict]) -> str | None:
+    """The size whose adapted encoder has the highest mean NER *dev* F1 over the five sets (test is only
+    reported); None until some size has all five. The summary reports that size, never the best on test."""
+    complete = {name: size["ner_dev_mean"] for name, size in sizes.items()
+                if size["ner_dev_mean"] is not None and size["sets_measured"] == len(NER_SETS)}
+    return max(complete, key=complete.get) if complete else None
+
+
 def render(report: dict) -> str:
-    s, card = report["summary"], report.get("pretrain_card") or {}
+    s, sizes = report["summary"], report["sizes"]
     lines = [
         "# Domain-adaptive pretraining of the embedded MiniLM (BLURB train text only)",
         "",
         f"Run {report['when']} on {report['machine']['cpu']} ({report['machine']['usable_cores']} cores).",
         "",
-        f"Pretraining: {s['corpus_tokens']} corpus tokens, {s['steps']} steps, held-out masked-LM perplexity "
-        f"{s['perplexity_before']} → {s['perplexity_after']} (before: {s['perplexity_before_measured']}); leakage checked against every dev/test split: "
-        f"{s['leakage_checked']}; bf16: {(card.get('bf16') or {}).get('reason')}.",
+        "Each size is one pretraining run of the embedded MiniLM on the same corpus (the BLURB train splits, "
+        f"{s['corpus_tokens']} tokens, leakage checked against every dev/test split: {s['leakage_checked']}), then "
+        "the five NER sets fine-tuned on it with the base runs' recipe and seed. The summary reports the size "
+        f"with the highest mean NER **dev** F1: **{s['chosen_size']}**.",
         "",
-        "| set | base dev | base test | adapted dev | adapted test |",
-        "|---|---|---|---|---|",
+        "| size | settings | steps | held-out perplexity | tokens/s | dev mean | test mean | cross-corpus mean |",
+        "|---|---|---|---|---|---|---|---|",
+        f"| base (no pretraining) | | | | | {s['ner_dev_mean_base']} | {s['ner_test_mean_base']} | "
+        f"{s['crosscorpus_mean_base']} |",
     ]
+    for name, size in sizes.items():
+        card = size.get("card") or {}
+        perplexity = card.get("heldout_perplexity") or {}
+        settings = ", ".join(f"{k} {v}" for k, v in size["settings"].items())
+        lines.append(f"| {name} | {settings} | {card.get('steps')} | {_f(perplexity.get('before'))} → "
+                     f"{_f(perplexity.get('after'))} | {_tokens_per_second(card)} | {size['ner_dev_mean']} | "
+                     f"{size['ner_test_mean']} | {size['crosscorpus_mean']} |")
+    lines += ["", "Held-out perplexity 'before' is measured after the masked-LM head warm-up (encoder frozen: "
+                  "the embedded MiniLM ships without a trained head), before encoder training.", "",
+              "| set | base dev / test | " + " | ".join(f"{n} dev / test" for n in sizes) + " |",
+              "|---|---|" + "---|" * len(sizes)]
     for dataset, row in report["ner"].items():
-        base, adapted = row.get("base") or {}, row.get("adapted") or {}
-        lines.append(f"| {dataset} | {base.get('dev')} | {base.get('test')} | {adapted.get('dev')} | "
-                     f"{adapted.get('test')} |")
-    lines += ["", f"Mean test F1: base {s['ner_test_mean_base']}, adapted {s['ner_test_mean_adapted']}.", "",
-              "| cross-corpus (test) | model | base strict / lenient | adapted strict / lenient |", "|---|---|---|---|"]
+        cells = [row.get(side) or {} for side in ("base", *sizes)]
+        lines.append(f"| {dataset} | " + " | ".join(f"{_f(c.get('dev'))} / {_f(c.get('test'))}" for c in cells) + " |")
+    lines += ["", "| cross-corpus (test), strict / lenient | model | base | " + " | ".join(sizes) + " |",
+              "|---|---|---|" + "---|" * len(sizes)]
     for dataset, row in report["crosscorpus"].items():
-        base, adapted = row.get("base") or {}, row.get("adapted") or {}
-        lines.append(f"| {CROSSCORPUS[dataset]} | {dataset} | {base.get('strict_f1')} / {base.get('lenient_f1')} | "
-                     f"{adapted.get('strict_f1')} / {adapted.get('lenient_f1')} |")
-    lines += ["", f"Cross-corpus mean strict F1: base {s['crosscorpus_mean_base']}, adapted "
-                  f"{s['crosscorpus_mean_adapted']}. A missing cell: that run (or its kept model) has not finished.",
-              "", f"Hours: {s['hours']} (pretraining, and every fine-tuning run in the tables, shared ones included) "
-                  f"on CPU flags {report['machine'].get('cpu_flags')}; pretraining {_tokens_per_second(card)} tokens/s.",
-              "", "## Targets", ""]
+        cells = [row.get(side) or {} for side in ("base", *sizes)]
+        lines.append(f"| {CROSSCORPUS[dataset]} | {dataset} | "
+                     + " | ".join(f"{_f(c.get('strict_f1'))} / {_f(c.get('lenient_f1'))}" for c in cells) + " |")
+    lines += ["", "A missing cell: that run (or its kept model) has not finished.", "",
+              f"Hours: {s['hours']} (pretraining and every fine-tuning run in the tables, shared ones included) "
+              f"on CPU flags {report['machine'].get('cpu_flags')}.", "",
+              f"## Targets (size {s['chosen_size']}, chosen on dev)", ""]
     words = {True: "met", False: "**missed**", None: "not measured yet"}
     lines += [f"- {name.replace('_', ' ')}: {words[met]}" for name, met in s.get("targets", {}).items()]
     lines += ["", f"Reproduce: `{report['command']}`", ""]
@@ -200,8 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The benchmark's options; data folders default to None, found as the CLI finds them
     (``resolve_data_dir``, ``resolve_crosscorpus_dir``: option, environment, ./data, ../shared)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--max-steps", type=int, default=None, help="pretraining steps (wins over --epochs)")
-    parser.add_argument("--epochs", type=float, default=1.0, help="pretraining passes over the corpus")
+    parser.add_argument("--size", action="append", choices=list(SIZES),
+                        help="pretraining sizes to build and fine-tune on (default: every one in SIZES); the "
+                             "report covers every size that has finished")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--sets", action="append", choices=NER_SETS, help="NER sets to fine-tune (default: all five)")
     parser.add_argument("--report-only", action="store_true")
@@ -211,82 +257,131 @@ def build_parser() -> argparse.ArgumentParser:
                                                                 "data/crosscorpus, ../shared/crosscorpus)")
     parser.add_argument("--models-dir", type=Path, default=Path("models"),
                         help="kept NER models (the BLURB study keeps its base models here too)")
-    parser.add_argument("--encoder", type=Path, default=Path("encoders/minilm-blurb-adapted"))
+    parser.add_argument("--encoders-dir", type=Path, default=Path("encoders"),
+                        help="where each size's encoder is written (encoders/<size>)")
     parser.add_argument("--results-dir", type=Path, default=HERE / "results")
     parser.add_argument("--ner-max-steps", type=int, default=None,
                         help="smoke runs only: cap each fine-tuning run (another run key, never the study's)")
     return parser
 
 
+class Runs:
+    """Fine-tuning results and cross-corpus scores, measured once (or only read, with ``report_only``)."""
+
+    def __init__(self, args, cache_path: Path):
+        self.args, self.cache_path = args, cache_path
+        # cross-corpus scores per run key, so reports never re-score
+        self.cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
+        self.seconds = 0.0  # every fine-tuning run the report rests on, shared or not
+
+    def ner(self, dataset: str, base: str, label: str, suffix: str, read_only: bool) -> tuple[dict | None, dict | None]:
+        """(dev/test/key, cross-corpus scores or None) of the standard run of ``dataset`` on ``base``."""
+        args = self.args
+        run = ner_run(dataset, base, max_steps=args.ner_max_steps)
+        runs_dir = args.results_dir / "blurb_runs" / label
+        keep = kept_model(args.models_dir, dataset, suffix)
+        if read_only:
+            path = run_path(runs_dir, run)
+            result = json.loads(path.read_text()) if path.is_file() else None
+        else:
+            # the cross-corpus scores need the model itself, the other sets only the result
+            result = (kept_run if dataset in CROSSCORPUS else shared_run)(run, runs_dir, keep, args.data_dir)
+        if result is None:
+            return None, None
+        self.seconds += result.get("wall_seconds", 0.0)
+        cross = None
+        if dataset in CROSSCORPUS:
+            key = f"{result['key']}:{CROSSCORPUS[dataset]}"
+            if key not in self.cache and not read_only:
+                scored = crosscorpus(keep, dataset, CROSSCORPUS[dataset], crosscorpus_dir=args.crosscorpus_dir)
+                if scored:
+                    self.cache[key] = scored
+                    atomic_write(self.cache_path, json.dumps(self.cache, indent=1) + "\n")
+            cross = self.cache.get(key)
+        return {"dev": result["dev"], "test": result["test"], "key": result["key"]}, cross
+
+
+def pretrain_size(name: str, encoder: Path, args, work: Path) -> None:
+    """Pretrain size ``name`` into ``encoder`` (resumes after a kill), on the corpus rebuilt from the train splits."""
+    from biomedserve.pretraining import PretrainConfig, pretrain
+
+    excluded = exclusion_files(work, args.data_dir)
+    corpus, counts = build_corpus(work, args.data_dir, excluded)
+    atomic_write(work / "corpus.json", json.dumps(counts, indent=1) + "\n")
+    pretrain(PretrainConfig(corpus=corpus, out=str(encoder), exclude=excluded, batch_size=args.batch_size, seed=1,
+                            **SIZES[name]))
+
+
 def main() -> None:
     args = build_parser().parse_args()
     results, sets = args.results_dir, args.sets or list(NER_SETS)
     work = results / ".pretrain-work"  # ignored by git (benchmarks/results/.*)
-    partial = results / "pretrain.partial.json"  # cross-corpus scores per run key, so reports never re-score
-    cache = json.loads(partial.read_text()) if partial.is_file() else {}
-    card_path = args.encoder / "pretrain_card.json"
+    runs = Runs(args, results / "pretrain.partial.json")
     started, spent = time.time(), 0.0  # spent: seconds of pretraining and of the runs reported
 
-    if not args.report_only and not card_path.is_file():
-        from biomedserve.pretraining import PretrainConfig, pretrain
-
-        excluded = exclusion_files(work, args.data_dir)
-        corpus, counts = build_corpus(work, args.data_dir, excluded)
-        atomic_write(work / "corpus.json", json.dumps(counts, indent=1) + "\n")
-        pretrain(PretrainConfig(corpus=corpus, out=str(args.encoder), exclude=excluded, epochs=args.epochs,
-                                max_steps=args.max_steps, batch_size=args.batch_size, seed=1))
-    card = json.loads(card_path.read_text()) if card_path.is_file() else None
-    spent += (card or {}).get("train_seconds", 0.0) + ((card or {}).get("head_warmup") or {}).get("seconds", 0.0)
-
-    ner, cross = {}, {}
+    ner: dict[str, dict] = {d: {} for d in sets}
+    cross: dict[str, dict] = {}
     for dataset in sets:
-        row = {}
-        for side, base, label, suffix in (("base", "default", BASE_LABEL, "minilm"),
-                                          ("adapted", str(args.encoder), ADAPTED_LABEL, "minilm_adapted")):
-            run = ner_run(dataset, base, max_steps=args.ner_max_steps)
-            runs_dir = results / "blurb_runs" / label
-            keep = kept_model(args.models_dir, dataset, suffix)
-            if args.report_only or (side == "adapted" and card is None):
-                path = run_path(runs_dir, run)
-                result = json.loads(path.read_text()) if path.is_file() else None
-            else:
-                # the cross-corpus scores need the model itself, the other sets only the result
-                result = (kept_run if dataset in CROSSCORPUS else shared_run)(run, runs_dir, keep, args.data_dir)
-            spent += (result or {}).get("wall_seconds", 0.0)  # every run the comparison rests on, shared or not
-            row[side] = result and {"dev": result["dev"], "test": result["test"], "key": result["key"]}
-            if dataset in CROSSCORPUS and result:
-                key = f"{result['key']}:{CROSSCORPUS[dataset]}"
-                if key not in cache and not args.report_only:
-                    scored = crosscorpus(keep, dataset, CROSSCORPUS[dataset], crosscorpus_dir=args.crosscorpus_dir)
-                    if scored:
-                        cache[key] = scored
-                        atomic_write(partial, json.dumps(cache, indent=1) + "\n")
-                cross.setdefault(dataset, {})[side] = cache.get(key)
-        ner[dataset] = row
+        ner[dataset]["base"], scores = runs.ner(dataset, "default", BASE_LABEL, "minilm", args.report_only)
+        if scores:
+            cross.setdefault(dataset, {})["base"] = scores
 
+    sizes, chosen_cards = {}, {}
+    for name in SIZES:
+        # the adapted runs' keys hold the encoder's absolute path (a different encoder is a different run)
+        encoder = (args.encoders_dir / name).resolve()
+        card_path = encoder / "pretrain_card.json"
+        build = not args.report_only and name in (args.size or SIZES)
+        if build and not card_path.is_file():
+            pretrain_size(name, encoder, args, work)
+        card = json.loads(card_path.read_text()) if card_path.is_file() else None
+        if card is None:
+            continue
+        chosen_cards[name] = card
+        spent += card.get("train_seconds", 0.0) + (card.get("head_warmup") or {}).get("seconds", 0.0)
+        for dataset in sets:
+            ner[dataset][name], scores = runs.ner(dataset, str(encoder), ADAPTED_LABEL, size_suffix(name), not build)
+            if scores:
+                cross.setdefault(dataset, {})[name] = scores
+        sizes[name] = {
+            "encoder": f"{args.encoders_dir.name}/{name}", "settings": SIZES[name],
+            "card": {k: card.get(k) for k in ("steps", "epochs", "tokens", "heldout_perplexity", "train_seconds",
+                                             "bf16", "leakage_checked")},
+            "sets_measured": sum(1 for d in sets if ner[d].get(name)),
+            "ner_dev_mean": _mean((ner[d].get(name) or {}).get("dev") for d in sets),
+            "ner_test_mean": _mean((ner[d].get(name) or {}).get("test") for d in sets),
+            "crosscorpus_mean": _mean((r.get(name) or {}).get("strict_f1") for r in cross.values()),
+        }
+    spent += runs.seconds
+
+    chosen = choose_size(sizes)
+    card = chosen_cards.get(chosen) or {}
     summary = {
-        "corpus_tokens": (card or {}).get("tokens", {}).get("corpus_tokens"),
-        "steps": (card or {}).get("steps"),
-        "perplexity_before": (card or {}).get("heldout_perplexity", {}).get("before"),
-        "perplexity_after": (card or {}).get("heldout_perplexity", {}).get("after"),
-        "perplexity_before_measured": (card or {}).get("heldout_perplexity", {}).get("before_measured"),
+        "corpus_tokens": card.get("tokens", {}).get("corpus_tokens"),
+        "steps": card.get("steps"),
+        "perplexity_before": card.get("heldout_perplexity", {}).get("before"),
+        "perplexity_after": card.get("heldout_perplexity", {}).get("after"),
+        "perplexity_before_measured": card.get("heldout_perplexity", {}).get("before_measured"),
+        "ner_dev_mean_base": _mean((r.get("base") or {}).get("dev") for r in ner.values()),
         "ner_test_mean_base": _mean((r.get("base") or {}).get("test") for r in ner.values()),
-        "ner_test_mean_adapted": _mean((r.get("adapted") or {}).get("test") for r in ner.values()),
+        "ner_test_mean_adapted": (sizes.get(chosen) or {}).get("ner_test_mean"),
         "crosscorpus_mean_base": _mean((r.get("base") or {}).get("strict_f1") for r in cross.values()),
-        "crosscorpus_mean_adapted": _mean((r.get("adapted") or {}).get("strict_f1") for r in cross.values()),
-        "leakage_checked": bool(card and card.get("leakage_checked")),
+        "crosscorpus_mean_adapted": (sizes.get(chosen) or {}).get("crosscorpus_mean"),
+        "leakage_checked": bool(card.get("leakage_checked")),
+        "chosen_size": chosen,
+        "chosen_on": "mean NER dev F1 over the five sets",
+        "sizes_tried": {n: {k: s[k] for k in ("settings", "ner_dev_mean", "ner_test_mean", "crosscorpus_mean")}
+                        | {"steps": s["card"]["steps"], "perplexity_after": (s["card"]["heldout_perplexity"] or {})
+                           .get("after")} for n, s in sizes.items()},
         "hours": round(spent / 3600, 3),
         "hardware": describe(),
     }
     summary["targets"] = targets(summary)
-    size = f"--max-steps {args.max_steps}" if args.max_steps else f"--epochs {args.epochs}"
     report = {"benchmark": "pretrain", "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "summary": summary, "ner": ner, "crosscorpus": cross,
+              "summary": summary, "sizes": sizes, "ner": ner, "crosscorpus": cross,
               "corpus": json.loads((work / "corpus.json").read_text()) if (work / "corpus.json").is_file() else None,
-              "pretrain_card": card, "machine": summary["hardware"],
-              # the adapted runs' keys hold the encoder path as given: a rebuild must give the same one
-              "command": f"python benchmarks/pretrain.py {size}" + "".join(f" --sets {s}" for s in args.sets or [])
-              + (f" --encoder {args.encoder}" if args.encoder != build_parser().get_default("encoder") else ""),
+              "machine": summary["hardware"],
+              "command": "python benchmarks/pretrain.py" + "".join(f" --sets {s}" for s in args.sets or []),
               "seconds_this_invocation": round(time.time() - started, 1)}
     results.mkdir(parents=True, exist_ok=True)
     atomic_write(results / "pretrain.json", json.dumps(report, indent=2) + "\n")

@@ -67,3 +67,20 @@ def test_the_corpus_holds_a_text_once_when_sets_share_it(tmp_path):
     assert counts["BC5-disease"]["texts"] == 0 and counts["BC5-disease"]["repeats_of_earlier_sets"] > 4000
     texts = [json.loads(line)["text"] for f in files for line in open(f)]
     assert len(texts) == len(set(texts))
+
+
+def test_the_summary_reports_the_size_best_on_dev_and_sizes_keep_their_own_models():
+    pretrain = load("pretrain")
+    full = len(pretrain.NER_SETS)
+    sizes = {"a": {"ner_dev_mean": 80.0, "ner_test_mean": 79.0, "sets_measured": full},
+             "b": {"ner_dev_mean": 80.5, "ner_test_mean": 77.0, "sets_measured": full},
+             "c": {"ner_dev_mean": 90.0, "ner_test_mean": 90.0, "sets_measured": full - 1}}  # unfinished
+    assert pretrain.choose_size(sizes) == "b"  # dev decides, never test; an unfinished size is not chosen
+    assert pretrain.choose_size({"c": sizes["c"]}) is None
+    assert pretrain.size_suffix("minilm-blurb-adapted") == "minilm_adapted"  # the first run's kept models
+    assert len({pretrain.size_suffix(name) for name in pretrain.SIZES}) == len(pretrain.SIZES)
+    # every size is a valid PretrainConfig setting
+    from biomedserve.pretraining import PretrainConfig
+
+    for settings in pretrain.SIZES.values():
+        PretrainConfig(corpus=["x"], out="y", **settings).check()
