@@ -78,6 +78,13 @@ class Recipe(BaseModel):
     corpus_sampling_temperature: float | None = Field(
         None, ge=1, description="each epoch draws from corpus i in proportion to n_i^(1/T) (biomedserve.sampling): "
         "1 keeps the corpora's proportions, larger T up-samples the small ones; None: every example once per epoch")
+    pseudo_label_teacher: str | None = Field(
+        None, description="self-training (multi-type NER): a trained multi-type model directory whose confident "
+        "tags train the types a sentence's corpus does not annotate (biomedserve.pseudo_labels); None: those "
+        "types get no signal from the sentence")
+    pseudo_label_min_score: float = Field(
+        0.9, ge=0.5, le=1.0, description="a teacher tag trains a word only when the teacher gave it at least this "
+        "probability; the word is masked for that type otherwise")
 
     def override(self, **changes: Any) -> "Recipe":
         """A copy with the non-None ``changes`` applied and validated (CLI flags)."""

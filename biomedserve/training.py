@@ -76,7 +76,10 @@ class TrainOptions:
 
 
 def check_head_fields(recipe: Recipe, task: TaskDefinition, spec: DatasetSpec) -> None:
-    """``pooling`` and ``head`` must fit the task: a clear error naming the field otherwise."""
+    """``pooling``, ``head`` and ``pseudo_label_teacher`` must fit the task: a clear error naming the field otherwise."""
+    if recipe.pseudo_label_teacher and task.name != "multi_ner":
+        raise RecipeError(f"pseudo_label_teacher: self-training fills the types a corpus leaves unannotated, "
+                          f"which only multi-type NER has ({spec.name} is {task.name})")
     if recipe.pooling is not None and task.token_level:
         raise RecipeError(f"pooling: {task.name} tags tokens and has no sequence head to pool for")
     if recipe.pooling == "entity_start" and not spec.entity_masks:
@@ -328,6 +331,7 @@ class TrainedModel:
     refit_epochs: float | None  # epochs of the train+dev refit, if the recipe asked for one
     train_loss_curve: list[list[float]]
     train_seconds: float
+    pseudo_labels: dict[str, Any] | None = None  # self-training: the teacher and what it labelled per type
 
 
 def fine_tune(recipe: Recipe, options: TrainOptions | None = None) -> TrainedModel:
@@ -346,13 +350,21 @@ def fine_tune(recipe: Recipe, options: TrainOptions | None = None) -> TrainedMod
         return records[:limit] if limit else records
 
     train_records, dev_records = load("train", options.limit_train), load("dev", options.limit_eval)
+    check_head_fields(recipe, task, spec)
+    pseudo_labels = None
+    if recipe.pseudo_label_teacher:
+        from biomedserve.pseudo_labels import add_pseudo_layers
+
+        train_records, counts = add_pseudo_layers(train_records, recipe.pseudo_label_teacher,
+                                                  recipe.pseudo_label_min_score, options.progress)
+        pseudo_labels = {"teacher": recipe.pseudo_label_teacher, "min_score": recipe.pseudo_label_min_score,
+                         "per_type": counts}
     labels = task.labels(spec)
     label2id = {label: i for i, label in enumerate(labels)}
     try:
         tokenizer = AutoTokenizer.from_pretrained(base, truncation_side=recipe.truncation_side)
     except OSError as exc:
         raise BiomedserveError(f"base model {recipe.base_model!r} could not be loaded: {exc}") from None
-    check_head_fields(recipe, task, spec)
     markers = add_entity_markers(tokenizer, spec.entity_masks) if recipe.pooling == "entity_start" else []
     train_set = task.features(train_records, tokenizer, label2id, spec, recipe)
     dev_set = task.features(dev_records, tokenizer, label2id, spec, recipe)
@@ -382,7 +394,7 @@ def fine_tune(recipe: Recipe, options: TrainOptions | None = None) -> TrainedMod
         model=trainer.model, tokenizer=tokenizer, task=task, spec=spec, recipe=recipe, labels=labels, base=base,
         bf16=bf16, history=history, best=best, refit_epochs=refit_epochs,
         train_loss_curve=[[e["step"], round(e["loss"], 4)] for e in trainer.state.log_history if "loss" in e],
-        train_seconds=train_seconds)
+        train_seconds=train_seconds, pseudo_labels=pseudo_labels)
 
 
 def save_trained(trained: TrainedModel, out: str | Path, options: TrainOptions | None = None) -> ModelMeta:
@@ -421,6 +433,7 @@ def save_trained(trained: TrainedModel, out: str | Path, options: TrainOptions |
             "best_dev": trained.best,
             "refit_epochs_on_train_dev": trained.refit_epochs,
             "train_loss_curve": trained.train_loss_curve,
+            "pseudo_labels": trained.pseudo_labels,
         },
         files=record_files(out, model_files(out)),
         train_seconds=round(trained.train_seconds, 1),

@@ -23,6 +23,9 @@ class TaggedSentence:
     doc_index: int | None = None
 
 
+UNSURE = "?"  # a teacher's tag below its confidence bar in ``TypedLayersSentence.pseudo``: no signal
+
+
 @dataclass(frozen=True)
 class TypedLayersSentence:
     """A pre-tokenised sentence with one untyped IOB2 layer (``B``/``I``/``O``) per entity type its corpus annotates.
@@ -32,6 +35,10 @@ class TypedLayersSentence:
     therefore holds exactly the annotated types (``types``); every other type is unknown for this
     sentence, not absent. Layers may overlap (a gene inside a disease name). ``corpus`` is the BLURB
     (or derived) set the sentence came from.
+
+    ``pseudo`` (training only, :mod:`biomedserve.pseudo_labels`) holds a teacher model's tags for types
+    the corpus does not annotate: ``B``/``I``/``O`` where the teacher was sure, ``?`` where it was not
+    (no training signal for that word and type). It never holds a type of ``layers``.
     """
 
     tokens: list[str]
@@ -39,6 +46,7 @@ class TypedLayersSentence:
     corpus: str
     doc_id: str | None = None
     doc_index: int | None = None
+    pseudo: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def types(self) -> tuple[str, ...]:

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from biomedserve.data.records import TaggedSentence, TypedLayersSentence
+from biomedserve.data.records import UNSURE, TaggedSentence, TypedLayersSentence
 from biomedserve.data.registry import DatasetSpec
 from biomedserve.encoding import make_windows, word_pieces
 from biomedserve.errors import BiomedserveError
@@ -37,16 +37,19 @@ from biomedserve.words import resplit, spread_tags
 
 def _tag_ids(tags: Sequence[str], entity_type: str, owner: Sequence[int]) -> list[int]:
     """One untyped B/I/O layer over the runtime's words (a token's tag spread over its words) as
-    indices into :data:`TYPE_TAGS`."""
-    return [TYPE_TAGS.index(tag.partition("-")[0]) for tag in spread_tags(type_tags(tags, entity_type), owner)]
+    indices into :data:`TYPE_TAGS`; a teacher's unsure ``?`` (:mod:`biomedserve.pseudo_labels`) is -100
+    on every word of its token."""
+    ids = [TYPE_TAGS.index(tag.partition("-")[0])
+           for tag in spread_tags(type_tags(["O" if t == UNSURE else t for t in tags], entity_type), owner)]
+    return [IGNORE_INDEX if tags[token] == UNSURE else i for i, token in zip(ids, owner)]
 
 
 def encode_typed_sentences(records: Sequence[TypedLayersSentence], tokenizer, entity_types: Sequence[str],
                            max_length: int) -> list[dict[str, Any]]:
     """Training features: one per window, ``labels`` a ``[tokens, n_types]`` list of tag indices.
 
-    A label is set on each word's first sub-word for each type the record's corpus annotates; every
-    other cell is -100 (no signal). Windowing and word cutting are those of single-type NER
+    A label is set on each word's first sub-word for each type the record's corpus annotates (or a
+    teacher labelled, ``record.pseudo``); every other cell is -100 (no signal). Windowing and word cutting are those of single-type NER
     (:func:`biomedserve.tasks.ner.encode_sentences`), so a long sentence is split, not truncated.
     Each feature carries its record's ``corpus`` for corpus sampling.
     """
@@ -58,7 +61,9 @@ def encode_typed_sentences(records: Sequence[TypedLayersSentence], tokenizer, en
             raise BiomedserveError(f"{record.corpus} sentence {index} annotates {unknown[0]!r}, which is not one "
                                    f"of the model's types ({', '.join(entity_types)})")
         words, owner = resplit(record.tokens)
-        layers = [_tag_ids(record.layers[t], t, owner) if t in record.layers else None for t in entity_types]
+        # the corpus's own layers, else a teacher's (self-training), else no signal
+        own = {**record.pseudo, **record.layers}
+        layers = [_tag_ids(own[t], t, owner) if t in own else None for t in entity_types]
         word_labels = [[IGNORE_INDEX if ids is None else ids[w] for ids in layers] for w in range(len(words))]
         for window in make_windows(index, word_pieces(tokenizer, words), cls_id, sep_id, max_length):
             labels = [[IGNORE_INDEX] * len(entity_types) for _ in window.input_ids]

@@ -175,3 +175,40 @@ def test_train_help_lists_the_multitype_set():
 
     result = CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0 and "NER-multitype" in result.output
+
+
+def test_self_training_labels_only_the_types_a_corpus_leaves_unannotated(multi_model, tiny_base, tmp_path):
+    """A trained multi-type model as teacher: its sure tags fill the unknown layers of training
+    sentences, the corpus's own layers stay as annotated, and the student's card says what was taught."""
+    from biomedserve.pseudo_labels import add_pseudo_layers
+    from biomedserve.recipes import Recipe
+    from biomedserve.training import TrainOptions, train
+
+    records = get_dataset("NER-multitype").load("train")[:40]
+    taught, counts = add_pseudo_layers(records, multi_model, 0.9, progress=False)
+    for before, after in zip(records, taught):
+        assert after.layers == before.layers  # never replaced
+        assert set(after.pseudo) == set(TYPES) - set(before.layers)
+        assert all(len(layer) == len(before.tokens) and set(layer) <= {"B", "I", "O", "?"}
+                   for layer in after.pseudo.values())
+    assert set(counts) == set(TYPES)
+    assert sum(c["words_labelled"] for c in counts.values()) > 0
+    # a stricter bar masks more words
+    _, strict = add_pseudo_layers(records, multi_model, 0.999, progress=False)
+    assert sum(c["words_masked"] for c in strict.values()) > sum(c["words_masked"] for c in counts.values())
+
+    recipe = Recipe(dataset="NER-multitype", base_model=str(tiny_base), learning_rate=5e-3, max_steps=4,
+                    batch_size=8, max_length=64, seed=5, pseudo_label_teacher=str(multi_model))
+    meta = train(recipe, tmp_path / "student", TrainOptions(limit_train=40, limit_eval=20, progress=False))
+    assert meta.provenance["pseudo_labels"]["teacher"] == str(multi_model)
+    assert meta.provenance["pseudo_labels"]["per_type"] == counts
+
+
+def test_a_teacher_must_be_a_trained_multi_type_model(tiny_model, tmp_path):
+    from biomedserve.pseudo_labels import add_pseudo_layers
+
+    records = get_dataset("NER-multitype").load("dev")[:2]
+    with pytest.raises(BiomedserveError, match="pseudo_label_teacher: .* not a trained model"):
+        add_pseudo_layers(records, tmp_path, 0.9)
+    with pytest.raises(BiomedserveError, match="pseudo_label_teacher: .* needs a multi-type"):
+        add_pseudo_layers(records, tiny_model, 0.9)

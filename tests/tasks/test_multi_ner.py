@@ -200,3 +200,30 @@ def test_the_trainer_draws_each_epoch_anew(tiny_base, spec, tmp_path):
                   bf16=False)
     assert isinstance(trainer.train_sampler, CorpusTemperatureSampler) and trainer.train_sampler.epoch == 2
     assert trainer.state.global_step == recipe.max_steps
+
+
+def test_teacher_tags_train_where_sure_and_never_over_the_corpus_layers():
+    from biomedserve.pseudo_labels import teacher_layers
+
+    # below the bar: masked; an I after O (as the runtime decodes it) is taught as B
+    assert teacher_layers(["O", "I-GENE", "I-GENE", "B-GENE", "O"], [0.99, 0.95, 0.5, 0.97, 0.6], 0.9) == \
+        ["O", "B", "?", "B", "?"]
+    tokenizer = AutoTokenizer.from_pretrained(str(default_encoder_path()))
+    record = TypedLayersSentence(["IL-2", "binds", "aspirin"], {"GENE": ["B", "O", "O"]}, "BC2GM",
+                                 pseudo={"CHEMICAL": ["O", "?", "B"]})
+    [feature] = encode_typed_sentences([record], tokenizer, TYPES, 64)
+    rows = [row for row in feature["labels"] if row != [-100] * 4]
+    # IL-2 (three runtime words) O, binds unsure (-100), aspirin B; GENE from the corpus as before
+    assert [row[0] for row in rows] == [0, 0, 0, -100, 1]
+    assert [row[2] for row in rows] == [1, 2, 2, 0, 0]
+    assert [row[1] for row in rows] == [-100] * 5  # DISEASE: neither annotated nor taught
+
+
+def test_self_training_is_for_multi_type_ner_only(tiny_base):
+    from biomedserve.training import check_head_fields
+
+    recipe = Recipe(dataset="BC5-chem", base_model=str(tiny_base), pseudo_label_teacher="models/x")
+    with pytest.raises(RecipeError, match="pseudo_label_teacher"):
+        check_head_fields(recipe, get_task("ner"), get_dataset("BC5-chem"))
+    with pytest.raises(RecipeError, match="pseudo_label_min_score"):
+        Recipe(dataset="NER-multitype").override(pseudo_label_min_score=0.2)
