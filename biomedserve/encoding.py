@@ -46,9 +46,10 @@ def word_pieces_batch(tokenizer: Tokenizer, sequences: Sequence[Sequence[str]]) 
     encoding = tokenizer([list(sequences[i]) for i in todo], is_split_into_words=True,
                          add_special_tokens=False, verbose=False)
     unk = tokenizer.unk_token_id if tokenizer.unk_token_id is not None else 0
+    ids = encoding["input_ids"]  # once: a row's ids are read from the whole batch's
     for row, index in enumerate(todo):
         pieces: list[list[int]] = [[] for _ in sequences[index]]
-        for piece_id, word_id in zip(encoding["input_ids"][row], encoding.word_ids(row)):
+        for piece_id, word_id in zip(ids[row], encoding.word_ids(row)):
             if word_id is not None:
                 pieces[word_id].append(piece_id)
         result[index] = [p or [unk] for p in pieces]
