@@ -268,10 +268,16 @@ def build_parser() -> argparse.ArgumentParser:
 class Runs:
     """Fine-tuning results and cross-corpus scores, measured once (or only read, with ``report_only``)."""
 
-    def __init__(self, args, cache_path: Path):
+    def __init__(self, args, cache_path: Path, committed: Path | None = None):
+        """Cross-corpus scores per run key (so reports never re-score) from ``cache_path`` (ignored by
+        git), else from the committed report's ``crosscorpus_by_run``: a fresh clone reports them too."""
         self.args, self.cache_path = args, cache_path
-        # cross-corpus scores per run key, so reports never re-score
-        self.cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
+        if cache_path.is_file():
+            self.cache = json.loads(cache_path.read_text())
+        elif committed is not None and committed.is_file():
+            self.cache = json.loads(committed.read_text()).get("crosscorpus_by_run", {})
+        else:
+            self.cache = {}
         self.seconds = 0.0  # every fine-tuning run the report rests on, shared or not
 
     def ner(self, dataset: str, base: str, label: str, suffix: str, read_only: bool) -> tuple[dict | None, dict | None]:
@@ -316,7 +322,7 @@ def main() -> None:
     args = build_parser().parse_args()
     results, sets = args.results_dir, args.sets or list(NER_SETS)
     work = results / ".pretrain-work"  # ignored by git (benchmarks/results/.*)
-    runs = Runs(args, results / "pretrain.partial.json")
+    runs = Runs(args, results / "pretrain.partial.json", results / "pretrain.json")
     started, spent = time.time(), 0.0  # spent: seconds of pretraining and of the runs reported
 
     ner: dict[str, dict] = {d: {} for d in sets}
@@ -378,7 +384,7 @@ def main() -> None:
     }
     summary["targets"] = targets(summary)
     report = {"benchmark": "pretrain", "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "summary": summary, "sizes": sizes, "ner": ner, "crosscorpus": cross,
+              "summary": summary, "sizes": sizes, "ner": ner, "crosscorpus": cross, "crosscorpus_by_run": runs.cache,
               "corpus": json.loads((work / "corpus.json").read_text()) if (work / "corpus.json").is_file() else None,
               "machine": summary["hardware"],
               "command": "python benchmarks/pretrain.py" + "".join(f" --sets {s}" for s in args.sets or []),

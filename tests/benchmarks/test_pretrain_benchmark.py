@@ -84,3 +84,15 @@ def test_the_summary_reports_the_size_best_on_dev_and_sizes_keep_their_own_model
 
     for settings in pretrain.SIZES.values():
         PretrainConfig(corpus=["x"], out="y", **settings).check()
+
+
+def test_a_fresh_clone_reports_the_recorded_crosscorpus_scores(tmp_path):
+    """The score cache is ignored by git; without it the committed report's copy is read."""
+    pretrain = load("pretrain")
+    args = pretrain.build_parser().parse_args([])
+    committed = tmp_path / "pretrain.json"
+    committed.write_text(json.dumps({"crosscorpus_by_run": {"k:BioNLP13PC-chem": {"strict_f1": 40.0}}}))
+    assert pretrain.Runs(args, tmp_path / "absent.partial.json", committed).cache == \
+        {"k:BioNLP13PC-chem": {"strict_f1": 40.0}}
+    (tmp_path / "p.partial.json").write_text("{}")
+    assert pretrain.Runs(args, tmp_path / "p.partial.json", committed).cache == {}
