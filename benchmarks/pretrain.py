@@ -215,9 +215,10 @@ def render(report: dict) -> str:
         card = size.get("card") or {}
         perplexity = card.get("heldout_perplexity") or {}
         settings = ", ".join(f"{k} {v}" for k, v in size["settings"].items())
+        part = "" if size["sets_measured"] == len(NER_SETS) else f" ({size['sets_measured']} of {len(NER_SETS)} sets)"
         lines.append(f"| {name} | {settings} | {card.get('steps')} | {_f(perplexity.get('before'))} → "
-                     f"{_f(perplexity.get('after'))} | {_tokens_per_second(card)} | {size['ner_dev_mean']} | "
-                     f"{size['ner_test_mean']} | {size['crosscorpus_mean']} |")
+                     f"{_f(perplexity.get('after'))} | {_tokens_per_second(card)} | {size['ner_dev_mean']}{part} | "
+                     f"{size['ner_test_mean']}{part} | {size['crosscorpus_mean']} |")
     lines += ["", "Held-out perplexity 'before' is measured after the masked-LM head warm-up (encoder frozen: "
                   "the embedded MiniLM ships without a trained head), before encoder training.", "",
               "| set | base dev / test | " + " | ".join(f"{n} dev / test" for n in sizes) + " |",
