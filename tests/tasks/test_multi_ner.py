@@ -126,10 +126,15 @@ def test_the_recipes_load_and_sampling_stays_out_of_other_sweep_keys():
     assert (standard.learning_rate, standard.epochs, standard.batch_size, standard.max_length) == (1e-4, 3, 32, 256)
     assert standard.corpus_sampling_temperature == 2.0 and standard.bf16 == "auto"
     assert load_recipe(find_recipe("stabilised", "NER-multitype")).corpus_sampling_temperature == 2.0
+    # the self-training attempt is the standard recipe with a teacher and nothing else changed
+    selftrain = load_recipe(find_recipe("selftrain", "NER-multitype"))
+    assert selftrain.pseudo_label_teacher == "models/ner-multitype-minilm"
+    assert selftrain.override(pseudo_label_teacher="", pseudo_label_min_score=0.9).model_dump() == \
+        standard.override(pseudo_label_teacher="").model_dump()
     # a recipe at the field's default keeps the sweep key it had before the field existed
     plain = Recipe(dataset="BC5-chem")
     before = {"bf16", "reinit_pooler", "head_bias_prior", "pooling", "head", "corpus_sampling_temperature",
-              "head_from_probe", "truncation_side"}
+              "head_from_probe", "truncation_side", "pseudo_label_teacher", "pseudo_label_min_score"}
     assert RunSpec("standard", plain).key == hashlib.sha1(plain.model_dump_json(exclude=before).encode()).hexdigest()[:16]
     assert RunSpec("standard", plain).key != RunSpec("standard", plain.override(corpus_sampling_temperature=2.0)).key
 
