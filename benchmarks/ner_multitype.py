@@ -46,7 +46,7 @@ from biomedserve.data.registry import CROSS_CORPUS, get_dataset, load_crosscorpu
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-MULTITYPE_COMMAND = "biomedserve train -d NER-multitype -r standard --seed 1 --out {model} --overwrite"
+MULTITYPE_COMMAND = "biomedserve train -d NER-multitype -r {recipe} --seed 1 --out {model} --overwrite"
 # cross-corpus set -> (per-set models that may stand for it, multi-type model types that may)
 CROSS = {
     "BioNLP13PC-chem": (("BC5-chem",), ("CHEMICAL",)),
@@ -373,14 +373,14 @@ def main() -> None:
     print(json.dumps(report["summary"], indent=2))
 
 
-def measure_attempt(label: str, model: Path, train_args: list[str], partial: Partial, tests: dict,
+def measure_attempt(label: str, model: Path, recipe: str, train_args: list[str], partial: Partial, tests: dict,
                     cross: dict, data_dir) -> None:
-    """One attempt at the cross-corpus gap, seed 1 as the main model: trained by ``biomedserve train
-    -d NER-multitype --seed 1 ...train_args`` unless ``model`` exists; BLURB test rows and the cross-corpus
+    """One attempt at the cross-corpus gap, seed 1 as the main model: trained by :data:`MULTITYPE_COMMAND`
+    with ``recipe`` and ``train_args`` unless ``model`` exists; BLURB test rows and the cross-corpus
     rows for every type that may stand for a set, so its choice is made on dev as the main model's is."""
     if not (model / "biomedserve.json").is_file():
         started = time.time()
-        cli("train", "-d", "NER-multitype", "--seed", "1", "--out", str(model), "--overwrite", *train_args,
+        cli(*MULTITYPE_COMMAND.format(recipe=recipe, model=model).split()[1:], *train_args,
             *(["--data-dir", data_dir] if data_dir else []))
         partial.put(f"attempt:{label}:train_seconds", {"seconds": round(time.time() - started, 1)})
     for dataset, (spec, sentences) in tests.items():
@@ -395,7 +395,7 @@ def measure_attempt(label: str, model: Path, train_args: list[str], partial: Par
 def measure_attempts(args, partial: Partial, tests: dict, cross: dict) -> None:
     """The attempts at the cross-corpus gap (:data:`ATTEMPTS`), each measured when what it needs exists."""
     if (args.attempt_encoder / "pretrain_card.json").is_file():
-        measure_attempt("adapted", args.attempt_model, ["-r", "standard", "--base-model", str(args.attempt_encoder)],
+        measure_attempt("adapted", args.attempt_model, "standard", ["--base-model", str(args.attempt_encoder)],
                         partial, tests, cross, args.data_dir)
     else:
         print(f"no adapted encoder at {args.attempt_encoder} (python benchmarks/pretrain.py): attempt not run",
@@ -406,7 +406,7 @@ def measure_attempts(args, partial: Partial, tests: dict, cross: dict) -> None:
     if Path(teacher).resolve() != args.multitype.resolve():
         raise SystemExit(f"train/NER-multitype/selftrain.yaml's teacher {teacher} is not --multitype {args.multitype}: "
                          "run from the folder where the teacher is models/ner-multitype-minilm")
-    measure_attempt("selftrain", args.selftrain_model, ["-r", "selftrain"], partial, tests, cross, args.data_dir)
+    measure_attempt("selftrain", args.selftrain_model, "selftrain", [], partial, tests, cross, args.data_dir)
 
 
 def best_on_dev(rows: dict, system: str, name: str, candidates) -> str | None:
@@ -442,7 +442,7 @@ def attempts(rows: dict) -> dict:
 def measure(args, partial: Partial) -> None:
     """Every row, the multi-type model's first (the per-set models may still be training in the BLURB study)."""
     if not (args.multitype / "biomedserve.json").is_file():
-        cli(*MULTITYPE_COMMAND.format(model=args.multitype).split()[1:],
+        cli(*MULTITYPE_COMMAND.format(recipe="standard", model=args.multitype).split()[1:],
             *(["--data-dir", args.data_dir] if args.data_dir else []))
     gate_int8(args.multitype, args.data_dir)
     tests = {d: (get_dataset(d), get_dataset(d).load("test", args.data_dir)) for d in NER_SETS}
