@@ -3,6 +3,7 @@
     python benchmarks/ner_multitype.py                   # everything (trains what is missing; resumable)
     python benchmarks/ner_multitype.py --skip-spacy      # without the spaCy-recipe baseline
     python benchmarks/ner_multitype.py --report-only     # rebuild the report from the partial results
+    python benchmarks/ner_multitype.py --only-attempts --attempts selftrain-hoc   # one attempt, as a second job
 
 1. Models. The multi-type model (``train/NER-multitype/standard.yaml``, seed 1) at
    ``models/ner-multitype-minilm``, int8 gated by ``biomedserve export --quantize int8``; the five per-set
@@ -33,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -46,17 +48,34 @@ from biomedserve.data.registry import CROSS_CORPUS, get_dataset, load_crosscorpu
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-MULTITYPE_COMMAND = "biomedserve train -d NER-multitype -r {recipe} --seed 1 --out {model} --overwrite"
+MULTITYPE_COMMAND = "biomedserve train -d NER-multitype -r {recipe} --seed {seed} --out {model} --overwrite"
 # cross-corpus set -> (per-set models that may stand for it, multi-type model types that may)
 CROSS = {
     "BioNLP13PC-chem": (("BC5-chem",), ("CHEMICAL",)),
     "BioNLP13PC-ggp": (("BC2GM", "JNLPBA"), ("GENE", "BIOENTITY")),
 }
-# attempts at the cross-corpus gap, each the main recipe with one change: label -> what changed
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt at the cross-corpus gap: the main model's recipe and seed with one change, trained by
+    :data:`MULTITYPE_COMMAND` into ``<--multitype>-<label>``."""
+
+    what: str  # the one change, as the report states it
+    recipe: str = "standard"
+    seed: int = 1
+    adapted_encoder: bool = False  # on --attempt-encoder instead of the embedded MiniLM
+
+
 ATTEMPTS = {
-    "adapted": "the encoder: benchmarks/pretrain.py's MiniLM adapted to BLURB train text (--attempt-encoder)",
-    "selftrain": "self-training: the main model's sure tags (p >= 0.9) train the types each corpus leaves "
-                 "unannotated (train/NER-multitype/selftrain.yaml)",
+    "adapted": Attempt("the encoder: benchmarks/pretrain.py's MiniLM adapted to BLURB train text (--attempt-encoder)",
+                       adapted_encoder=True),
+    "selftrain": Attempt("self-training: the main model's sure tags (p >= 0.9) train the types each corpus leaves "
+                         "unannotated (train/NER-multitype/selftrain.yaml)", recipe="selftrain"),
+    "selftrain-seed2": Attempt("selftrain with seed 2: does its gain hold on another seed?", recipe="selftrain",
+                               seed=2),
+    "selftrain-hoc": Attempt("selftrain plus HoC's unlabeled training abstracts, every type labelled by the teacher "
+                             "(train/NER-multitype/selftrain-hoc.yaml)", recipe="selftrain-hoc"),
 }
 
 
@@ -80,6 +99,9 @@ class Partial:
         return self.rows[key]
 
     def put(self, key: str, row: dict) -> None:
+        """Store ``row``, merged with the rows another job (``--only-attempts`` beside a full run) wrote since."""
+        if self.path.is_file():
+            self.rows = {**json.loads(self.path.read_text()), **self.rows}
         self.rows[key] = row
         atomic_write(self.path, json.dumps(self.rows, indent=1) + "\n")
 
@@ -298,7 +320,7 @@ def markdown(report: dict) -> str:
         for label, attempt in tried.items():
             for name, c in attempt["crosscorpus"].items():
                 delta = "–" if c["dev_delta_vs_multitype"] is None else f"{c['dev_delta_vs_multitype']:+.2f}"
-                lines.append(f"| {label} | {ATTEMPTS[label]} | {attempt['blurb_ner_mean']} | {name} | {c['type']} | "
+                lines.append(f"| {label} | {ATTEMPTS[label].what} | {attempt['blurb_ner_mean']} | {name} | {c['type']} | "
                              f"{c['dev']:.2f} | {delta} | {c['test']:.2f} |")
     residues = {k: rows.get(f"residues:{k}:BioNLP13PC-chem:test") for k in ("multitype", "per-set")}
     if residues["multitype"]:
@@ -342,9 +364,10 @@ def main() -> None:
     parser.add_argument("--attempt-encoder", type=Path, default=Path("encoders/minilm-blurb-adapted"),
                         help="an attempt at the cross-corpus gap: the same recipe on this encoder (benchmarks/"
                              "pretrain.py's MiniLM adapted to BLURB train text), measured when the folder exists")
-    parser.add_argument("--attempt-model", type=Path, default=Path("models/ner-multitype-minilm-adapted"))
-    parser.add_argument("--selftrain-model", type=Path, default=Path("models/ner-multitype-minilm-selftrain"),
-                        help="the self-training attempt (train/NER-multitype/selftrain.yaml: the main model as teacher)")
+    parser.add_argument("--attempts", nargs="+", choices=list(ATTEMPTS), default=None,
+                        help="measure only these attempts (default: all); two jobs can then share the work")
+    parser.add_argument("--only-attempts", action="store_true",
+                        help="the attempts alone (the main model must exist): for a second job beside a full run")
     parser.add_argument("--skip-spacy", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true", help="accuracy rows only")
     parser.add_argument("--no-train-per-set", action="store_true",
@@ -373,15 +396,45 @@ def main() -> None:
     print(json.dumps(report["summary"], indent=2))
 
 
-def measure_attempt(label: str, model: Path, recipe: str, train_args: list[str], partial: Partial, tests: dict,
-                    cross: dict, data_dir) -> None:
-    """One attempt at the cross-corpus gap, seed 1 as the main model: trained by :data:`MULTITYPE_COMMAND`
-    with ``recipe`` and ``train_args`` unless ``model`` exists; BLURB test rows and the cross-corpus
-    rows for every type that may stand for a set, so its choice is made on dev as the main model's is."""
+def text_leakage(sources: list[str], data_dir, crosscorpus_dir) -> dict:
+    """How many sentences of an attempt's unlabeled text (``pseudo_label_texts``) are also in an
+    evaluation set (the cross-corpus sets and the BLURB NER dev and test splits): must be none."""
+    from biomedserve.data.registry import resolve_crosscorpus_dir
+    from biomedserve.pretrain_data import leaked, load_exclusions
+    from biomedserve.pseudo_labels import unlabeled_sentences
+
+    crosscorpus = resolve_crosscorpus_dir(crosscorpus_dir)
+    files = [str(CROSS_CORPUS[name].path(split, crosscorpus)) for name in CROSS for split in ("dev", "test")]
+    files += [str(get_dataset(d).path(split, data_dir)) for d in NER_SETS for split in ("dev", "test")]
+    keys = load_exclusions(files).keys
+    sentences = unlabeled_sentences(sources, data_dir)
+    return {"sources": sources, "sentences": len(sentences), "evaluation_files": len(files),
+            "in_evaluation_sets": sum(1 for r in sentences if leaked([" ".join(r.tokens)], keys))}
+
+
+def measure_attempt(label: str, attempt: Attempt, args, partial: Partial, tests: dict, cross: dict) -> None:
+    """One attempt: trained unless its model exists (a teacher must be the main model; unlabeled text
+    must share no sentence with an evaluation set); BLURB test rows and the cross-corpus rows for every
+    type that may stand for a set, so its choice is made on dev as the main model's is."""
+    from biomedserve.recipes import find_recipe, load_recipe
+
+    model = args.multitype.with_name(f"{args.multitype.name}-{label}")
+    recipe = load_recipe(find_recipe(attempt.recipe, "NER-multitype"))
+    teacher = recipe.pseudo_label_teacher
+    if teacher and Path(teacher).resolve() != args.multitype.resolve():
+        raise SystemExit(f"train/NER-multitype/{attempt.recipe}.yaml's teacher {teacher} is not --multitype "
+                         f"{args.multitype}: run from the folder where the teacher is models/ner-multitype-minilm")
+    if recipe.pseudo_label_texts:
+        check = partial.get(f"attempt:{label}:text_leakage", text_leakage,
+                            (recipe.pseudo_label_texts, args.data_dir, args.crosscorpus_dir))
+        if check["in_evaluation_sets"]:
+            raise SystemExit(f"{label}: {check['in_evaluation_sets']} sentences of {recipe.pseudo_label_texts} are "
+                             "in an evaluation set; self-training on them would see test text")
     if not (model / "biomedserve.json").is_file():
         started = time.time()
-        cli(*MULTITYPE_COMMAND.format(recipe=recipe, model=model).split()[1:], *train_args,
-            *(["--data-dir", data_dir] if data_dir else []))
+        cli(*MULTITYPE_COMMAND.format(recipe=attempt.recipe, seed=attempt.seed, model=model).split()[1:],
+            *(["--base-model", str(args.attempt_encoder)] if attempt.adapted_encoder else []),
+            *(["--data-dir", args.data_dir] if args.data_dir else []))
         partial.put(f"attempt:{label}:train_seconds", {"seconds": round(time.time() - started, 1)})
     for dataset, (spec, sentences) in tests.items():
         partial.get(f"blurb:multitype-{label}-fp32:{dataset}", score_model, (model, "fp32", sentences, spec))
@@ -393,20 +446,15 @@ def measure_attempt(label: str, model: Path, recipe: str, train_args: list[str],
 
 
 def measure_attempts(args, partial: Partial, tests: dict, cross: dict) -> None:
-    """The attempts at the cross-corpus gap (:data:`ATTEMPTS`), each measured when what it needs exists."""
-    if (args.attempt_encoder / "pretrain_card.json").is_file():
-        measure_attempt("adapted", args.attempt_model, "standard", ["--base-model", str(args.attempt_encoder)],
-                        partial, tests, cross, args.data_dir)
-    else:
-        print(f"no adapted encoder at {args.attempt_encoder} (python benchmarks/pretrain.py): attempt not run",
-              flush=True)
-    from biomedserve.recipes import find_recipe, load_recipe
-
-    teacher = load_recipe(find_recipe("selftrain", "NER-multitype")).pseudo_label_teacher
-    if Path(teacher).resolve() != args.multitype.resolve():
-        raise SystemExit(f"train/NER-multitype/selftrain.yaml's teacher {teacher} is not --multitype {args.multitype}: "
-                         "run from the folder where the teacher is models/ner-multitype-minilm")
-    measure_attempt("selftrain", args.selftrain_model, "selftrain", [], partial, tests, cross, args.data_dir)
+    """The attempts at the cross-corpus gap (:data:`ATTEMPTS`, or those of ``--attempts``), each measured
+    when what it needs exists."""
+    for label in args.attempts or ATTEMPTS:
+        attempt = ATTEMPTS[label]
+        if attempt.adapted_encoder and not (args.attempt_encoder / "pretrain_card.json").is_file():
+            print(f"no adapted encoder at {args.attempt_encoder} (python benchmarks/pretrain.py): {label} not run",
+                  flush=True)
+            continue
+        measure_attempt(label, attempt, args, partial, tests, cross)
 
 
 def best_on_dev(rows: dict, system: str, name: str, candidates) -> str | None:
@@ -442,12 +490,15 @@ def attempts(rows: dict) -> dict:
 def measure(args, partial: Partial) -> None:
     """Every row, the multi-type model's first (the per-set models may still be training in the BLURB study)."""
     if not (args.multitype / "biomedserve.json").is_file():
-        cli(*MULTITYPE_COMMAND.format(recipe="standard", model=args.multitype).split()[1:],
+        cli(*MULTITYPE_COMMAND.format(recipe="standard", seed=1, model=args.multitype).split()[1:],
             *(["--data-dir", args.data_dir] if args.data_dir else []))
-    gate_int8(args.multitype, args.data_dir)
     tests = {d: (get_dataset(d), get_dataset(d).load("test", args.data_dir)) for d in NER_SETS}
     cross = {(name, split): load_crosscorpus(name, split, args.crosscorpus_dir)
              for name in CROSS for split in ("dev", "test")}
+    if args.only_attempts:
+        measure_attempts(args, partial, tests, cross)
+        return
+    gate_int8(args.multitype, args.data_dir)
 
     # the multi-type model: each BLURB test set on its own type; each cross-corpus set with every type
     # that may stand for it (chosen on dev below)

@@ -43,7 +43,7 @@ from machine import describe  # noqa: E402
 from ner_models import NER_SETS, kept_model, kept_run, ner_run, shared_run  # noqa: E402
 
 from biomedserve.atomic import atomic_write  # noqa: E402
-from biomedserve.data.records import DocumentInstance, PairInstance, TaggedSentence  # noqa: E402
+from biomedserve.data.records import running_texts  # noqa: E402
 from biomedserve.data.registry import DATASETS, get_dataset, load_crosscorpus  # noqa: E402
 from biomedserve.sweep import run_path  # noqa: E402
 
@@ -59,17 +59,6 @@ SIZES: dict[str, dict] = {
     "minilm-blurb-adapted": {"epochs": 1.0},
     "minilm-blurb-adapted-e2-lr1e-4": {"epochs": 2.0, "learning_rate": 1e-4},
 }
-
-
-def record_texts(record) -> list[str]:
-    """The running text of one BLURB record (tokens joined by spaces for the tagged sets)."""
-    if isinstance(record, TaggedSentence):
-        return [" ".join(record.tokens)]
-    if isinstance(record, DocumentInstance):
-        return [" ".join(record.sentences)]
-    if isinstance(record, PairInstance):
-        return [t for t in (record.text_a, record.text_b) if t]
-    return []
 
 
 def text_sets() -> list[str]:
@@ -90,7 +79,7 @@ def exclusion_files(work: Path, data_dir) -> list[str]:
             if spec.task in ("ner", "pico"):
                 files.append(str(spec.path(split, data_dir)))
                 continue
-            texts = [t for r in spec.load(split, data_dir) for t in record_texts(r)]
+            texts = [t for r in spec.load(split, data_dir) for t in running_texts(r)]
             target = folder / f"{name}-{split}.txt"
             atomic_write(target, "\n\n".join(texts) + "\n")  # a blank line is a sentence break for the readers
             files.append(str(target))
@@ -114,7 +103,7 @@ def build_corpus(work: Path, data_dir, excluded: list[str]) -> tuple[list[str], 
             continue
         lines, dropped, repeated = [], 0, 0
         for index, record in enumerate(spec.load("train", data_dir)):
-            for part, text in enumerate(record_texts(record)):
+            for part, text in enumerate(running_texts(record)):
                 if leaked(split_sentences(text), keys):
                     dropped += 1
                     continue

@@ -8,6 +8,11 @@ where the teacher is sure (probability of its tag ≥ ``min_score``) and leaves 
 student sees every type in every corpus's text. The corpus's own annotation is never replaced.
 
 Training sentences only: dev keeps its masks (the dev metric tells a row's corpus by its annotated types).
+
+**Unlabeled text** (``pseudo_label_texts``) goes further: sentences no corpus annotated at all (a BLURB
+set's running text, or the user's own PubMed files) join the training set with every type unknown,
+and the teacher labels them all, so the student sees text beyond the NER corpora (noisy-student
+self-training). Only a set's TRAIN split is read; an evaluation split never is.
 """
 
 from __future__ import annotations
@@ -16,8 +21,58 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from biomedserve.data.records import UNSURE, TypedLayersSentence
+from biomedserve.data.records import UNSURE, TypedLayersSentence, running_texts
 from biomedserve.errors import BiomedserveError
+from biomedserve.words import split_sentences, split_words
+
+
+def _source_texts(source: str, data_dir: str | Path | None) -> list[str]:
+    """The running texts of one ``pseudo_label_texts`` entry: a BLURB set's train split, else a file
+    (or folder, or glob) the annotator's readers take, one text per passage."""
+    from biomedserve.data.registry import DATASETS, get_dataset
+
+    if source in DATASETS:
+        spec = get_dataset(source)
+        if spec.entity_masks is not None:
+            raise BiomedserveError(f"pseudo_label_texts: {source}'s sentences have their entities masked "
+                                   f"({spec.entity_masks}); it has no running text to label")
+        return [text for record in spec.load("train", data_dir) for text in running_texts(record)]
+    from biomedserve.annotate.documents import Document, ReadError
+    from biomedserve.annotate.readers import read_items, resolve_inputs
+
+    try:
+        inputs = resolve_inputs([source])
+    except BiomedserveError as exc:
+        raise BiomedserveError(f"pseudo_label_texts: {source!r} is neither a BLURB set ({', '.join(DATASETS)}) "
+                               f"nor a readable file: {exc}") from None
+    texts = []
+    for item_source in inputs:
+        for _, item in read_items(item_source):
+            if isinstance(item, ReadError):
+                raise BiomedserveError(f"pseudo_label_texts: {item.source}, {item.location}: {item.reason}")
+            if isinstance(item, Document):
+                texts += [passage.text for passage in item.passages]
+    return texts
+
+
+def unlabeled_sentences(sources: Sequence[str], data_dir: str | Path | None = None) -> list[TypedLayersSentence]:
+    """Every sentence of ``sources`` (``pseudo_label_texts``) as a record that annotates no type,
+    cut into sentences and words by the runtime's rules (so their words are those the model meets when
+    it annotates raw text), each source its own corpus (``text:<source>``) for corpus sampling. A
+    sentence already given (by this source or an earlier one) is kept once."""
+    seen: set[str] = set()
+    records = []
+    for source in sources:
+        for text in _source_texts(source, data_dir):
+            for sentence in split_sentences(text):
+                tokens = [word.text for word in split_words(sentence)]
+                key = " ".join(tokens)
+                if tokens and key not in seen:
+                    seen.add(key)
+                    records.append(TypedLayersSentence(tokens=tokens, layers={}, corpus=f"text:{source}"))
+    if sources and not records:
+        raise BiomedserveError(f"pseudo_label_texts: {', '.join(sources)} held no text")
+    return records
 
 
 def teacher_layers(tags: Sequence[str], scores: Sequence[float], min_score: float) -> list[str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from biomedserve.errors import RecipeError
 from biomedserve.package_data import RECIPES, package_folder
@@ -85,6 +85,17 @@ class Recipe(BaseModel):
     pseudo_label_min_score: float = Field(
         0.9, ge=0.5, le=1.0, description="a teacher tag trains a word only when the teacher gave it at least this "
         "probability; the word is masked for that type otherwise")
+    pseudo_label_texts: list[str] = Field(
+        default_factory=list, description="self-training on unlabeled text: BLURB set names (their TRAIN split's "
+        "running text, e.g. HoC) or files the annotator reads (JSONL, PubMed XML, BioC, plain text; paths "
+        "relative to where training runs), cut into sentences; the teacher labels every type there. Needs "
+        "pseudo_label_teacher")
+
+    @model_validator(mode="after")
+    def _texts_need_teacher(self) -> "Recipe":
+        if self.pseudo_label_texts and not self.pseudo_label_teacher:
+            raise ValueError("pseudo_label_texts: unlabeled text is labelled by the teacher; set pseudo_label_teacher")
+        return self
 
     def override(self, **changes: Any) -> "Recipe":
         """A copy with the non-None ``changes`` applied and validated (CLI flags)."""

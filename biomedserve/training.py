@@ -25,6 +25,7 @@ import math
 import os
 import time
 import warnings
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -353,12 +354,13 @@ def fine_tune(recipe: Recipe, options: TrainOptions | None = None) -> TrainedMod
     check_head_fields(recipe, task, spec)
     pseudo_labels = None
     if recipe.pseudo_label_teacher:
-        from biomedserve.pseudo_labels import add_pseudo_layers
+        from biomedserve.pseudo_labels import add_pseudo_layers, unlabeled_sentences
 
-        train_records, counts = add_pseudo_layers(train_records, recipe.pseudo_label_teacher,
+        unlabeled = unlabeled_sentences(recipe.pseudo_label_texts, options.data_dir)[:options.limit_train]
+        train_records, counts = add_pseudo_layers(train_records + unlabeled, recipe.pseudo_label_teacher,
                                                   recipe.pseudo_label_min_score, options.progress)
         pseudo_labels = {"teacher": recipe.pseudo_label_teacher, "min_score": recipe.pseudo_label_min_score,
-                         "per_type": counts}
+                         "per_type": counts, "texts": dict(Counter(r.corpus for r in unlabeled))}
     labels = task.labels(spec)
     label2id = {label: i for i, label in enumerate(labels)}
     try:

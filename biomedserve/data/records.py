@@ -77,3 +77,15 @@ class DocumentInstance:
     sentences: list[str]
     sentence_labels: list[frozenset[str]]
     labels: frozenset[str] = field(default_factory=frozenset)
+
+
+def running_texts(record: TaggedSentence | TypedLayersSentence | PairInstance | DocumentInstance) -> list[str]:
+    """The running text of one record: a tagged sentence's tokens joined by spaces, a document's
+    sentences joined, a pair's texts. Unlabeled text for pretraining and self-training comes from here."""
+    if isinstance(record, (TaggedSentence, TypedLayersSentence)):
+        return [" ".join(record.tokens)]
+    if isinstance(record, DocumentInstance):
+        return [" ".join(record.sentences)]
+    if isinstance(record, PairInstance):
+        return [t for t in (record.text_a, record.text_b) if t]
+    return []

@@ -116,3 +116,25 @@ def test_an_attempt_is_chosen_on_dev_and_set_beside_the_main_model():
     assert attempt["crosscorpus"] == {"BioNLP13PC-ggp": {"type": "GENE", "dev": 62.0, "test": 52.0,
                                                          "dev_delta_vs_multitype": 2.0}}
     assert bench.attempts({}) == {}  # not run is not a row of zeros
+
+
+def test_unlabeled_text_is_checked_against_every_evaluation_set(tmp_path):
+    from biomedserve.data.registry import load_crosscorpus
+
+    bench = load_module()
+    held_out = " ".join(load_crosscorpus("BioNLP13PC-ggp", "test")[3].tokens)
+    text = tmp_path / "text.jsonl"
+    text.write_text(f'{{"id": "1", "text": "{held_out}"}}\n'
+                    '{"id": "2", "text": "Nothing here comes from any of the evaluation sets at all."}\n')
+    check = bench.text_leakage([str(text)], None, None)
+    assert check["sentences"] == 2 and check["in_evaluation_sets"] == 1
+    assert check["evaluation_files"] == 2 * len(bench.CROSS) + 2 * len(bench.NER_SETS)
+
+
+def test_partial_rows_of_two_jobs_are_merged_not_overwritten(tmp_path):
+    bench = load_module()
+    first, second = bench.Partial(tmp_path / "p.json"), bench.Partial(tmp_path / "p.json")
+    first.put("a", {"x": 1})
+    second.put("b", {"x": 2})
+    first.put("c", {"x": 3})
+    assert set(bench.Partial(tmp_path / "p.json").rows) == {"a", "b", "c"}

@@ -203,6 +203,15 @@ def test_self_training_labels_only_the_types_a_corpus_leaves_unannotated(multi_m
     assert meta.provenance["pseudo_labels"]["teacher"] == str(multi_model)
     assert meta.provenance["pseudo_labels"]["per_type"] == counts
 
+    # unlabeled text joins the training set with every type labelled by the teacher
+    text = tmp_path / "abstracts.jsonl"
+    text.write_text('{"id": "1", "text": "Aspirin inhibits COX-2 in HeLa cells. Tamoxifen binds ESR1."}\n')
+    meta = train(recipe.override(pseudo_label_texts=[str(text)]), tmp_path / "student-text",
+                 TrainOptions(limit_train=40, limit_eval=20, progress=False))
+    assert meta.provenance["pseudo_labels"]["texts"] == {f"text:{text}": 2}
+    per_type = meta.provenance["pseudo_labels"]["per_type"]
+    assert all(per_type[t]["sentences"] == counts[t]["sentences"] + 2 for t in TYPES)
+
 
 def test_a_teacher_must_be_a_trained_multi_type_model(tiny_model, tmp_path):
     from biomedserve.pseudo_labels import add_pseudo_layers

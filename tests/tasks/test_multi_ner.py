@@ -12,7 +12,7 @@ from transformers import AutoTokenizer
 from biomedserve.data.records import TaggedSentence, TypedLayersSentence
 from biomedserve.data.registry import get_dataset
 from biomedserve.encoders import default_encoder_path
-from biomedserve.errors import RecipeError
+from biomedserve.errors import BiomedserveError, RecipeError
 from biomedserve.recipes import Recipe, find_recipe, load_recipe
 from biomedserve.runtime.multi_ner import type_head_labels
 from biomedserve.sampling import CorpusTemperatureSampler, corpus_sampler, corpus_shares, temperature_epoch
@@ -134,7 +134,8 @@ def test_the_recipes_load_and_sampling_stays_out_of_other_sweep_keys():
     # a recipe at the field's default keeps the sweep key it had before the field existed
     plain = Recipe(dataset="BC5-chem")
     before = {"bf16", "reinit_pooler", "head_bias_prior", "pooling", "head", "corpus_sampling_temperature",
-              "head_from_probe", "truncation_side", "pseudo_label_teacher", "pseudo_label_min_score"}
+              "head_from_probe", "truncation_side", "pseudo_label_teacher", "pseudo_label_min_score",
+              "pseudo_label_texts"}
     assert RunSpec("standard", plain).key == hashlib.sha1(plain.model_dump_json(exclude=before).encode()).hexdigest()[:16]
     assert RunSpec("standard", plain).key != RunSpec("standard", plain.override(corpus_sampling_temperature=2.0)).key
 
@@ -232,3 +233,39 @@ def test_self_training_is_for_multi_type_ner_only(tiny_base):
         check_head_fields(recipe, get_task("ner"), get_dataset("BC5-chem"))
     with pytest.raises(RecipeError, match="pseudo_label_min_score"):
         Recipe(dataset="NER-multitype").override(pseudo_label_min_score=0.2)
+
+
+def test_unlabeled_text_is_a_sets_train_split_or_a_readable_file(tmp_path):
+    from biomedserve.pseudo_labels import unlabeled_sentences
+
+    hoc = unlabeled_sentences(["HoC"])
+    assert len(hoc) > 10_000 and {r.corpus for r in hoc} == {"text:HoC"} and all(r.layers == {} for r in hoc)
+    dev_sentence = get_dataset("HoC").load("dev")[0].sentences[0]
+    assert tuple(dev_sentence.split()) not in {tuple(r.tokens) for r in hoc}  # never an evaluation split
+    corpus = tmp_path / "mine.jsonl"
+    corpus.write_text('{"id": "1", "text": "IL-2 binds 5-fluorouracil. IL-2 binds 5-fluorouracil."}\n'
+                      '{"id": "2", "title": "Aspirin", "abstract": "It was given."}\n')
+    mine = unlabeled_sentences([str(corpus)])
+    # cut by the runtime's rules, a repeated sentence kept once, each passage its own sentences
+    assert [r.tokens for r in mine] == [["IL", "-", "2", "binds", "5", "-", "fluorouracil", "."], ["Aspirin"],
+                                        ["It", "was", "given", "."]]
+    assert {r.corpus for r in mine} == {f"text:{corpus}"}
+    with pytest.raises(BiomedserveError, match="pseudo_label_texts: ChemProt.*masked"):
+        unlabeled_sentences(["ChemProt"])
+    with pytest.raises(BiomedserveError, match="pseudo_label_texts: 'nowhere.jsonl' is neither"):
+        unlabeled_sentences(["nowhere.jsonl"])
+    (tmp_path / "bad.jsonl").write_text('{"id": "1"}\n')
+    with pytest.raises(BiomedserveError, match="pseudo_label_texts: .*bad.jsonl"):
+        unlabeled_sentences([str(tmp_path / "bad.jsonl")])
+
+
+def test_unlabeled_text_needs_a_teacher_and_stays_out_of_other_sweep_keys():
+    from biomedserve.sweep import RunSpec
+
+    with pytest.raises(RecipeError, match="pseudo_label_texts: .*pseudo_label_teacher"):
+        Recipe(dataset="NER-multitype").override(pseudo_label_texts=["HoC"])
+    hoc = load_recipe(find_recipe("selftrain-hoc", "NER-multitype"))
+    selftrain = load_recipe(find_recipe("selftrain", "NER-multitype"))
+    assert hoc.pseudo_label_texts == ["HoC"]  # selftrain.yaml plus the text, nothing else changed
+    assert hoc.override(pseudo_label_texts=[]).model_dump() == selftrain.model_dump()
+    assert RunSpec("s", selftrain).key != RunSpec("s", hoc).key
