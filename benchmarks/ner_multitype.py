@@ -231,32 +231,84 @@ def _mean(values) -> float | None:
     return round(statistics.fmean(values), 2) if values else None
 
 
-def summarize(rows: dict, types: list[str], machine: dict) -> dict:
-    def blurb_mean(system: str) -> float | None:
-        cells = [rows.get(f"blurb:{system}:{d}", {}).get("strict_f1") for d in NER_SETS]
-        return _mean(cells) if None not in cells else None
+def blurb_mean(rows: dict, system: str) -> float | None:
+    """Mean strict F1 of ``system`` over the five BLURB NER test sets; None while any is unmeasured."""
+    cells = [rows.get(f"blurb:{system}:{d}", {}).get("strict_f1") for d in NER_SETS]
+    return _mean(cells) if None not in cells else None
 
+
+def system_crosscorpus(rows: dict, system: str) -> dict:
+    """Per cross-corpus set, the type ``system`` stands for it with (chosen on dev) and that type's dev
+    and test strict F1; a set whose choice cannot be made yet is left out."""
+    out = {}
+    for name, (_, model_types) in CROSS.items():
+        best = best_on_dev(rows, system, name, model_types)
+        if best is not None and f"cross:{system}:{best}:{name}:test" in rows:
+            out[name] = {"type": best, "dev": rows[f"cross:{system}:{best}:{name}:dev"]["strict_f1"],
+                         "test": rows[f"cross:{system}:{best}:{name}:test"]["strict_f1"]}
+    return out
+
+
+def served_system(rows: dict) -> tuple[str, dict[str, float]]:
+    """The multi-type model to serve, chosen on dev: among the standard model (``multitype``) and every
+    attempt measured on both cross-corpus sets, the best mean strict F1 over the sets' dev splits (one
+    model serves every type, so one choice for both sets). The standard model until a choice can be made."""
+    means = {}
+    for system in ("multitype", *(f"multitype-{label}" for label in ATTEMPTS)):
+        cross = system_crosscorpus(rows, system)
+        if len(cross) == len(CROSS):
+            means[system] = round(statistics.mean(c["dev"] for c in cross.values()), 2)
+    return (max(means, key=means.get) if means else "multitype"), means
+
+
+def summarize(rows: dict, types: list[str], machine: dict) -> dict:
+    """The issue's summary, of the served model (:func:`served_system`), beside the standard recipe's."""
+    served, dev_means = served_system(rows)
+    served_cross = system_crosscorpus(rows, served)
     cross = {}
     for name in CROSS:
         chosen = rows.get(f"cross-choice:{name}", {})
-        cross[name] = {"multitype": chosen.get("multitype_test_strict_f1"),
+        cross[name] = {"multitype": served_cross.get(name, {}).get("test"),
                        "best_per_set": chosen.get("per_set_test_strict_f1"),
-                       "multitype_type": chosen.get("multitype_type"), "per_set_model": chosen.get("per_set_model")}
-    speed = {k: rows.get(f"speed:{k}", {}) for k in ("multitype", "per_set")}
+                       "multitype_type": served_cross.get(name, {}).get("type"),
+                       "per_set_model": chosen.get("per_set_model")}
+    speed = {k: rows.get(f"speed:{k}", {}) for k in (served, "per_set")}
     return {
         "types": types,
-        "blurb_ner_mean_multitype": blurb_mean("multitype-fp32"),
-        "blurb_ner_mean_multitype_int8": blurb_mean("multitype-int8"),
-        "blurb_ner_mean_per_set": blurb_mean("per-set"),
-        "blurb_ner_mean_spacy_merged": blurb_mean("spacy-merged"),
+        "multitype_served": {"system": served, "recipe_change": ATTEMPTS[served.removeprefix("multitype-")].what
+                             if served != "multitype" else "none: train/NER-multitype/standard.yaml",
+                             "chosen_by": "mean strict F1 over the cross-corpus dev splits",
+                             "dev_means": dev_means},
+        "blurb_ner_mean_multitype": blurb_mean(rows, f"{served}-fp32"),
+        "blurb_ner_mean_multitype_int8": blurb_mean(rows, f"{served}-int8"),
+        "blurb_ner_mean_per_set": blurb_mean(rows, "per-set"),
+        "blurb_ner_mean_spacy_merged": blurb_mean(rows, "spacy-merged"),
         "crosscorpus": cross,
-        "docs_per_s_multitype": speed["multitype"].get("docs_per_s"),
+        "docs_per_s_multitype": speed[served].get("docs_per_s"),
         "docs_per_s_per_set_models": speed["per_set"].get("docs_per_s"),
-        "words_per_s_multitype": speed["multitype"].get("words_per_s"),
+        "words_per_s_multitype": speed[served].get("words_per_s"),
         "words_per_s_per_set_models": speed["per_set"].get("words_per_s"),
         "hardware": f"{machine['cpu']}, {machine['usable_cores']} cores, no GPU; flags: {machine.get('cpu_flags')}",
+        "standard_recipe": {"blurb_ner_mean": blurb_mean(rows, "multitype-fp32"),
+                            "blurb_ner_mean_int8": blurb_mean(rows, "multitype-int8"),
+                            "crosscorpus": system_crosscorpus(rows, "multitype"),
+                            "docs_per_s": rows.get("speed:multitype", {}).get("docs_per_s")},
         "attempts": attempts(rows),
     }
+
+
+def targets(summary: dict) -> list[tuple[str, float | None, float | None]]:
+    """The issue's targets as (what, the served model's value, the value it needs)."""
+    per_set = summary["blurb_ner_mean_per_set"]
+    out = [("BLURB NER mean strict F1 ≥ per-set mean − 0.5", summary["blurb_ner_mean_multitype"],
+            None if per_set is None else per_set - 0.5)]
+    for name, c in summary["crosscorpus"].items():
+        out.append((f"{name} test strict F1 ≥ best per-set model + 5", c["multitype"],
+                    None if c["best_per_set"] is None else c["best_per_set"] + 5))
+    ps_speed = summary["docs_per_s_per_set_models"]
+    out.append(("documents/s ≥ 4× the five per-set models", summary["docs_per_s_multitype"],
+                None if ps_speed is None else 4 * ps_speed))
+    return out
 
 
 def model_record(meta) -> dict | None:
@@ -294,22 +346,33 @@ def markdown(report: dict) -> str:
             row = rows.get(f"blurb:{key}:{dataset}")
             cells.append(f"{row['strict_f1']:.2f} / {row['lenient_f1']:.2f}" if row else "–")
         lines.append(f"| {dataset} | " + " | ".join(cells) + " |")
-    means = [s["blurb_ner_mean_multitype"], s["blurb_ner_mean_multitype_int8"], s["blurb_ner_mean_per_set"],
-             s["blurb_ner_mean_spacy_merged"]]
+    means = [blurb_mean(rows, key) for key, _ in systems]
     lines += ["| **mean strict** | " + " | ".join("–" if m is None else f"**{m:.2f}**" for m in means) + " |", ""]
     lines += ["## Cross-corpus (BioNLP13 PC; chosen on dev, reported on test)", "",
               "| set | multi-type (type chosen on dev) | best per-set model (chosen on dev) | spaCy recipe, merged |",
               "|---|---|---|---|"]
     for name, c in s["crosscorpus"].items():
         spacy_row = rows.get(f"cross:spacy-merged:{name}:test")
-        mt = rows.get(f"cross:multitype:{c['multitype_type']}:{name}:test") if c["multitype_type"] else None
+        standard_type = s["standard_recipe"]["crosscorpus"].get(name, {}).get("type")
+        mt = rows.get(f"cross:multitype:{standard_type}:{name}:test") if standard_type else None
         ps = rows.get(f"cross:per-set:{c['per_set_model']}:{name}:test") if c["per_set_model"] else None
         chosen = c["per_set_model"] or "not chosen yet: a model it is chosen among is missing"
-        lines.append(f"| {name} | {_pair(mt)} ({c['multitype_type']}) | {_pair(ps)} ({chosen}) | {_pair(spacy_row)} |")
+        lines.append(f"| {name} | {_pair(mt)} ({standard_type}) | {_pair(ps)} ({chosen}) | {_pair(spacy_row)} |")
     lines += ["", "Dev (where the choices were made):", ""]
     for key, row in sorted(rows.items()):
         if key.startswith("cross:") and key.endswith(":dev"):
             lines.append(f"- {key.removeprefix('cross:').removesuffix(':dev')}: {row['strict_f1']:.2f} / {row['lenient_f1']:.2f}")
+    served = s.get("multitype_served")
+    if served:
+        lines += ["", "## The model served (chosen on dev)", "",
+                  f"`{served['system']}` (recipe change: {served['recipe_change']}), chosen by {served['chosen_by']} "
+                  f"among {', '.join(f'{k} {v:.2f}' for k, v in served['dev_means'].items()) or 'none yet'}. "
+                  "The summary's figures are this model's; test was never chosen on.", "",
+                  "| target | served model | needed | met |", "|---|---|---|---|"]
+        for target, value, needed in targets(s):
+            met = "–" if value is None or needed is None else ("yes" if value >= needed else "**no**")
+            lines.append(f"| {target} | {'–' if value is None else f'{value:.2f}'} | "
+                         f"{'–' if needed is None else f'≥ {needed:.2f}'} | {met} |")
     tried = s.get("attempts", {})
     if tried:
         lines += ["", "## Attempts at the cross-corpus gap", "",
@@ -412,13 +475,18 @@ def text_leakage(sources: list[str], data_dir, crosscorpus_dir) -> dict:
             "in_evaluation_sets": sum(1 for r in sentences if leaked([" ".join(r.tokens)], keys))}
 
 
+def attempt_model(args, label: str) -> Path:
+    """Where attempt ``label``'s model is kept: beside the main model, ``<--multitype>-<label>``."""
+    return args.multitype.with_name(f"{args.multitype.name}-{label}")
+
+
 def measure_attempt(label: str, attempt: Attempt, args, partial: Partial, tests: dict, cross: dict) -> None:
     """One attempt: trained unless its model exists (a teacher must be the main model; unlabeled text
     must share no sentence with an evaluation set); BLURB test rows and the cross-corpus rows for every
     type that may stand for a set, so its choice is made on dev as the main model's is."""
     from biomedserve.recipes import find_recipe, load_recipe
 
-    model = args.multitype.with_name(f"{args.multitype.name}-{label}")
+    model = attempt_model(args, label)
     recipe = load_recipe(find_recipe(attempt.recipe, "NER-multitype"))
     teacher = recipe.pseudo_label_teacher
     if teacher and Path(teacher).resolve() != args.multitype.resolve():
@@ -468,21 +536,14 @@ def attempts(rows: dict) -> dict:
     """Each attempt's BLURB mean and, per cross-corpus set, its type chosen on dev with dev and test,
     beside the main multi-type model's: what the attempt moved dev by, and test."""
     out = {}
+    main = system_crosscorpus(rows, "multitype")
     for label in ATTEMPTS:
-        cells = [rows.get(f"blurb:multitype-{label}-fp32:{d}", {}).get("strict_f1") for d in NER_SETS]
-        cross = {}
-        for name, (_, model_types) in CROSS.items():
-            best = best_on_dev(rows, f"multitype-{label}", name, model_types)
-            if best is None:
-                continue
-            dev = rows[f"cross:multitype-{label}:{best}:{name}:dev"]["strict_f1"]
-            main_best = best_on_dev(rows, "multitype", name, model_types)
-            cross[name] = {"type": best, "dev": dev,
-                           "test": rows[f"cross:multitype-{label}:{best}:{name}:test"]["strict_f1"],
-                           "dev_delta_vs_multitype": (round(dev - rows[f"cross:multitype:{main_best}:{name}:dev"]
-                                                            ["strict_f1"], 2) if main_best else None)}
-        if cross or None not in cells:
-            out[label] = {"blurb_ner_mean": _mean(cells) if None not in cells else None, "crosscorpus": cross,
+        mean = blurb_mean(rows, f"multitype-{label}-fp32")
+        cross = system_crosscorpus(rows, f"multitype-{label}")
+        for name, c in cross.items():
+            c["dev_delta_vs_multitype"] = round(c["dev"] - main[name]["dev"], 2) if name in main else None
+        if cross or mean is not None:
+            out[label] = {"blurb_ner_mean": mean, "crosscorpus": cross,
                           "train_seconds": rows.get(f"attempt:{label}:train_seconds", {}).get("seconds")}
     return out
 
@@ -557,6 +618,15 @@ def measure(args, partial: Partial) -> None:
             "multitype_test_strict_f1": rows[f"cross:multitype:{best_type}:{name}:test"]["strict_f1"],
             "per_set_test_strict_f1": rows[f"cross:per-set:{best_set}:{name}:test"]["strict_f1"] if best_set else None})
 
+    # the served model, if an attempt: gated int8 and its BLURB rows as the standard model's
+    served, _ = served_system(rows)
+    served_model = attempt_model(args, served.removeprefix("multitype-")) if served != "multitype" else args.multitype
+    if served != "multitype":
+        gate_int8(served_model, args.data_dir)
+        if int8_gated(served_model):
+            for dataset, (spec, sentences) in tests.items():
+                partial.get(f"blurb:{served}-int8:{dataset}", score_model, (served_model, "int8", sentences, spec))
+
     # how much of the chemical gap is residues, which BioNLP13 PC annotates and BC5CDR does not
     chem, chem_set = "BioNLP13PC-chem", CROSS_CORPUS["BioNLP13PC-chem"]
     partial.get(f"residues:multitype:{chem}:test", residue_recall,
@@ -580,6 +650,8 @@ def measure(args, partial: Partial) -> None:
         for path in per_set.values():
             gate_int8(path, args.data_dir)  # int8 where gated, as the multi-type model
         partial.get("speed:multitype", annotate_speed, ([args.multitype], jsonl, Path(tmp) / "mt", n_words))
+        if served != "multitype":
+            partial.get(f"speed:{served}", annotate_speed, ([served_model], jsonl, Path(tmp) / "served", n_words))
         partial.get("speed:per_set", annotate_speed, ([per_set[d] for d in NER_SETS], jsonl,
                                                             Path(tmp) / "ps", n_words))
 
