@@ -74,6 +74,8 @@ ATTEMPTS = {
                          "unannotated (train/NER-multitype/selftrain.yaml)", recipe="selftrain"),
     "selftrain-seed2": Attempt("selftrain with seed 2: does its gain hold on another seed?", recipe="selftrain",
                                seed=2),
+    "selftrain2": Attempt("a second round of self-training: the self-trained model is the teacher "
+                          "(train/NER-multitype/selftrain2.yaml)", recipe="selftrain2"),
     "selftrain-hoc": Attempt("selftrain plus HoC's unlabeled training abstracts, every type labelled by the teacher "
                              "(train/NER-multitype/selftrain-hoc.yaml)", recipe="selftrain-hoc"),
 }
@@ -489,9 +491,10 @@ def measure_attempt(label: str, attempt: Attempt, args, partial: Partial, tests:
     model = attempt_model(args, label)
     recipe = load_recipe(find_recipe(attempt.recipe, "NER-multitype"))
     teacher = recipe.pseudo_label_teacher
-    if teacher and Path(teacher).resolve() != args.multitype.resolve():
-        raise SystemExit(f"train/NER-multitype/{attempt.recipe}.yaml's teacher {teacher} is not --multitype "
-                         f"{args.multitype}: run from the folder where the teacher is models/ner-multitype-minilm")
+    ours = {args.multitype.resolve(), *(attempt_model(args, other).resolve() for other in ATTEMPTS)}
+    if teacher and Path(teacher).resolve() not in ours:
+        raise SystemExit(f"train/NER-multitype/{attempt.recipe}.yaml's teacher {teacher} is neither --multitype "
+                         f"{args.multitype} nor an attempt's model beside it: run from the folder that holds models/")
     if recipe.pseudo_label_texts:
         check = partial.get(f"attempt:{label}:text_leakage", text_leakage,
                             (recipe.pseudo_label_texts, args.data_dir, args.crosscorpus_dir))

@@ -269,3 +269,7 @@ def test_unlabeled_text_needs_a_teacher_and_stays_out_of_other_sweep_keys():
     assert hoc.pseudo_label_texts == ["HoC"]  # selftrain.yaml plus the text, nothing else changed
     assert hoc.override(pseudo_label_texts=[]).model_dump() == selftrain.model_dump()
     assert RunSpec("s", selftrain).key != RunSpec("s", hoc).key
+    # the second round: the self-trained model teaches, nothing else changed
+    second = load_recipe(find_recipe("selftrain2", "NER-multitype"))
+    assert second.pseudo_label_teacher == "models/ner-multitype-minilm-selftrain"
+    assert second.override(pseudo_label_teacher=selftrain.pseudo_label_teacher).model_dump() == selftrain.model_dump()
