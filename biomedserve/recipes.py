@@ -87,7 +87,7 @@ class Recipe(BaseModel):
         "probability; the word is masked for that type otherwise")
     pseudo_label_texts: list[str] = Field(
         default_factory=list, description="self-training on unlabeled text: BLURB set names (their TRAIN split's "
-        "running text, e.g. HoC) or files the annotator reads (JSONL, PubMed XML, BioC, plain text; paths "
+        "running text, e.g. HoC) or files the annotator reads (JSONL, PubMed XML, plain text; paths "
         "relative to where training runs), cut into sentences; the teacher labels every type there. Needs "
         "pseudo_label_teacher")
 
