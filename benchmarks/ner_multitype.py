@@ -398,18 +398,20 @@ def markdown(report: dict) -> str:
         for key, name in (("multitype", "multi-type (CHEMICAL)"), ("per-set", "BC5-chem model")):
             if residues[key]:
                 lines.append(f"| {name} | {residues[key]['residue_recall']} | {residues[key]['other_recall']} |")
-    speed = {k: rows.get(f"speed:{k}") for k in ("multitype", "per_set")}
-    if all(speed.values()):
-        ratio = speed["multitype"]["docs_per_s"] / speed["per_set"]["docs_per_s"]
+    served_key = (served or {}).get("system", "multitype")
+    speed = {k: rows.get(f"speed:{k}") for k in dict.fromkeys(("multitype", served_key, "per_set"))}
+    if speed["multitype"] and speed["per_set"]:
         lines += ["", "## Annotating PubMed abstracts (`annotate`, local engine, int8 where gated)", "",
                   "| models | variants | documents/s | words/s | documents/s incl. start-up | cores | CPU flags |",
                   "|---|---|---|---|---|---|---|"]
-        for k in ("multitype", "per_set"):
-            r = speed[k]
+        for r in (r for r in speed.values() if r):
             lines.append(f"| {', '.join(r['models'])} | {', '.join(r['variants'])} | {r['docs_per_s']} | "
                          f"{r['words_per_s']} | {r['docs_per_s_incl_startup']} | {r.get('usable_cores', '?')} | "
                          f"{', '.join(r.get('cpu_flags') or []) or '?'} |")
-        lines += ["", f"The multi-type model annotates **{ratio:.2f}×** the documents per second of the five per-set models."]
+        for k in (k for k in speed if k != "per_set" and speed[k]):
+            ratio = speed[k]["docs_per_s"] / speed["per_set"]["docs_per_s"]
+            lines += ["", f"{', '.join(speed[k]['models'])} annotates **{ratio:.2f}×** the documents per second of "
+                      "the five per-set models."]
     m = report.get("multitype_model")
     if m:
         gate = m["int8_gate"] or {}
