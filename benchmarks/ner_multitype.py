@@ -240,11 +240,12 @@ def blurb_mean(rows: dict, system: str) -> float | None:
 
 
 def system_crosscorpus(rows: dict, system: str) -> dict:
-    """Per cross-corpus set, the type ``system`` stands for it with (chosen on dev) and that type's dev
-    and test strict F1; a set whose choice cannot be made yet is left out."""
+    """Per cross-corpus set, the candidate ``system`` stands for it with (a model type, or for ``per-set``
+    a per-set model; chosen on dev) and its dev and test strict F1; a set whose choice cannot be made
+    yet (a candidate unmeasured) is left out."""
     out = {}
-    for name, (_, model_types) in CROSS.items():
-        best = best_on_dev(rows, system, name, model_types)
+    for name, (sets, model_types) in CROSS.items():
+        best = best_on_dev(rows, system, name, sets if system == "per-set" else model_types)
         if best is not None and f"cross:{system}:{best}:{name}:test" in rows:
             out[name] = {"type": best, "dev": rows[f"cross:{system}:{best}:{name}:dev"]["strict_f1"],
                          "test": rows[f"cross:{system}:{best}:{name}:test"]["strict_f1"]}
@@ -267,13 +268,13 @@ def summarize(rows: dict, types: list[str], machine: dict) -> dict:
     """The issue's summary, of the served model (:func:`served_system`), beside the standard recipe's."""
     served, dev_means = served_system(rows)
     served_cross = system_crosscorpus(rows, served)
+    per_set_cross = system_crosscorpus(rows, "per-set")
     cross = {}
     for name in CROSS:
-        chosen = rows.get(f"cross-choice:{name}", {})
         cross[name] = {"multitype": served_cross.get(name, {}).get("test"),
-                       "best_per_set": chosen.get("per_set_test_strict_f1"),
+                       "best_per_set": per_set_cross.get(name, {}).get("test"),
                        "multitype_type": served_cross.get(name, {}).get("type"),
-                       "per_set_model": chosen.get("per_set_model")}
+                       "per_set_model": per_set_cross.get(name, {}).get("type")}
     speed = {k: rows.get(f"speed:{k}", {}) for k in (served, "per_set")}
     return {
         "types": types,
@@ -612,17 +613,8 @@ def measure(args, partial: Partial) -> None:
             partial.get(f"cross:per-set:{dataset}:{name}:{split}", score_model,
                         (per_set[dataset], "fp32", sentences, target, {target.entity_type: get_dataset(dataset).entity_type}))
 
-    # cross-corpus choices, on dev
+    # every cross-corpus choice is made on dev, from these rows, where the report is built (system_crosscorpus)
     rows = partial.rows
-    for name, (sets, model_types) in CROSS.items():
-        best_type = best_on_dev(rows, "multitype", name, model_types)
-        # the best per-set model is chosen among all that may stand for the set, or not yet at all
-        best_set = best_on_dev(rows, "per-set", name, sets) if all(d in per_set for d in sets) else None
-        partial.put(f"cross-choice:{name}", {
-            "multitype_type": best_type, "per_set_model": best_set,
-            "multitype_test_strict_f1": rows[f"cross:multitype:{best_type}:{name}:test"]["strict_f1"],
-            "per_set_test_strict_f1": rows[f"cross:per-set:{best_set}:{name}:test"]["strict_f1"] if best_set else None})
-
     # the served model, if an attempt: gated int8 and its BLURB rows as the standard model's
     served, _ = served_system(rows)
     served_model = attempt_model(args, served.removeprefix("multitype-")) if served != "multitype" else args.multitype

@@ -48,8 +48,7 @@ class _WordEncoding:
         self._ids: list[list[int]] | None = None
 
     def __getitem__(self, key: str) -> list[list[int]]:
-        """Built once: callers index it per row, and rebuilding it per row made a batch quadratic
-        (39k training sentences took hours instead of seconds)."""
+        """Built once: callers index it per row, and rebuilding it per row made a batch quadratic in its size."""
         if key != "input_ids":
             raise KeyError(key)
         if self._ids is None:
