@@ -78,6 +78,10 @@ ATTEMPTS = {
                           "(train/NER-multitype/selftrain2.yaml)", recipe="selftrain2"),
     "selftrain-hoc": Attempt("selftrain plus HoC's unlabeled training abstracts, every type labelled by the teacher "
                              "(train/NER-multitype/selftrain-hoc.yaml)", recipe="selftrain-hoc"),
+    "selftrain-hoc-seed2": Attempt("selftrain-hoc with seed 2: does the HoC text's gain hold on another seed?",
+                                   recipe="selftrain-hoc", seed=2),
+    "selftrain-text": Attempt("selftrain plus every unlabeled training text BLURB holds: HoC, PubMedQA and BioASQ "
+                              "(train/NER-multitype/selftrain-text.yaml)", recipe="selftrain-text"),
 }
 
 
