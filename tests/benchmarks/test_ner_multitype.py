@@ -82,25 +82,6 @@ def test_throughput_runs_a_real_annotate_job(tiny_model, tiny_two_type_model, tm
     assert (tmp_path / "out").exists()  # the job wrote its output
 
 
-def test_residues_are_told_from_other_chemicals():
-    bench = load_module()
-    for text in ("tyrosine", "Ser ( 183 )", "Thr700", "Y88", "serine 20", "Lys - 56", "L - threonine"):
-        assert bench.is_residue(text), text
-    for text in ("LPS", "NO", "Na +", "rapamycin", "PC", "beta - alanine", "ATP"):
-        assert not bench.is_residue(text), text
-
-
-def test_residue_recall_counts_each_gold_chemical_once(tiny_model):
-    from biomedserve.data.registry import CROSS_CORPUS, load_crosscorpus
-
-    bench = load_module()
-    sentences = load_crosscorpus("BioNLP13PC-chem", "dev")[:300]
-    row = bench.residue_recall(tiny_model, sentences, CROSS_CORPUS["BioNLP13PC-chem"], "CHEMICAL")
-    entities = sum(t.startswith("B") for s in sentences for t in s.tags)
-    assert row["gold_entities"] == entities > row["residue_entities"] > 0
-    assert 0 <= row["residue_recall"] <= 100 and 0 <= row["other_recall"] <= 100
-
-
 def test_an_attempt_is_chosen_on_dev_and_set_beside_the_main_model():
     bench = load_module()
     rows = {}
@@ -167,3 +148,24 @@ def test_the_served_model_is_chosen_on_dev_over_both_sets_and_reported_against_t
     met = {what: (value, needed) for what, value, needed in bench.targets(summary)}
     assert met["BioNLP13PC-chem test strict F1 ≥ best per-set model + 5"] == (43.0, 45.0)
     assert met["BioNLP13PC-ggp test strict F1 ≥ best per-set model + 5"] == (58.0, 52.0)
+
+
+def test_a_row_is_measured_again_when_its_model_changed(tmp_path):
+    bench = load_module()
+    model = tmp_path / "pipeline"
+    model.mkdir()
+    (model / "weights").write_bytes(b"first")
+    calls = []
+
+    def measure(value):
+        calls.append(value)
+        return {"strict_f1": value}
+
+    partial = bench.Partial(tmp_path / "rows.json")
+    assert partial.get("row", measure, (1.0,), [(model, None)])["strict_f1"] == 1.0
+    assert partial.get("row", measure, (2.0,), [(model, None)])["strict_f1"] == 1.0  # same model: kept
+    (model / "weights").write_bytes(b"retrained")
+    assert partial.get("row", measure, (3.0,), [(model, None)])["strict_f1"] == 3.0  # changed: measured again
+    assert calls == [1.0, 3.0]
+    # a resumed run reads the rows, with the fingerprint they were measured under, from disk
+    assert bench.Partial(tmp_path / "rows.json").get("row", measure, (4.0,), [(model, None)])["strict_f1"] == 3.0
