@@ -129,8 +129,8 @@ def fingerprint(model: Path, variant: str | None = None) -> str:
         return digest.hexdigest()
     files = read_meta(model).files
     if variant is None:
-        return hashlib.sha256("".join(f"{k}={v['sha256']}" for k, v in sorted(files.items())).encode()).hexdigest()
-    return files[variant_file(variant)]["sha256"]
+        return hashlib.sha256("".join(f"{k}={v.sha256}" for k, v in sorted(files.items())).encode()).hexdigest()
+    return files[variant_file(variant)].sha256
 
 
 def fingerprints(depends_on: Sequence[tuple[Path, str | None]]) -> str:

@@ -169,3 +169,11 @@ def test_a_row_is_measured_again_when_its_model_changed(tmp_path):
     assert calls == [1.0, 3.0]
     # a resumed run reads the rows, with the fingerprint they were measured under, from disk
     assert bench.Partial(tmp_path / "rows.json").get("row", measure, (4.0,), [(model, None)])["strict_f1"] == 3.0
+
+
+def test_a_model_directory_is_fingerprinted_by_its_cards_checksums(tiny_model):
+    from biomedserve.modeldir import read_meta
+
+    bench = load_module()
+    assert bench.fingerprint(tiny_model, "fp32") == read_meta(tiny_model).files["model.onnx"].sha256
+    assert bench.fingerprint(tiny_model) != bench.fingerprint(tiny_model, "fp32")  # every file, not one graph
