@@ -105,7 +105,8 @@ class Partial:
         inputs = fingerprints(depends_on) if depends_on else None
         row = self.rows.get(key)
         if row is None or (inputs is not None and row.get("inputs") != inputs):
-            print(f"measuring {key}" + (" (its model changed)" if row is not None else ""), flush=True)
+            print(f"measuring {key}" + (" (measured before with another model, or with none recorded)"
+                                         if row is not None else ""), flush=True)
             self.put(key, {**measure(*args), **({"inputs": inputs} if inputs else {})})
         return self.rows[key]
 
@@ -312,6 +313,11 @@ def model_record(meta) -> dict | None:
                                                if int8 else None)}
 
 
+def card_record(model: Path) -> dict | None:
+    """:func:`model_record` of the card in ``model``: kept as a row, so the report outlives ``models/``."""
+    return model_record(read_meta(model))
+
+
 def _pair(row: dict | None) -> str:
     return f"{row['strict_f1']:.2f} / {row['lenient_f1']:.2f}" if row else "–"
 
@@ -415,12 +421,13 @@ def markdown(report: dict) -> str:
             ratio = speed[k]["docs_per_s"] / speed["per_set"]["docs_per_s"]
             lines += ["", f"{', '.join(speed[k]['models'])} annotates **{ratio:.2f}×** the documents per second of "
                       "the five per-set models."]
-    m = report.get("multitype_model")
-    if m:
-        gate = m["int8_gate"] or {}
-        lines += ["", f"Multi-type model: {m['train_seconds']:.0f} s of training (bf16: {(m['bf16'] or {}).get('used')}); "
-                  f"int8 gate {'passed' if gate.get('passed') else 'not passed'}: dev {gate.get('dev')} vs fp32 "
-                  f"{gate.get('reference_dev')} ({gate.get('remedy')}); every attempt is in the JSON."]
+    for name, m in (("Multi-type model (standard recipe)", report.get("multitype_model")),
+                    (f"Served model ({served_key})", report.get("served_model") if served_key != "multitype" else None)):
+        if m:
+            gate = m["int8_gate"] or {}
+            lines += ["", f"{name}: {m['train_seconds']:.0f} s of training (bf16: {(m['bf16'] or {}).get('used')}); "
+                      f"int8 gate {'passed' if gate.get('passed') else 'not passed'}: dev {gate.get('dev')} vs fp32 "
+                      f"{gate.get('reference_dev')} ({gate.get('remedy')}); every attempt is in the JSON."]
     lines += ["", "Reproduce: `python benchmarks/ner_multitype.py` (resumable; `--report-only` rebuilds this page).", ""]
     return "\n".join(lines)
 
@@ -457,7 +464,9 @@ def main() -> None:
     meta = read_meta(args.multitype) if (args.multitype / "biomedserve.json").is_file() else None
     report = {"benchmark": "ner_multitype", "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "summary": summarize(partial.rows, meta.entity_types if meta else [], machine),
-              "multitype_model": model_record(meta), "rows": partial.rows, "machine": machine,
+              "multitype_model": partial.rows.get("card:multitype") or model_record(meta),
+              "served_model": partial.rows.get(f"card:{served_system(partial.rows)[0]}"), "rows": partial.rows,
+              "machine": machine,
               "command": "python benchmarks/ner_multitype.py"}
     atomic_write(args.results_dir / "ner_multitype.json", json.dumps(report, indent=2) + "\n")
     atomic_write(args.results_dir / "ner_multitype.md", markdown(report))
@@ -567,6 +576,7 @@ def measure(args, partial: Partial) -> None:
         measure_attempts(args, partial, tests, cross)
         return
     gate_int8(args.multitype, args.data_dir)
+    partial.get("card:multitype", card_record, (args.multitype,), [(args.multitype, None)])
 
     # the multi-type model: each BLURB test set on its own type; each cross-corpus set with every type
     # that may stand for it (chosen on dev below)
@@ -626,6 +636,7 @@ def measure(args, partial: Partial) -> None:
     served_model = attempt_model(args, served.removeprefix("multitype-")) if served != "multitype" else args.multitype
     if served != "multitype":
         gate_int8(served_model, args.data_dir)
+        partial.get(f"card:{served}", card_record, (served_model,), [(served_model, None)])
         if int8_gated(served_model):
             for dataset, (spec, sentences) in tests.items():
                 partial.get(f"blurb:{served}-int8:{dataset}", score_model, (served_model, "int8", sentences, spec),
