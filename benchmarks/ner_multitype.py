@@ -275,6 +275,9 @@ def summarize(rows: dict, types: list[str], machine: dict) -> dict:
         "blurb_ner_mean_per_set": blurb_mean(rows, "per-set"),
         "blurb_ner_mean_spacy_merged": blurb_mean(rows, "spacy-merged"),
         "crosscorpus": cross,
+        "crosscorpus_int8": {name: {"multitype": rows.get(f"cross-int8:{served}:{name}:test", {}).get("strict_f1"),
+                                    "best_per_set": rows.get(f"cross-int8:per-set:{name}:test", {}).get("strict_f1")}
+                             for name in CROSS},
         "docs_per_s_multitype": speed[served].get("docs_per_s"),
         "docs_per_s_per_set_models": speed["per_set"].get("docs_per_s"),
         "words_per_s_multitype": speed[served].get("words_per_s"),
@@ -354,6 +357,12 @@ def markdown(report: dict) -> str:
         ps = rows.get(f"cross:per-set:{c['per_set_model']}:{name}:test") if c["per_set_model"] else None
         chosen = c["per_set_model"] or "not chosen yet: a model it is chosen among is missing"
         lines.append(f"| {name} | {_pair(mt)} ({standard_type}) | {_pair(ps)} ({chosen}) | {_pair(spacy_row)} |")
+    int8_cross = s.get("crosscorpus_int8", {})
+    if any(v["multitype"] is not None for v in int8_cross.values()):
+        lines += ["", f"What `annotate` serves (int8 where gated; types and models as chosen on dev), test strict F1: "
+                  f"the served model ({s['multitype_served']['system']}) against the best per-set model.", "",
+                  "| set | served model, int8 | best per-set model, int8 |", "|---|---|---|"]
+        lines += [f"| {name} | {v['multitype']} | {v['best_per_set']} |" for name, v in int8_cross.items()]
     lines += ["", "Dev (where the choices were made):", ""]
     for key, row in sorted(rows.items()):
         if key.startswith("cross:") and key.endswith(":dev"):
@@ -663,6 +672,22 @@ def measure(args, partial: Partial) -> None:
         if model_type:
             partial.get(f"genes:{system}:{ggp}:test", gene_errors, (path, cross[(ggp, "test")], ggp_set, model_type),
                         [(path, "fp32")])
+
+    # what `annotate` serves (int8 where gated) on the cross-corpus test sets; the choices stay those made on dev
+    for name in CROSS:
+        target, sentences = CROSS_CORPUS[name], cross[(name, "test")]
+        served_choice = system_crosscorpus(partial.rows, served).get(name, {}).get("type")
+        if served_choice and int8_gated(served_model):
+            partial.get(f"cross-int8:{served}:{name}:test", score_model,
+                        (served_model, "int8", sentences, target, {target.entity_type: served_choice}),
+                        [(served_model, "int8")])
+        dataset = system_crosscorpus(partial.rows, "per-set").get(name, {}).get("type")
+        if dataset in per_set:
+            gate_int8(per_set[dataset], args.data_dir)
+            if int8_gated(per_set[dataset]):
+                partial.get(f"cross-int8:per-set:{name}:test", score_model,
+                            (per_set[dataset], "int8", sentences, target,
+                             {target.entity_type: get_dataset(dataset).entity_type}), [(per_set[dataset], "int8")])
 
     # throughput through the annotate path
     from annotate import corpus, words, write_jsonl
