@@ -40,12 +40,11 @@ def _layers(model: Path, sentences) -> list:
 
 
 def _spans(tags) -> set[tuple[int, int]]:
-    """The entities of one tag sequence (``B``/``I``/``O``, typed or not) as inclusive word spans, read
-    as the benchmark's strict scorer reads them (seqeval's IOB2 scheme: an ``I`` after ``O`` starts none)."""
-    from seqeval.scheme import IOB2, Entities
+    """The entities of one tag sequence as inclusive word spans, decoded as the runtime and the strict
+    scorer decode them (:func:`biomedserve.decoding.tags_to_spans`: an ``I`` after ``O`` starts none)."""
+    from biomedserve.decoding import tags_to_spans
 
-    typed = ["O" if tag == "O" else f"{tag[0]}-E" for tag in tags]
-    return {(e.start, e.end - 1) for e in Entities([typed], IOB2, suffix=False).entities[0]}
+    return {(span.start, span.end - 1) for span in tags_to_spans(tags)}
 
 
 def is_residue(text: str) -> bool:

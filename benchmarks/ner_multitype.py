@@ -46,6 +46,7 @@ from machine import describe  # noqa: E402
 from ner_models import NER_SETS, kept_model, kept_run, ner_run  # noqa: E402
 
 from biomedserve.atomic import atomic_write  # noqa: E402
+from biomedserve.checksums import file_sha256  # noqa: E402
 from biomedserve.data.registry import CROSS_CORPUS, get_dataset, load_crosscorpus  # noqa: E402
 from biomedserve.modeldir import read_meta, variant_file  # noqa: E402
 
@@ -124,10 +125,9 @@ def fingerprint(model: Path, variant: str | None = None) -> str:
     its files' bytes."""
     model = Path(model)
     if not (model / "biomedserve.json").is_file():
-        digest = hashlib.sha256()
-        for path in sorted(p for p in model.rglob("*") if p.is_file()):
-            digest.update(path.relative_to(model).as_posix().encode() + path.read_bytes())
-        return digest.hexdigest()
+        files = sorted(p for p in model.rglob("*") if p.is_file())
+        listing = "".join(f"{p.relative_to(model).as_posix()}={file_sha256(p)}" for p in files)
+        return hashlib.sha256(listing.encode()).hexdigest()
     files = read_meta(model).files
     if variant is None:
         return hashlib.sha256("".join(f"{k}={v.sha256}" for k, v in sorted(files.items())).encode()).hexdigest()
@@ -660,34 +660,29 @@ def measure(args, partial: Partial) -> None:
                     (per_set["BC5-chem"], cross[(chem, "test")], chem_set, get_dataset("BC5-chem").entity_type),
                     [(per_set["BC5-chem"], "fp32")])
 
-    # how much of the gene gap is the guidelines' boundaries and complexes: the served model and the per-set
-    # model chosen on dev, on the same test sentences
-    ggp, ggp_set = "BioNLP13PC-ggp", CROSS_CORPUS["BioNLP13PC-ggp"]
-    served_type = system_crosscorpus(partial.rows, served).get(ggp, {}).get("type")
-    per_set_choice = system_crosscorpus(partial.rows, "per-set").get(ggp, {}).get("type")
-    candidates = {served: (served_model, served_type)}
-    if per_set_choice in per_set:
-        candidates["per-set"] = (per_set[per_set_choice], get_dataset(per_set_choice).entity_type)
-    for system, (path, model_type) in candidates.items():
-        if model_type:
-            partial.get(f"genes:{system}:{ggp}:test", gene_errors, (path, cross[(ggp, "test")], ggp_set, model_type),
-                        [(path, "fp32")])
+    # per cross-corpus set, the served model (with its type) and the per-set model (with its set's type) as
+    # chosen on dev: the models the two analyses below compare
+    chosen: dict[str, dict[str, tuple[Path, str]]] = {name: {} for name in CROSS}
+    for name, choice in system_crosscorpus(partial.rows, served).items():
+        chosen[name][served] = (served_model, choice["type"])
+    for name, choice in system_crosscorpus(partial.rows, "per-set").items():
+        if choice["type"] in per_set:
+            chosen[name]["per-set"] = (per_set[choice["type"]], get_dataset(choice["type"]).entity_type)
+
+    # how much of the gene gap is the guidelines' boundaries and complexes, on the same test sentences
+    ggp = "BioNLP13PC-ggp"
+    for system, (path, model_type) in chosen[ggp].items():
+        partial.get(f"genes:{system}:{ggp}:test", gene_errors, (path, cross[(ggp, "test")], CROSS_CORPUS[ggp], model_type),
+                    [(path, "fp32")])
 
     # what `annotate` serves (int8 where gated) on the cross-corpus test sets; the choices stay those made on dev
-    for name in CROSS:
+    for name, models in chosen.items():
         target, sentences = CROSS_CORPUS[name], cross[(name, "test")]
-        served_choice = system_crosscorpus(partial.rows, served).get(name, {}).get("type")
-        if served_choice and int8_gated(served_model):
-            partial.get(f"cross-int8:{served}:{name}:test", score_model,
-                        (served_model, "int8", sentences, target, {target.entity_type: served_choice}),
-                        [(served_model, "int8")])
-        dataset = system_crosscorpus(partial.rows, "per-set").get(name, {}).get("type")
-        if dataset in per_set:
-            gate_int8(per_set[dataset], args.data_dir)
-            if int8_gated(per_set[dataset]):
-                partial.get(f"cross-int8:per-set:{name}:test", score_model,
-                            (per_set[dataset], "int8", sentences, target,
-                             {target.entity_type: get_dataset(dataset).entity_type}), [(per_set[dataset], "int8")])
+        for system, (path, model_type) in models.items():
+            gate_int8(path, args.data_dir)
+            if int8_gated(path):
+                partial.get(f"cross-int8:{system}:{name}:test", score_model,
+                            (path, "int8", sentences, target, {target.entity_type: model_type}), [(path, "int8")])
 
     # throughput through the annotate path
     from annotate import corpus, words, write_jsonl
