@@ -19,4 +19,4 @@ if [ "$flavour" = cpu ] && .venv/bin/python -m pip list 2>/dev/null | grep -qiE 
   echo "setup.sh: CUDA packages were pulled in; an unpinned torch crept into the dependency tree" >&2
   exit 1
 fi
-.venv/bin/python -c "import torch, biomedserve.encoders as e; e.default_encoder_path(); print('biomedserve ready: torch', torch.__version__)"
+.venv/bin/python -c "import torch, biomedserve.modeling.encoders as e; e.default_encoder_path(); print('biomedserve ready: torch', torch.__version__)"

@@ -123,7 +123,7 @@ def write_jsonl(docs: list[dict], path: Path) -> Path:
 
 # ---------------------------------------------------------------- measurements
 def measure_readers(xml_dir: Path, jsonl: Path) -> dict:
-    from biomedserve.annotate.readers import read_items, resolve_inputs
+    from biomedserve.data.document_readers import read_items, resolve_inputs
 
     result = {}
     for name, target in (("pubmed_xml_gz", xml_dir), ("jsonl", jsonl)):
@@ -175,7 +175,7 @@ def measure_engine(engine_name: str, variant: str, xml_dir: Path, out: Path, n_w
                    chunk_size: int) -> dict:
     from biomedserve.annotate.annotator import ModelSpec, order_models
     from biomedserve.annotate.job import JobConfig
-    from biomedserve.annotate.readers import resolve_inputs
+    from biomedserve.data.document_readers import resolve_inputs
 
     specs, infos = order_models([ModelSpec(str(MODEL), variant)])
     config = JobConfig(resolve_inputs([str(xml_dir)]), specs, infos, "jsonl", group_size, chunk_size)

@@ -36,10 +36,10 @@ from blurb_report import VARIANT_STAGES, markdown, plot  # noqa: E402
 from machine import describe  # noqa: E402
 
 from biomedserve.atomic import atomic_write  # noqa: E402
-from biomedserve.blurb import blurb_score  # noqa: E402
 from biomedserve.data.registry import DATASETS  # noqa: E402
-from biomedserve.recipes import RecipeError, find_recipe, load_recipe  # noqa: E402
-from biomedserve.sweep import RunSpec, expand, run_one, run_path, seed_stats, select_on_dev  # noqa: E402
+from biomedserve.training.blurb import blurb_score  # noqa: E402
+from biomedserve.training.recipes import RecipeError, find_recipe, load_recipe  # noqa: E402
+from biomedserve.training.sweep import RunSpec, expand, run_one, run_path, seed_stats, select_on_dev  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -201,7 +201,7 @@ def pair_lengths(dataset: str, data_dir=None, encoder: str = "default") -> tuple
     """Token count of every training pair of a pair set, uncut, with this encoder's tokenizer."""
     from transformers import AutoTokenizer
 
-    from biomedserve.encoders import resolve_base_model
+    from biomedserve.modeling.encoders import resolve_base_model
 
     tokenizer = AutoTokenizer.from_pretrained(resolve_base_model(encoder))
     records = DATASETS[dataset].load("train", data_dir)
@@ -237,7 +237,7 @@ def zero_shot_similarity(encoder: str, dataset: str = "BIOSSES", data_dir=None) 
     from scipy.stats import pearsonr
     from transformers import AutoModel, AutoTokenizer
 
-    from biomedserve.encoders import mean_pool, resolve_base_model
+    from biomedserve.modeling.encoders import mean_pool, resolve_base_model
 
     path = resolve_base_model(encoder)
     tokenizer, model = AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import describe  # noqa: E402
 
-from biomedserve.modeldir import read_meta  # noqa: E402
+from biomedserve.modeldir.card import read_meta  # noqa: E402
 from biomedserve.runtime import Predictor  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"

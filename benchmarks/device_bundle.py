@@ -71,7 +71,7 @@ def fetch_wheels(target: Path) -> None:
 
 def encoder_tar(target: Path) -> Path:
     """The embedded encoder's package folder as an uncompressed tar (fp32 weights barely compress)."""
-    from biomedserve.encoders import default_encoder_path
+    from biomedserve.modeling.encoders import default_encoder_path
 
     package = default_encoder_path().parent
     with tarfile.open(target, "w") as tar:

@@ -40,7 +40,7 @@ PY
   tar xf "$STASH/encoder.tar" -C "$site"
   [ -d data/blurb ] || tar xJf .device/part2/blurb.tar.xz -C data
   export PYTHONPATH="$site:$PWD" PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
-  python3 -c "import torch, transformers, biomedserve.encoders as e; print('torch', torch.__version__, 'transformers', transformers.__version__, 'gpu', torch.cuda.get_device_name(0) if torch.cuda.is_available() else None, 'encoder', e.default_encoder_path())"
+  python3 -c "import torch, transformers, biomedserve.modeling.encoders as e; print('torch', torch.__version__, 'transformers', transformers.__version__, 'gpu', torch.cuda.get_device_name(0) if torch.cuda.is_available() else None, 'encoder', e.default_encoder_path())"
   nvidia-smi --query-gpu=name,memory.total --format=csv 2>/dev/null || true
   results=benchmarks/results
   runs="$results/blurb_runs"

@@ -41,8 +41,8 @@ def _layers(model: Path, sentences) -> list:
 
 def _spans(tags) -> set[tuple[int, int]]:
     """The entities of one tag sequence as inclusive word spans, decoded as the runtime and the strict
-    scorer decode them (:func:`biomedserve.decoding.tags_to_spans`: an ``I`` after ``O`` starts none)."""
-    from biomedserve.decoding import tags_to_spans
+    scorer decode them (:func:`biomedserve.text.decoding.tags_to_spans`: an ``I`` after ``O`` starts none)."""
+    from biomedserve.text.decoding import tags_to_spans
 
     return {(span.start, span.end - 1) for span in tags_to_spans(tags)}
 

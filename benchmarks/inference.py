@@ -158,8 +158,8 @@ def measure_gpu(shape12: Path, log) -> list[dict]:
     """BERT-base shape on CUDA: fp32 and fp16 (and TensorRT fp16 when it is installed), 128 tokens."""
     import onnxruntime as ort
 
-    from biomedserve.modeldir import VariantRecord, read_meta, write_meta
-    from biomedserve.variants import optimize_graph
+    from biomedserve.export.variants import optimize_graph
+    from biomedserve.modeldir.card import VariantRecord, read_meta, write_meta
 
     fp16 = shape12 / "model.fp16.onnx"
     if not fp16.is_file():
@@ -207,8 +207,8 @@ def write_gpu_report(rows: list[dict], machine: dict, words_per_abstract: float)
 # ---------------------------------------------------------------- building what the run needs
 def ensure_models(log) -> None:
     """Train the pruned model and build the variants if they are missing (each gated on dev)."""
-    from biomedserve.modeldir import read_meta
-    from biomedserve.variants import VariantPlan, build_variant
+    from biomedserve.export.variants import VariantPlan, build_variant
+    from biomedserve.modeldir.card import read_meta
 
     if not (MODEL / "biomedserve.json").is_file():
         raise SystemExit(f"{MODEL} is missing: run `biomedserve quickstart` (or benchmarks/ner_default.py) first")
@@ -229,9 +229,9 @@ def ensure_shape(layers: int, log) -> Path:
     """A random BERT-base-shaped NER model directory with ONNX fp32 and int8 graphs."""
     from transformers import AutoTokenizer, BertConfig, BertForTokenClassification
 
-    from biomedserve.export import export_onnx
-    from biomedserve.modeldir import ModelMeta, write_meta
-    from biomedserve.variants import QuantRemedy, cpu_isa, quantize_int8
+    from biomedserve.export.onnx import export_onnx
+    from biomedserve.export.variants import QuantRemedy, cpu_isa, quantize_int8
+    from biomedserve.modeldir.card import ModelMeta, write_meta
 
     path = SHAPES / f"bert-base-{layers}l"
     if (path / "model.int8.onnx").is_file():
@@ -363,7 +363,7 @@ def main() -> None:
 def mean_abstract_words() -> float:
     """Mean words per real PubMed abstract (the HoC test abstracts), for the 36M-abstract projection."""
     from biomedserve.data.registry import get_dataset
-    from biomedserve.words import split_words
+    from biomedserve.text.words import split_words
 
     docs = get_dataset("HoC").load("test")
     return round(statistics.fmean(sum(len(split_words(s)) for s in d.sentences) for d in docs), 1)

@@ -9,7 +9,7 @@ from pathlib import Path
 import psutil
 
 from biomedserve.hardware import speed_flags
-from biomedserve.provenance import git_commit, package_versions
+from biomedserve.training.provenance import git_commit, package_versions
 
 
 def cpu_model() -> str:

@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import describe  # noqa: E402
 
-from biomedserve.evaluation import evaluate_model  # noqa: E402
-from biomedserve.modeldir import read_meta  # noqa: E402
+from biomedserve.export.evaluation import evaluate_model  # noqa: E402
+from biomedserve.modeldir.card import read_meta  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TRAIN_COMMAND = "biomedserve train --dataset BC5-chem --recipe standard --out {model} --overwrite"

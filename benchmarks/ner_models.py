@@ -19,9 +19,9 @@ from pathlib import Path
 
 from blurb import claim
 
-from biomedserve.metric_keys import metric_key
-from biomedserve.recipes import find_recipe, load_recipe
-from biomedserve.sweep import RunSpec, run_one, run_path
+from biomedserve.modeldir.metric_keys import metric_key
+from biomedserve.training.recipes import find_recipe, load_recipe
+from biomedserve.training.sweep import RunSpec, run_one, run_path
 
 NER_SETS = ("BC5-chem", "BC5-disease", "NCBI-disease", "BC2GM", "JNLPBA")
 
@@ -61,7 +61,7 @@ def kept_run(run: RunSpec, runs_dir: Path, keep: Path, data_dir, poll: float = 3
     """:func:`shared_run`, and the model at ``keep`` too: a finished run whose model is missing here is
     trained again into ``keep`` (one process at a time) and its new dev and test scores are returned
     beside the recorded ones as ``retrained`` (the recorded result file is left as it is)."""
-    from biomedserve.training import TrainOptions, train
+    from biomedserve.training.finetune import TrainOptions, train
 
     result = shared_run(run, runs_dir, keep, data_dir, poll)
     while not has_model(keep):

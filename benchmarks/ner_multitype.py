@@ -48,7 +48,7 @@ from ner_models import NER_SETS, kept_model, kept_run, ner_run  # noqa: E402
 from biomedserve.atomic import atomic_write  # noqa: E402
 from biomedserve.checksums import file_sha256  # noqa: E402
 from biomedserve.data.registry import CROSS_CORPUS, get_dataset, load_crosscorpus  # noqa: E402
-from biomedserve.modeldir import read_meta, variant_file  # noqa: E402
+from biomedserve.modeldir.card import read_meta, variant_file  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -200,7 +200,7 @@ def annotate_speed(models: list[Path], jsonl: Path, out: Path, n_words: int) -> 
     from biomedserve.annotate.annotator import ModelSpec, order_models
     from biomedserve.annotate.job import JobConfig
     from biomedserve.annotate.local import LocalEngine
-    from biomedserve.annotate.readers import resolve_inputs
+    from biomedserve.data.document_readers import resolve_inputs
     from biomedserve.hardware import usable_cores
 
     specs, infos = order_models([ModelSpec(str(m), "auto") for m in models])
@@ -486,8 +486,8 @@ def text_leakage(sources: list[str], data_dir, crosscorpus_dir) -> dict:
     """How many sentences of an attempt's unlabeled text (``pseudo_label_texts``) are also in an
     evaluation set (the cross-corpus sets and the BLURB NER dev and test splits): must be none."""
     from biomedserve.data.registry import resolve_crosscorpus_dir
-    from biomedserve.pretrain_data import leaked, load_exclusions
-    from biomedserve.pseudo_labels import unlabeled_sentences
+    from biomedserve.training.pretrain_data import leaked, load_exclusions
+    from biomedserve.training.pseudo_labels import unlabeled_sentences
 
     crosscorpus = resolve_crosscorpus_dir(crosscorpus_dir)
     files = [str(CROSS_CORPUS[name].path(split, crosscorpus)) for name in CROSS for split in ("dev", "test")]
@@ -507,7 +507,7 @@ def measure_attempt(label: str, attempt: Attempt, args, partial: Partial, tests:
     """One attempt: trained unless its model exists (a teacher must be the main model; unlabeled text
     must share no sentence with an evaluation set); BLURB test rows and the cross-corpus rows for every
     type that may stand for a set, so its choice is made on dev as the main model's is."""
-    from biomedserve.recipes import find_recipe, load_recipe
+    from biomedserve.training.recipes import find_recipe, load_recipe
 
     model = attempt_model(args, label)
     recipe = load_recipe(find_recipe(attempt.recipe, "NER-multitype"))
@@ -607,7 +607,7 @@ def measure(args, partial: Partial) -> None:
     if not args.skip_spacy:
         spacy_model = args.spacy_dir / "model-best"
         if not (spacy_model / "meta.json").is_file():
-            from biomedserve.spacy_baseline import train_baseline
+            from biomedserve.training.spacy_baseline import train_baseline
 
             overrides = {"training.max_steps": args.spacy_max_steps} if args.spacy_max_steps else None
             started = time.time()

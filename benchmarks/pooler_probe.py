@@ -40,7 +40,7 @@ from transformers import AutoModel, AutoTokenizer
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from biomedserve.data.registry import DATASETS  # noqa: E402
-from biomedserve.encoders import mean_pool, resolve_base_model  # noqa: E402
+from biomedserve.modeling.encoders import mean_pool, resolve_base_model  # noqa: E402
 from biomedserve.tasks.classification import documents_to_sentences, multi_hot  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"

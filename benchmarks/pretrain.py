@@ -11,11 +11,11 @@ are keyed by the encoder's path.
    pairs, PubMedQA and BioASQ questions and contexts; never dev or test text; the relation sets'
    entity-masked sentences are left out), written to an ignored work folder. A training text that
    holds a sentence of any dev or test split (sets share PubMed abstracts) is dropped and counted.
-2. ``biomedserve.pretraining.pretrain`` runs with ``--exclude`` = every dev and test split (the NER
+2. ``biomedserve.training.pretraining.pretrain`` runs with ``--exclude`` = every dev and test split (the NER
    files as they are, the other sets' texts written out), so ``leakage_checked`` is true only when
    that check ran. It resumes after a kill.
 3. The five NER sets are fine-tuned with the standard recipe, seed 1, on the base and the adapted
-   encoder through ``biomedserve.sweep.run_one``: the base runs go to ``blurb_runs/minilm`` with the
+   encoder through ``biomedserve.training.sweep.run_one``: the base runs go to ``blurb_runs/minilm`` with the
    BLURB study's keys and kept-model paths (shared, never trained twice; a run another process has
    claimed is waited for), the adapted ones to ``blurb_runs/minilm_adapted`` (keyed by the encoder's
    absolute path) with their models at ``models/<set>-<size_suffix>``.
@@ -45,7 +45,7 @@ from ner_models import NER_SETS, kept_model, kept_run, ner_run, shared_run  # no
 from biomedserve.atomic import atomic_write  # noqa: E402
 from biomedserve.data.records import running_texts  # noqa: E402
 from biomedserve.data.registry import DATASETS, get_dataset, load_crosscorpus  # noqa: E402
-from biomedserve.sweep import run_path  # noqa: E402
+from biomedserve.training.sweep import run_path  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 CROSSCORPUS = {"BC5-chem": "BioNLP13PC-chem", "BC2GM": "BioNLP13PC-ggp"}  # BLURB set -> the set its models face
@@ -90,8 +90,8 @@ def build_corpus(work: Path, data_dir, excluded: list[str]) -> tuple[list[str], 
     """TRAIN splits as JSONL in ``work/corpus``; a text holding a dev/test sentence is dropped, and a
     text an earlier set already gave is written once (BC5-chem and BC5-disease are the same
     sentences: pretraining on both copies would only spend steps on repeats)."""
-    from biomedserve.pretrain_data import leaked, load_exclusions
-    from biomedserve.words import split_sentences
+    from biomedserve.text.words import split_sentences
+    from biomedserve.training.pretrain_data import leaked, load_exclusions
 
     keys = load_exclusions(excluded).keys
     folder = work / "corpus"
@@ -299,7 +299,7 @@ class Runs:
 
 def pretrain_size(name: str, encoder: Path, args, work: Path) -> None:
     """Pretrain size ``name`` into ``encoder`` (resumes after a kill), on the corpus rebuilt from the train splits."""
-    from biomedserve.pretraining import PretrainConfig, pretrain
+    from biomedserve.training.pretraining import PretrainConfig, pretrain
 
     excluded = exclusion_files(work, args.data_dir)
     corpus, counts = build_corpus(work, args.data_dir, excluded)

@@ -4,7 +4,7 @@
     python benchmarks/segmentation.py --model models/x --limit 800      # any NER model directory
 
 Why: BLURB scores NER on the corpus's own tokens, but users hand the runtime raw text, which
-``biomedserve.words.split_words`` cuts into runs of letters/digits and single other characters.
+``biomedserve.text.words.split_words`` cuts into runs of letters/digits and single other characters.
 Where a corpus keeps ``IL-2`` whole (JNLPBA), a model trained on whole tokens meets pieces it never
 learned at serving time. Training now cuts corpus tokens the same way (``resplit``); this benchmark
 checks that the two paths agree, and counts per NER test set the tokens that raw text would cut.
@@ -29,10 +29,10 @@ from vs_scispacy import PAPER, RESULTS, doc_tags, texts_and_gold  # noqa: E402
 
 from biomedserve.atomic import atomic_write  # noqa: E402
 from biomedserve.data.registry import get_dataset  # noqa: E402
-from biomedserve.modeldir import read_meta  # noqa: E402
+from biomedserve.modeldir.card import read_meta  # noqa: E402
 from biomedserve.runtime import Predictor  # noqa: E402
 from biomedserve.tasks.ner import entity_scores  # noqa: E402
-from biomedserve.words import split_words  # noqa: E402
+from biomedserve.text.words import split_words  # noqa: E402
 
 
 def cut_share(dataset: str) -> dict:

@@ -23,8 +23,8 @@ from transformers import AutoModelForTokenClassification
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from biomedserve.encoders import default_encoder_path  # noqa: E402
 from biomedserve.hardware import decide_bf16, speed_flags  # noqa: E402
+from biomedserve.modeling.encoders import default_encoder_path  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -98,8 +98,8 @@ def evaluate(nlp, dataset: str, limit: int | None, mapping=None) -> dict:
 def trained_as(path: Path, dataset: str, recipe: str) -> str | None:
     """Why the model at ``path`` is not the recipe's (None when it is): another job — the BLURB sweep
     keeps its budgeted models under the same names — must not slip a different model into the table."""
-    from biomedserve.modeldir import read_meta
-    from biomedserve.recipes import find_recipe, load_recipe
+    from biomedserve.modeldir.card import read_meta
+    from biomedserve.training.recipes import find_recipe, load_recipe
 
     if not (path / "biomedserve.json").is_file():
         return "missing"
@@ -120,8 +120,8 @@ def ensure(path: Path, command: list[str], log, why: str | None = None) -> None:
 def describe_model(path: Path, variant: str = "fp32") -> str:
     """What a reader needs to weigh a biomedserve row: recipe epochs, layers pruned, dev F1 on its card,
     and for a variant its int8 remedy and whether it passed the dev gate (else fp32 stays the default)."""
-    from biomedserve.metric_keys import metric_key
-    from biomedserve.modeldir import read_meta
+    from biomedserve.modeldir.card import read_meta
+    from biomedserve.modeldir.metric_keys import metric_key
 
     meta = read_meta(path)
     recipe = meta.recipe
@@ -211,8 +211,8 @@ def prepare(dataset: str, log) -> list[tuple[str, str, "callable", dict | None]]
 
     All training happens before any measuring, so the words/s columns are taken back to back on a
     machine no training job shares."""
-    from biomedserve.modeldir import read_meta
-    from biomedserve.variants import VariantPlan, build_variant
+    from biomedserve.export.variants import VariantPlan, build_variant
+    from biomedserve.modeldir.card import read_meta
 
     def minilm(recipe: str, path: Path) -> Path:
         """The recipe's model at ``path``, (re)trained unless it is that recipe's, with its int8 variant."""
@@ -236,7 +236,7 @@ def prepare(dataset: str, log) -> list[tuple[str, str, "callable", dict | None]]
         systems.append((name, f"{path} ({variant}; {describe_model(path, variant)})", load, None))
     baseline = Path(f"models/spacy-baseline-{dataset.lower()}")
     if not (baseline / "model-best").is_dir():
-        from biomedserve.spacy_baseline import train_baseline
+        from biomedserve.training.spacy_baseline import train_baseline
 
         log(f"training the spaCy-recipe baseline on {dataset}…")
         train_baseline(dataset, baseline)

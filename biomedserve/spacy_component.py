@@ -35,9 +35,9 @@ from spacy.tokens import Doc, Span
 from spacy.util import minibatch
 
 from biomedserve.errors import ModelDirError
-from biomedserve.modeldir import ModelMeta, read_meta, variant_file
+from biomedserve.modeldir.files import carried_files, saved_variants
+from biomedserve.modeldir.task_types import OutputKind
 from biomedserve.runtime import Entities, Entity, Predictor
-from biomedserve.tasktypes import OutputKind
 
 SPANS_KEY = "biomedserve"  # the default ``spans_key``
 MODEL_FOLDER = "model"
@@ -53,32 +53,6 @@ def _score_key(span: Span) -> tuple[str, int, int, str]:
 if not Span.has_extension("biomedserve_score"):
     Span.set_extension("biomedserve_score", getter=lambda span: span.doc.user_data.get(_score_key(span)),
                        setter=lambda span, score: span.doc.user_data.__setitem__(_score_key(span), score))
-
-
-def graph_files(meta: ModelMeta) -> set[str]:
-    """The ONNX graphs the card lists: ``model.onnx`` (fp32) and one file per variant."""
-    return {variant_file(name) for name in ("fp32", *meta.variants)}
-
-
-def carried_files(model_dir: Path) -> list[str]:
-    """The files of ``model_dir`` a saved pipeline carries: everything but an ONNX graph the card
-    does not list (a variant still being built, a stray export). The PyTorch weights travel too: the
-    card lists them, and a model directory is checked against every file its card lists when opened.
-
-    The card is read now, not when the model was loaded, so a variant built since is carried too.
-    """
-    graphs = graph_files(read_meta(model_dir))
-    return sorted(item.name for item in model_dir.iterdir()
-                  if item.is_file() and (item.name in graphs or not item.name.endswith(".onnx")))
-
-
-def saved_variants(model_dir: Path) -> list[str]:
-    """The variants of the card whose graph file is present in ``model_dir`` (``fp32`` first)."""
-    try:
-        meta = read_meta(model_dir)
-    except ModelDirError:
-        return []
-    return [name for name in ("fp32", *meta.variants) if (model_dir / variant_file(name)).is_file()]
 
 
 def load_entity_model(path: Path, variant: str) -> Predictor:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.pubmed_samples import corpus  # noqa: F401  (the PubMed/JSONL/text corpus fixture of the reader and job tests)
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -23,7 +25,7 @@ def tiny_base(tmp_path_factory) -> Path:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    from biomedserve.encoders import default_encoder_path
+    from biomedserve.modeling.encoders import default_encoder_path
 
     path = tmp_path_factory.mktemp("tiny-bert")
     tokenizer = AutoTokenizer.from_pretrained(str(default_encoder_path()))
@@ -38,8 +40,8 @@ def tiny_base(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model(tiny_base, tmp_path_factory) -> Path:
     """A model directory trained for a few steps on BC5-chem, exported and scored: the whole path."""
-    from biomedserve.recipes import Recipe
-    from biomedserve.training import TrainOptions, train
+    from biomedserve.training.finetune import TrainOptions, train
+    from biomedserve.training.recipes import Recipe
 
     out = tmp_path_factory.mktemp("models") / "tiny-bc5chem"
     recipe = Recipe(dataset="BC5-chem", base_model=str(tiny_base), learning_rate=5e-3, max_steps=120,
@@ -68,8 +70,8 @@ def pico_data_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_task_model(tiny_base, pico_data_dir, tmp_path_factory):
     """``tiny_task_model(dataset)`` → (model dir, data dir): a 3-step model of that dataset's task type."""
-    from biomedserve.recipes import Recipe
-    from biomedserve.training import TrainOptions, train
+    from biomedserve.training.finetune import TrainOptions, train
+    from biomedserve.training.recipes import Recipe
 
     models: dict[str, tuple[Path, Path | None]] = {}
 
@@ -92,8 +94,8 @@ def tiny_task_model(tiny_base, pico_data_dir, tmp_path_factory):
 def tiny_two_type_model(tiny_base, tmp_path_factory) -> Path:
     """A model directory of two entity types (BC5CDR: CHEMICAL + DISEASE), trained as :func:`tiny_model`
     is, long enough to find entities of both types."""
-    from biomedserve.recipes import Recipe
-    from biomedserve.training import TrainOptions, train
+    from biomedserve.training.finetune import TrainOptions, train
+    from biomedserve.training.recipes import Recipe
 
     out = tmp_path_factory.mktemp("models") / "tiny-bc5cdr"
     recipe = Recipe(dataset="BC5CDR", base_model=str(tiny_base), learning_rate=5e-3, max_steps=120,

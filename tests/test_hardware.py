@@ -6,11 +6,11 @@ import shutil
 import pytest
 
 import biomedserve.hardware as hardware
-import biomedserve.runtime.predictor as predictor_module
-from biomedserve.modeldir import read_meta
-from biomedserve.recipes import Recipe, find_recipe, load_recipe
+import biomedserve.modeldir.variant_choice as variant_choice
+from biomedserve.export.variants import VariantPlan, build_variant
+from biomedserve.modeldir.card import read_meta
 from biomedserve.runtime import Predictor
-from biomedserve.variants import VariantPlan, build_variant
+from biomedserve.training.recipes import Recipe, find_recipe, load_recipe
 
 AVX2_ONLY = frozenset({"fpu", "sse4_2", "avx", "avx2", "fma"})
 BF16_CPU = AVX2_ONLY | {"avx512f", "avx512_vnni", "avx512_bf16"}
@@ -55,7 +55,7 @@ def test_no_standard_recipe_forces_bf16():
 
 
 def test_training_on_a_host_without_bf16_runs_fp32_and_the_card_says_why(tiny_base, tmp_path, avx2_host):
-    from biomedserve.training import TrainOptions, train
+    from biomedserve.training.finetune import TrainOptions, train
 
     recipe = Recipe(dataset="BC5-chem", base_model=str(tiny_base), max_steps=2, batch_size=8, max_length=32)
     meta = train(recipe, tmp_path / "m", TrainOptions(limit_train=16, limit_eval=8, progress=False,
@@ -66,7 +66,7 @@ def test_training_on_a_host_without_bf16_runs_fp32_and_the_card_says_why(tiny_ba
 
 
 def test_forcing_bf16_on_a_host_without_it_warns(tiny_base, tmp_path, avx2_host):
-    from biomedserve.training import TrainOptions, train
+    from biomedserve.training.finetune import TrainOptions, train
 
     recipe = Recipe(dataset="BC5-chem", base_model=str(tiny_base), max_steps=1, batch_size=8, max_length=32,
                     bf16=True)
@@ -88,7 +88,7 @@ def test_int8_gated_on_another_cpu_class_is_not_trusted(int8_model, monkeypatch,
     gated_on = read_meta(int8_model).variants["int8"]["isa"]
     assert Predictor.from_dir(int8_model).variant == "model.int8.onnx"  # on the class it was gated on
     other = "avx2" if gated_on != "avx2" else "avx512_vnni"
-    monkeypatch.setattr(predictor_module, "cpu_isa", lambda: other)
+    monkeypatch.setattr(variant_choice, "cpu_isa", lambda: other)
     with caplog.at_level(logging.INFO, logger="biomedserve"):
         predictor = Predictor.from_dir(int8_model)
     assert predictor.variant == "model.onnx"
@@ -102,7 +102,7 @@ def test_int8_gated_on_another_cpu_class_is_not_trusted(int8_model, monkeypatch,
 
 def test_regating_on_this_cpu_class_makes_int8_the_default_again(int8_model, monkeypatch):
     other = "avx2" if read_meta(int8_model).variants["int8"]["isa"] != "avx2" else "avx512"
-    monkeypatch.setattr(predictor_module, "cpu_isa", lambda: other)
+    monkeypatch.setattr(variant_choice, "cpu_isa", lambda: other)
     assert Predictor.from_dir(int8_model).variant == "model.onnx"
     build_variant(int8_model, VariantPlan(quantize="int8", isa=other), force=True, limit=20, progress=False,
                   log=lambda *_: None)

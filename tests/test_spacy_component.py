@@ -11,8 +11,8 @@ import pytest
 import spacy
 
 from biomedserve.errors import ModelDirError
+from biomedserve.export.variants import VariantPlan, build_variant
 from biomedserve.runtime import Entity, Predictor
-from biomedserve.variants import VariantPlan, build_variant
 
 TEXTS = [
     "Naloxone reversed the hypotensive effect of clonidine.",

@@ -13,8 +13,8 @@ from tests import toy_task
 
 @pytest.fixture(scope="module")
 def toy_model(tiny_base, tmp_path_factory):
-    from biomedserve.recipes import Recipe
-    from biomedserve.training import TrainOptions, train
+    from biomedserve.training.finetune import TrainOptions, train
+    from biomedserve.training.recipes import Recipe
 
     toy_task.register()
     try:
@@ -51,9 +51,9 @@ def test_the_cli_reads_pairs_for_it(toy_model):
 def test_the_service_serves_it_where_text_pairs_get_a_label(toy_model):
     from fastapi.testclient import TestClient
 
+    from biomedserve.modeldir.task_types import OutputKind, task_types_of
     from biomedserve.serving.app import create_app
     from biomedserve.serving.store import ModelStore
-    from biomedserve.tasktypes import OutputKind, task_types_of
 
     app = create_app()
     app.state.store = ModelStore.load(str(toy_model))

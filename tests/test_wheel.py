@@ -24,8 +24,8 @@ import httpx
 import pytest
 
 from biomedserve.data.location import resolve_data_dir
-from biomedserve.recipes import RECIPE_DIRS, find_recipe
 from biomedserve.serving.launch import free_port
+from biomedserve.training.recipes import RECIPE_DIRS, find_recipe
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCES = ("pyproject.toml", "README.md", "biomedserve", "train", "service")
@@ -179,7 +179,7 @@ def test_editable_install_maps_the_checkout_folders(tmp_path):
     src = copy_sources(tmp_path / "src")
     python = borrowing_venv(tmp_path / "venv")
     pip(python, "install", "--ignore-installed", "-e", str(src), env=env)
-    probe = ("import importlib.util, json; from biomedserve.recipes import find_recipe; "
+    probe = ("import importlib.util, json; from biomedserve.training.recipes import find_recipe; "
              "from biomedserve.serving.launch import service_target; "
              "print(json.dumps([importlib.util.find_spec('biomedserve._recipes').origin, "
              "importlib.util.find_spec('biomedserve._service').origin, "

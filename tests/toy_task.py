@@ -10,10 +10,10 @@ from pathlib import Path
 
 from biomedserve.data.records import PairInstance
 from biomedserve.data.registry import DATASETS, DatasetSpec
+from biomedserve.modeldir.task_types import TASK_TYPES, InputKind, OutputKind, TaskType
 from biomedserve.runtime.sequence import PairClassifierPredictor
 from biomedserve.tasks import TASKS, qa, register_task
 from biomedserve.tasks.base import TaskDefinition
-from biomedserve.tasktypes import TASK_TYPES, InputKind, OutputKind, TaskType
 
 NAME = "toy_pair"
 DATASET = "TOY-pairs"

@@ -18,8 +18,8 @@ from pathlib import Path
 from biomedserve.annotate.annotator import ModelSpec, order_models
 from biomedserve.annotate.job import Job, Summary
 from biomedserve.annotate.manifest import JobConfig, ResumeError
-from biomedserve.annotate.readers import resolve_inputs
 from biomedserve.annotate.writers import FORMATS, normalise_format
+from biomedserve.data.document_readers import resolve_inputs
 from biomedserve.errors import BiomedserveError
 
 ENGINES = ("local", "ray")

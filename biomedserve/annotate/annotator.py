@@ -18,11 +18,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from biomedserve.annotate.documents import Annotated, Document, Group, item_to_dict
 from biomedserve.annotate.writers import record_line
+from biomedserve.data.documents import Annotated, Document, Group, item_to_dict
 from biomedserve.errors import BiomedserveError
-from biomedserve.modeldir import variant_name
-from biomedserve.tasktypes import TASK_TYPES, InputKind, OutputKind, TaskType, task_types_of
+from biomedserve.modeldir.card import variant_name
+from biomedserve.modeldir.task_types import TASK_TYPES, InputKind, OutputKind, TaskType, task_types_of
 
 ENTITY_MODELS = (InputKind.TEXT, OutputKind.ENTITIES)  # a passage's text in, entities out
 
@@ -62,8 +62,9 @@ def annotates_entities(task_type: TaskType) -> bool:
 def describe_model(spec: ModelSpec) -> ModelInfo:
     """Name, task and graph version of a model directory, without loading it (the Ray driver's view)."""
     from biomedserve.checksums import file_sha256
-    from biomedserve.modeldir import read_meta
-    from biomedserve.runtime.predictor import choose_variant  # registers the built-in task types too
+    from biomedserve.modeldir.card import read_meta
+    from biomedserve.modeldir.variant_choice import choose_variant
+    from biomedserve.runtime import builtin  # noqa: F401  (registers the built-in task types)
 
     meta = read_meta(spec.path)
     task_type = TASK_TYPES.get(meta.task)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from biomedserve.annotate.documents import Annotated
+from biomedserve.data.documents import Annotated
 
 
 class Layout:

@@ -39,11 +39,11 @@ from biomedserve.annotate.chunks import (
     entity_totals,
     pack_chunk,
 )
-from biomedserve.annotate.documents import Annotated
 from biomedserve.annotate.manifest import JobConfig, ResumeError, check_same_job, new_manifest
-from biomedserve.annotate.readers import BackgroundEstimate, Source
 from biomedserve.annotate.writers import open_writer
 from biomedserve.atomic import atomic_write, fsync_dir
+from biomedserve.data.document_readers import BackgroundEstimate, Source
+from biomedserve.data.documents import Annotated
 
 __all__ = ["Engine", "Job", "JobConfig", "ResumeError", "Summary"]
 

@@ -14,8 +14,8 @@ from dataclasses import replace
 from typing import TypeVar
 
 from biomedserve.annotate.annotator import Annotator, ModelSpec, annotate_group
-from biomedserve.annotate.documents import Annotated
-from biomedserve.annotate.readers import Source, iter_groups
+from biomedserve.data.document_readers import Source, iter_groups
+from biomedserve.data.documents import Annotated
 
 T = TypeVar("T")
 _DONE = object()

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from biomedserve.annotate.annotator import ModelInfo, ModelSpec
-from biomedserve.annotate.readers import Source
 from biomedserve.checksums import file_sha256
+from biomedserve.data.document_readers import Source
 from biomedserve.errors import BiomedserveError
 
 MANIFEST_VERSION = 2  # 2: inputs carry their sha256 (a version 1 manifest is resumed on path and size)

@@ -11,7 +11,7 @@ The pipeline is a Ray dataset:
 and the driver hands the annotated groups to the same job code as the local engine (chunks,
 manifest, writers). Rows are whole groups, and an actor runs the models once per group, so the
 models see exactly the documents together that they see locally: the records are the same bytes
-(int8 results depend on batch composition; see :mod:`biomedserve.annotate.documents`). Order is
+(int8 results depend on batch composition; see :mod:`biomedserve.data.documents`). Order is
 kept with ``DataContext.execution_options.preserve_order``, and the job checks it.
 
 The actors are not restarted by Ray (``max_restarts=0``): the job's chunks are its fault
@@ -38,8 +38,8 @@ from pathlib import Path
 from typing import Any
 
 from biomedserve.annotate.annotator import Annotator, ModelSpec, annotate_group
-from biomedserve.annotate.documents import Annotated, Group, item_from_dict, item_to_dict
-from biomedserve.annotate.readers import Source, read_groups
+from biomedserve.data.document_readers import Source, read_groups
+from biomedserve.data.documents import Annotated, Group, item_from_dict, item_to_dict
 from biomedserve.errors import BiomedserveError
 from biomedserve.runtime.backends import default_threads
 

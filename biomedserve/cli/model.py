@@ -28,7 +28,7 @@ def evaluate(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on the last line."),
 ) -> None:
     """Score a model on a split of its dataset with the BLURB metric (NER: entity-level strict F1)."""
-    from biomedserve.evaluation import evaluate_model
+    from biomedserve.export.evaluation import evaluate_model
 
     quiet_libraries()
     try:
@@ -53,8 +53,8 @@ def predict(
     Relation models take a sentence with both entities masked; QA models a 'question<TAB>context'
     line; similarity models 'sentence1<TAB>sentence2'; HoC models an abstract.
     """
+    from biomedserve.modeldir.task_types import InputKind
     from biomedserve.runtime import Predictor
-    from biomedserve.tasktypes import InputKind
 
     quiet_libraries()
     if not texts or texts == ["-"]:
@@ -92,9 +92,9 @@ def export(
 
     Example: biomedserve export models/bc5chem-minilm --optimize O2 --quantize int8
     """
-    from biomedserve.export import build_model_dir
-    from biomedserve.modeldir import ONNX_FILE, read_meta
-    from biomedserve.variants import VariantPlan, build_variant
+    from biomedserve.export.onnx import build_model_dir
+    from biomedserve.export.variants import VariantPlan, build_variant
+    from biomedserve.modeldir.card import ONNX_FILE, read_meta
 
     quiet_libraries()
     try:

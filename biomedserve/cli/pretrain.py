@@ -1,6 +1,6 @@
 """``biomedserve pretrain``: continue masked-LM training of an encoder on in-domain text.
 
-The command parses its options and prints the outcome; the work is :func:`biomedserve.pretraining.pretrain`.
+The command parses its options and prints the outcome; the work is :func:`biomedserve.training.pretraining.pretrain`.
 """
 
 from __future__ import annotations
@@ -80,8 +80,8 @@ def pretrain(
     decision, packages and the excluded files. Anything that takes --base-model
     (train, sweep, the benchmarks) takes OUT.
     """
-    from biomedserve.pretraining import PretrainConfig
-    from biomedserve.pretraining import pretrain as run_pretraining
+    from biomedserve.training.pretraining import PretrainConfig
+    from biomedserve.training.pretraining import pretrain as run_pretraining
 
     quiet_libraries()
     try:

@@ -51,9 +51,9 @@ def train(
 
     Example: biomedserve train --dataset BC5-chem --out models/bc5chem-minilm
     """
-    from biomedserve.recipes import find_recipe, load_recipe
-    from biomedserve.training import TrainOptions
-    from biomedserve.training import train as run_training
+    from biomedserve.training.finetune import TrainOptions
+    from biomedserve.training.finetune import train as run_training
+    from biomedserve.training.recipes import find_recipe, load_recipe
 
     quiet_libraries()
     try:
@@ -115,8 +115,8 @@ def sweep(
 
     Example: biomedserve sweep -d BIOSSES -r stabilised --seeds 1-5 --grid learning_rate=5e-5,1e-4
     """
-    from biomedserve.recipes import find_recipe, load_recipe
-    from biomedserve.sweep import expand, run_one, select_on_dev, summarize
+    from biomedserve.training.recipes import find_recipe, load_recipe
+    from biomedserve.training.sweep import expand, run_one, select_on_dev, summarize
 
     quiet_libraries()
     try:
@@ -149,7 +149,7 @@ def baseline(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
 ) -> None:
     """Train the scispaCy-recipe baseline (spaCy CNN + transition-based NER) on a BLURB NER set."""
-    from biomedserve.spacy_baseline import train_baseline
+    from biomedserve.training.spacy_baseline import train_baseline
 
     try:
         dataset = known_dataset(dataset)
@@ -166,8 +166,8 @@ def quickstart(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
 ) -> None:
     """The main job on the embedded encoder: train BC5-chem NER if missing, export, annotate a text."""
-    from biomedserve.metric_keys import metric_key
-    from biomedserve.modeldir import META_FILE, ONNX_FILE, read_meta
+    from biomedserve.modeldir.card import META_FILE, ONNX_FILE, read_meta
+    from biomedserve.modeldir.metric_keys import metric_key
 
     quiet_libraries()
     try:

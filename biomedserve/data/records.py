@@ -36,7 +36,7 @@ class TypedLayersSentence:
     sentence, not absent. Layers may overlap (a gene inside a disease name). ``corpus`` is the BLURB
     (or derived) set the sentence came from.
 
-    ``pseudo`` (training only, :mod:`biomedserve.pseudo_labels`) holds a teacher model's tags for types
+    ``pseudo`` (training only, :mod:`biomedserve.training.pseudo_labels`) holds a teacher model's tags for types
     the corpus does not annotate: ``B``/``I``/``O`` where the teacher was sure, ``?`` where it was not
     (no training signal for that word and type). It never holds a type of ``layers``.
     """

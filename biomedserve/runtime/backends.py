@@ -13,7 +13,7 @@ import numpy as np
 
 from biomedserve.errors import BiomedserveError, ModelDirError
 from biomedserve.hardware import usable_cores
-from biomedserve.modeldir import HEAD_CONFIG
+from biomedserve.modeldir.card import HEAD_CONFIG
 
 GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
 
@@ -79,8 +79,8 @@ class TorchBackend:
         self.torch = torch
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         try:
-            if (Path(path) / HEAD_CONFIG).is_file():  # a biomedserve.heads head, not an AutoModelFor* one
-                from biomedserve.heads import load_head
+            if (Path(path) / HEAD_CONFIG).is_file():  # a biomedserve.modeling.heads head, not an AutoModelFor* one
+                from biomedserve.modeling.heads import load_head
 
                 self.model = load_head(Path(path)).to(self.device)
             else:

@@ -6,10 +6,10 @@ references these records from its task definitions, so each type is defined once
 
 from __future__ import annotations
 
+from biomedserve.modeldir.task_types import InputKind, OutputKind, TaskType, register_task_type
 from biomedserve.runtime.multi_ner import MultiTypeNerPredictor
 from biomedserve.runtime.predictor import NerPredictor
 from biomedserve.runtime.sequence import DocumentClassifierPredictor, PairClassifierPredictor, SimilarityPredictor
-from biomedserve.tasktypes import InputKind, OutputKind, TaskType, register_task_type
 
 TOKENS = "AutoModelForTokenClassification"
 SEQUENCE = "AutoModelForSequenceClassification"

@@ -12,11 +12,11 @@ from collections.abc import Collection, Sequence
 
 import numpy as np
 
-from biomedserve.decoding import tags_to_spans
 from biomedserve.errors import BiomedserveError, ModelDirError
 from biomedserve.runtime.predictor import NerPredictor, softmax, span_entity
 from biomedserve.runtime.results import Entities, TaggedWords
-from biomedserve.words import Word, first_words, resplit
+from biomedserve.text.decoding import tags_to_spans
+from biomedserve.text.words import Word, first_words, resplit
 
 TYPE_TAGS = ("O", "B", "I")  # the order of each type's three outputs
 
@@ -39,7 +39,7 @@ class MultiTypeNerPredictor(NerPredictor):
     """Entities of every type of a multi-type model, overlaps across types allowed.
 
     Each window's logits are read as ``[words, n_types, 3]`` and soft-maxed per type; each type's
-    tags are decoded with :func:`~biomedserve.decoding.tags_to_spans`. ``predict`` returns the
+    tags are decoded with :func:`~biomedserve.text.decoding.tags_to_spans`. ``predict`` returns the
     entities of all types sorted by ``(start, end, label)``; ``Entity.score`` is the mean probability
     of its words' tags under its type's head, as for a single-type model.
     """

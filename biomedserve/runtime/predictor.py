@@ -2,7 +2,7 @@
 
 The CLI, the service, the spaCy component and the annotator all call this, so batching, windowing
 and decoding live here once. ``from_dir`` reads the model card, picks the predictor class its task
-type registered (``biomedserve.tasktypes``) and a backend (ONNX Runtime by default), and fails at
+type registered (``biomedserve.modeldir.task_types``) and a backend (ONNX Runtime by default), and fails at
 load — not at the first call — if anything in the directory is missing or corrupt. The runtime
 imports nothing from training, export, evaluation or the task metrics (a test checks the import
 graph), so a serving process loads neither PyTorch nor scikit-learn.
@@ -12,31 +12,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from biomedserve.decoding import TagSpan, io_tags_to_spans, tags_to_spans
-from biomedserve.encoding import Window, best_window_per_word, make_windows, word_pieces_batch
 from biomedserve.errors import BiomedserveError, ModelDirError
-from biomedserve.hardware import cpu_isa
-from biomedserve.modeldir import (
-    TOKENIZER_FILES,
-    TORCH_FILES,
-    ModelMeta,
-    pick_cpu_default,
-    read_meta,
-    variant_file,
-    variant_name,
-    verify_files,
-)
+from biomedserve.modeldir.card import TOKENIZER_FILES, TORCH_FILES, ModelMeta, read_meta, verify_files
+from biomedserve.modeldir.task_types import TASK_TYPES, TaskType
+from biomedserve.modeldir.variant_choice import GraphChoice, choose_variant, explicit_graph
 from biomedserve.runtime.backends import OnnxBackend, TorchBackend
 from biomedserve.runtime.results import Entities, Entity, TaggedWords
 from biomedserve.runtime.tokenizer import RuntimeTokenizer
-from biomedserve.tasktypes import TASK_TYPES, TaskType
-from biomedserve.words import Word, first_words, resplit, sentence_ranges, split_words
+from biomedserve.text.decoding import TagSpan, io_tags_to_spans, tags_to_spans
+from biomedserve.text.encoding import Window, best_window_per_word, make_windows, word_pieces_batch
+from biomedserve.text.words import Word, first_words, resplit, sentence_ranges, split_words
 
 BACKENDS = ("onnx", "torch")
 log = logging.getLogger(__name__)
@@ -75,69 +65,10 @@ def select_types(types: Iterable[str] | None, known: Sequence[str], model: str =
     return frozenset(wanted)
 
 
-@dataclass(frozen=True)
-class GraphChoice:
-    """The ONNX graph a predictor runs, and why (logged once at load)."""
-
-    variant: str
-    graph_file: str
-    reason: str
-    fallback: bool = False  # the card's default was not trusted on this host
-
-
-def choose_variant(meta: ModelMeta, variant: str, providers: list[str] | None) -> GraphChoice:
-    """The ONNX graph for ``variant`` on this host (see :meth:`Predictor.from_dir`).
-
-    An int8 graph's accuracy gate holds for the instruction-set class it ran on (U8S8 kernels saturate
-    without VNNI), so on another class ``auto`` takes the best variant gated for this one, else fp32.
-    """
-    isa = cpu_isa()
-    if variant != "auto":
-        if variant != "fp32" and variant not in meta.variants:
-            known = ", ".join(["fp32", *meta.variants])
-            raise ModelDirError(f"{meta.name} has no variant {variant!r}; it has: {known}")
-        gated_on = meta.variants[variant].isa if variant in meta.variants else None
-        reason = "asked for by name" + (f" (int8 gated on {gated_on}, not on this {isa} CPU)"
-                                        if gated_on and gated_on != isa else "")
-        return GraphChoice(variant, variant_file(variant), reason)
-    if "CUDAExecutionProvider" in (providers or _available_providers()):
-        # int8 graphs (MatMulInteger) are CPU kernels: a GPU takes its gated fp16 variant or fp32
-        name = meta.default_gpu_variant or "fp32"
-        return GraphChoice(name, variant_file(name), "the card's GPU default" if meta.default_gpu_variant
-                           else "no fp16 variant gated for GPU")
-    name = meta.default_variant
-    gated_on = meta.variants[name].isa if name in meta.variants else None
-    if not gated_on or gated_on == isa:
-        why = "the card's gated CPU default" + (f" (gated on this {isa} CPU class)" if gated_on else "")
-        return GraphChoice(name, variant_file(name), why)
-    trusted = {n: e for n, e in meta.variants.items() if e.isa in (None, isa)}
-    chosen = pick_cpu_default(trusted, "fp32")
-    reason = (f"the card's default {name} was gated on a {gated_on} CPU and this one is {isa}, where int8 "
-              f"arithmetic differs; re-gate here with `biomedserve export --quantize int8`")
-    return GraphChoice(chosen, variant_file(chosen), reason, fallback=True)
-
-
-def _explicit_graph(model_dir: Path, graph: str | Path) -> GraphChoice:
-    """The choice for a graph named by file: it must lie in ``model_dir`` (the tokenizer and card are there)."""
-    path = Path(graph)
-    if len(path.parts) > 1 and path.resolve().parent != model_dir.resolve():
-        raise ModelDirError(f"graph {str(graph)!r} is not a file in {model_dir}")
-    return GraphChoice(variant_name(path.name), path.name, "named by file (not read from the card)")
-
-
-def _available_providers() -> list[str]:
-    try:
-        import onnxruntime as ort
-
-        return ort.get_available_providers()
-    except ImportError:
-        return []
-
-
 class Predictor:
     """Base class: a loaded model directory plus a backend. Use :meth:`from_dir`.
 
-    A subclass serves the task types whose :class:`~biomedserve.tasktypes.TaskType` names it; its
+    A subclass serves the task types whose :class:`~biomedserve.modeldir.task_types.TaskType` names it; its
     ``predict`` follows one rule: a string (or one pair) in gives one result, a list in gives a list.
     """
 
@@ -188,7 +119,7 @@ class Predictor:
                 raise BiomedserveError(f"graph={str(graph)!r} is an ONNX file: it needs backend='onnx', not {backend!r}")
             choice = None
         elif graph is not None:
-            choice = _explicit_graph(model_dir, graph)
+            choice = explicit_graph(model_dir, graph)
         else:
             choice = choose_variant(meta, variant, providers)
         graph = choice.graph_file if choice else None

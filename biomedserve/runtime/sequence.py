@@ -11,10 +11,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from biomedserve.encoding import encode_pair
 from biomedserve.runtime.predictor import InputError, Predictor, softmax
 from biomedserve.runtime.results import Label, Labels, Score
-from biomedserve.words import split_sentences
+from biomedserve.text.encoding import encode_pair
+from biomedserve.text.words import split_sentences
 
 Pair = tuple[str, "str | None"]
 

@@ -3,7 +3,7 @@
 Why not transformers' ``AutoTokenizer``: importing transformers loads PyTorch and scikit-learn
 where they are installed, and the serving process runs ONNX Runtime only. transformers' fast
 tokenizers are a thin layer over this same Rust tokenizer; :class:`RuntimeTokenizer` reproduces the
-two calls ``biomedserve.encoding`` makes (pre-split words without specials; a text or pair with
+two calls ``biomedserve.text.encoding`` makes (pre-split words without specials; a text or pair with
 specials, cut ``longest_first``), so training features and runtime inputs stay identical — a test
 compares both on the same texts.
 """
@@ -60,7 +60,7 @@ class _WordEncoding:
 
 
 class RuntimeTokenizer:
-    """A model directory's tokenizer, callable as ``biomedserve.encoding`` calls a tokenizer.
+    """A model directory's tokenizer, callable as ``biomedserve.text.encoding`` calls a tokenizer.
 
     Its state (no padding; truncation at ``max_length`` for texts and pairs) is fixed at load,
     never changed per call, so threads may share one instance.

@@ -14,15 +14,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException
 
-from biomedserve.encoding import mask_entities
 from biomedserve.errors import BiomedserveError
+from biomedserve.modeldir.task_types import InputKind, OutputKind
 from biomedserve.runtime import select_types
 from biomedserve.serving import schemas as s
 from biomedserve.serving.display import render_entities
 from biomedserve.serving.http_errors import BodyLimit, JsonBodyRoute, http_error
 from biomedserve.serving.settings import SETTINGS
 from biomedserve.serving.store import ModelStore, UnknownModel
-from biomedserve.tasktypes import InputKind, OutputKind
+from biomedserve.text.encoding import mask_entities
 
 # an endpoint per kind of input and output: a model of any task type with these kinds is served there
 NER = (None, OutputKind.ENTITIES)

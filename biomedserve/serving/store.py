@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from biomedserve.errors import BiomedserveError, ModelDirError
-from biomedserve.modeldir import META_FILE
+from biomedserve.modeldir.card import META_FILE
+from biomedserve.modeldir.task_types import InputKind, OutputKind, task_types_of
 from biomedserve.runtime import Predictor
 from biomedserve.serving.batcher import TokenBatcher
 from biomedserve.serving.settings import SETTINGS, Settings
-from biomedserve.tasktypes import InputKind, OutputKind, task_types_of
 
 MODELS_ENV = "BIOMEDSERVE_MODELS"
 

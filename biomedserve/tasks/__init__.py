@@ -1,12 +1,13 @@
 """Task definitions, one per BLURB task type, looked up by the name a dataset or model card gives.
 
 ``register_task`` makes a task type known to training, evaluation, the runtime and every front-end
-at once: the definition here, its :class:`~biomedserve.tasktypes.TaskType` in the runtime's table.
+at once: the definition here, its :class:`~biomedserve.modeldir.task_types.TaskType` in the runtime's table.
 """
 
 from __future__ import annotations
 
 from biomedserve.errors import BiomedserveError
+from biomedserve.modeldir.task_types import register_task_type
 from biomedserve.tasks.base import TaskDefinition
 from biomedserve.tasks.hoc import DOC_CLASSIFICATION
 from biomedserve.tasks.multi_ner import MULTI_NER
@@ -15,7 +16,6 @@ from biomedserve.tasks.pico import PICO
 from biomedserve.tasks.qa import QA
 from biomedserve.tasks.relation import RELATION
 from biomedserve.tasks.similarity import SIMILARITY
-from biomedserve.tasktypes import register_task_type
 
 TASKS: dict[str, TaskDefinition] = {}
 

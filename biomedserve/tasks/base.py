@@ -1,7 +1,7 @@
 """What a BLURB task type must provide to be trained, exported, evaluated and served.
 
 One :class:`TaskDefinition` per task type; the trainer, exporter and evaluator only talk to this
-interface, and it carries the runtime's :class:`~biomedserve.tasktypes.TaskType` (predictor class,
+interface, and it carries the runtime's :class:`~biomedserve.modeldir.task_types.TaskType` (predictor class,
 input and output kinds) that the front-ends dispatch on, so adding a task type is adding a module
 and one ``register_task`` call, not an ``if`` branch.
 """
@@ -15,7 +15,7 @@ from typing import Any
 import transformers
 
 from biomedserve.data.registry import DatasetSpec
-from biomedserve.tasktypes import TaskType
+from biomedserve.modeldir.task_types import TaskType
 
 
 @dataclass(frozen=True)

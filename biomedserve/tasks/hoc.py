@@ -14,7 +14,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from biomedserve.data.records import DocumentInstance
-from biomedserve.encoding import encode_pair
 from biomedserve.runtime import builtin as task_types
 from biomedserve.tasks.base import TaskDefinition
 from biomedserve.tasks.classification import (
@@ -23,6 +22,7 @@ from biomedserve.tasks.classification import (
     multi_hot,
     multilabel_micro_f1,
 )
+from biomedserve.text.encoding import encode_pair
 
 THRESHOLD = 0.5
 

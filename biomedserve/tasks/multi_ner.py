@@ -26,18 +26,18 @@ import numpy as np
 
 from biomedserve.data.records import UNSURE, TaggedSentence, TypedLayersSentence
 from biomedserve.data.registry import DatasetSpec
-from biomedserve.encoding import make_windows, word_pieces
 from biomedserve.errors import BiomedserveError
 from biomedserve.runtime import builtin as task_types
 from biomedserve.runtime.multi_ner import TYPE_TAGS, parse_type_head_labels, type_head_labels
 from biomedserve.tasks.base import TaskDefinition
 from biomedserve.tasks.ner import IGNORE_INDEX, entity_scores, lenient_scores, type_tags
-from biomedserve.words import resplit, spread_tags
+from biomedserve.text.encoding import make_windows, word_pieces
+from biomedserve.text.words import resplit, spread_tags
 
 
 def _tag_ids(tags: Sequence[str], entity_type: str, owner: Sequence[int]) -> list[int]:
     """One untyped B/I/O layer over the runtime's words (a token's tag spread over its words) as
-    indices into :data:`TYPE_TAGS`; a teacher's unsure ``?`` (:mod:`biomedserve.pseudo_labels`) is -100
+    indices into :data:`TYPE_TAGS`; a teacher's unsure ``?`` (:mod:`biomedserve.training.pseudo_labels`) is -100
     on every word of its token."""
     ids = [TYPE_TAGS.index(tag.partition("-")[0])
            for tag in spread_tags(type_tags(["O" if t == UNSURE else t for t in tags], entity_type), owner)]

@@ -16,11 +16,11 @@ from seqeval.metrics import f1_score, precision_score, recall_score
 from seqeval.scheme import IOB2
 
 from biomedserve.data.records import TaggedSentence
-from biomedserve.decoding import TagSpan, tags_to_spans
-from biomedserve.encoding import make_windows, word_pieces
 from biomedserve.runtime import builtin as task_types
 from biomedserve.tasks.base import TaskDefinition
-from biomedserve.words import resplit, spread_tags
+from biomedserve.text.decoding import TagSpan, tags_to_spans
+from biomedserve.text.encoding import make_windows, word_pieces
+from biomedserve.text.words import resplit, spread_tags
 
 IGNORE_INDEX = -100  # label of non-first sub-words and specials: PyTorch's cross-entropy skips it
 

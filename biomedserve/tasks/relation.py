@@ -11,10 +11,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from biomedserve.data.records import PairInstance
-from biomedserve.encoding import encode_pair
 from biomedserve.runtime import builtin as task_types
 from biomedserve.tasks.base import TaskDefinition
 from biomedserve.tasks.classification import positive_micro_f1, predicted_labels
+from biomedserve.text.encoding import encode_pair
 
 
 def features(records: Sequence[PairInstance], tokenizer, label2id, spec, recipe) -> list[dict]:

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from biomedserve.data.records import PairInstance
-from biomedserve.encoding import encode_pair
 from biomedserve.runtime import builtin as task_types
 from biomedserve.tasks.base import TaskDefinition
 from biomedserve.tasks.classification import pearson
+from biomedserve.text.encoding import encode_pair
 
 
 def features(records: Sequence[PairInstance], tokenizer, label2id, spec, recipe) -> list[dict]:

@@ -7,9 +7,9 @@ import pytest
 
 from biomedserve.annotate import ResumeError, annotate
 from biomedserve.annotate import job as job_module
-from biomedserve.annotate.readers import resolve_inputs
+from biomedserve.data.document_readers import resolve_inputs
 
-from .conftest import DELETE, article, pubmed_xml, write
+from tests.pubmed_samples import DELETE, article, pubmed_xml, write
 from .test_writers import parse_pubtator
 
 RUN = {"group_size": 4, "chunk_size": 10, "progress": False}

@@ -9,7 +9,7 @@ import time
 
 from biomedserve.annotate import annotate
 
-from .conftest import SENTENCES, article, pubmed_xml, write
+from tests.pubmed_samples import SENTENCES, article, pubmed_xml, write
 
 OPTIONS = ["--group-size", "4", "--chunk-size", "8", "--no-progress"]
 

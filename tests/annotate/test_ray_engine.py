@@ -12,7 +12,7 @@ from biomedserve.annotate import job as job_module
 from biomedserve.annotate.annotator import ModelSpec, order_models
 from biomedserve.annotate.job import Job, JobConfig
 from biomedserve.annotate.local import LocalEngine
-from biomedserve.annotate.readers import resolve_inputs
+from biomedserve.data.document_readers import resolve_inputs
 
 ray = pytest.importorskip("ray")
 

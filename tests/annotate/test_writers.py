@@ -8,8 +8,8 @@ import pytest
 from bioc import biocjson, biocxml
 
 from biomedserve.annotate.annotator import ModelInfo, build_record
-from biomedserve.annotate.documents import Document
 from biomedserve.annotate.writers import FormatError, normalise_format, open_writer, pubtator_type, record_line
+from biomedserve.data.documents import Document
 
 MODELS = [ModelInfo("chem", "fp32-0123456789ab", "ner", "fp32", "/m/chem"),
           ModelInfo("gene", "int8-ba9876543210", "ner", "int8", "/m/gene")]

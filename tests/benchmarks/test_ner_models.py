@@ -2,8 +2,8 @@
 
 import json
 
-from biomedserve.recipes import Recipe
-from biomedserve.sweep import RunSpec, run_path
+from biomedserve.training.recipes import Recipe
+from biomedserve.training.sweep import RunSpec, run_path
 from tests.benchmarks import load_benchmark
 
 

@@ -12,7 +12,7 @@ def load_module():
 
 def test_spacy_merge_keeps_one_entity_where_layers_overlap():
     from biomedserve.data.records import TypedLayersSentence
-    from biomedserve.spacy_baseline import flatten_layers
+    from biomedserve.training.spacy_baseline import flatten_layers
 
     record = TypedLayersSentence(tokens=["BRCA1", "breast", "cancer", "and", "aspirin"],
                                  layers={"CHEMICAL": ["O", "O", "O", "O", "B"],
@@ -25,7 +25,7 @@ def test_spacy_merge_keeps_one_entity_where_layers_overlap():
 def test_the_merged_training_data_reaches_spacy_with_every_type():
     import spacy
 
-    from biomedserve.spacy_baseline import to_docbin
+    from biomedserve.training.spacy_baseline import to_docbin
 
     docs = list(to_docbin("NER-multitype", "train", limit=400).get_docs(spacy.blank("en").vocab))
     assert {ent.label_ for doc in docs for ent in doc.ents} == {"CHEMICAL", "DISEASE", "GENE", "BIOENTITY"}
@@ -172,7 +172,7 @@ def test_a_row_is_measured_again_when_its_model_changed(tmp_path):
 
 
 def test_a_model_directory_is_fingerprinted_by_its_cards_checksums(tiny_model):
-    from biomedserve.modeldir import read_meta
+    from biomedserve.modeldir.card import read_meta
 
     bench = load_module()
     assert bench.fingerprint(tiny_model, "fp32") == read_meta(tiny_model).files["model.onnx"].sha256

@@ -80,7 +80,7 @@ def test_the_summary_reports_the_size_best_on_dev_and_sizes_keep_their_own_model
     assert pretrain.size_suffix("minilm-blurb-adapted") == "minilm_adapted"  # the first run's kept models
     assert len({pretrain.size_suffix(name) for name in pretrain.SIZES}) == len(pretrain.SIZES)
     # every size is a valid PretrainConfig setting
-    from biomedserve.pretraining import PretrainConfig
+    from biomedserve.training.pretraining import PretrainConfig
 
     for settings in pretrain.SIZES.values():
         PretrainConfig(corpus=["x"], out="y", **settings).check()

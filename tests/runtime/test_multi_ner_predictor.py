@@ -10,7 +10,7 @@ import pytest
 
 from biomedserve.data.registry import get_dataset
 from biomedserve.errors import BiomedserveError
-from biomedserve.modeldir import read_meta
+from biomedserve.modeldir.card import read_meta
 from biomedserve.runtime import InputError, MultiTypeNerPredictor, Predictor
 from biomedserve.runtime.tokenizer import RuntimeTokenizer
 
@@ -20,8 +20,8 @@ TYPES = ["CHEMICAL", "DISEASE", "GENE", "BIOENTITY"]
 @pytest.fixture(scope="module")
 def multi_model(tiny_base, tmp_path_factory):
     """A few training steps on the first records of each corpus of NER-multitype, exported and scored."""
-    from biomedserve.recipes import Recipe
-    from biomedserve.training import TrainOptions, train
+    from biomedserve.training.finetune import TrainOptions, train
+    from biomedserve.training.recipes import Recipe
 
     out = tmp_path_factory.mktemp("models") / "tiny-multitype"
     recipe = Recipe(dataset="NER-multitype", base_model=str(tiny_base), learning_rate=5e-3, max_steps=200,
@@ -180,9 +180,9 @@ def test_train_help_lists_the_multitype_set():
 def test_self_training_labels_only_the_types_a_corpus_leaves_unannotated(multi_model, tiny_base, tmp_path):
     """A trained multi-type model as teacher: its sure tags fill the unknown layers of training
     sentences, the corpus's own layers stay as annotated, and the student's card says what was taught."""
-    from biomedserve.pseudo_labels import add_pseudo_layers
-    from biomedserve.recipes import Recipe
-    from biomedserve.training import TrainOptions, train
+    from biomedserve.training.finetune import TrainOptions, train
+    from biomedserve.training.pseudo_labels import add_pseudo_layers
+    from biomedserve.training.recipes import Recipe
 
     records = get_dataset("NER-multitype").load("train")[:40]
     taught, counts = add_pseudo_layers(records, multi_model, 0.9, progress=False)
@@ -214,7 +214,7 @@ def test_self_training_labels_only_the_types_a_corpus_leaves_unannotated(multi_m
 
 
 def test_a_teacher_must_be_a_trained_multi_type_model(tiny_model, tmp_path):
-    from biomedserve.pseudo_labels import add_pseudo_layers
+    from biomedserve.training.pseudo_labels import add_pseudo_layers
 
     records = get_dataset("NER-multitype").load("dev")[:2]
     with pytest.raises(BiomedserveError, match="pseudo_label_teacher: .* not a trained model"):

@@ -1,14 +1,14 @@
 """The runtime's tokenizers-only tokenizer encodes exactly as transformers' fast tokenizer does,
-for both calls ``biomedserve.encoding`` makes: so training features and runtime inputs agree."""
+for both calls ``biomedserve.text.encoding`` makes: so training features and runtime inputs agree."""
 
 from __future__ import annotations
 
 import pytest
 from transformers import AutoTokenizer
 
-from biomedserve.encoding import encode_pair, word_pieces_batch
 from biomedserve.runtime.tokenizer import RuntimeTokenizer
-from biomedserve.words import split_words
+from biomedserve.text.encoding import encode_pair, word_pieces_batch
+from biomedserve.text.words import split_words
 
 TEXTS = ["Naloxone reversed the effect of clonidine (5-HT2A; α-methyldopa) at 0.5 mg/kg.",
          "Méthotrexate and Me\u0301thotrexate", "Na+/K+-ATPase inhibition by ouabain…", "", "\u200b \x07 ok",

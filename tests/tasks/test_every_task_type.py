@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from transformers import AutoTokenizer
 
-from biomedserve.encoding import encode_pair
-from biomedserve.evaluation import evaluate_model
+from biomedserve.export.evaluation import evaluate_model
 from biomedserve.runtime import Predictor
+from biomedserve.text.encoding import encode_pair
 
 CASES = ["EBM-PICO", "ChemProt", "DDI", "GAD", "BIOSSES", "HoC", "PubMedQA", "BioASQ"]
 

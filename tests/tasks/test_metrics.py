@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from biomedserve.blurb import blurb_score
-from biomedserve.decoding import io_tags_to_spans
 from biomedserve.tasks.classification import accuracy, multilabel_micro_f1, pearson, positive_micro_f1
 from biomedserve.tasks.pico import token_macro_f1
+from biomedserve.text.decoding import io_tags_to_spans
+from biomedserve.training.blurb import blurb_score
 
 CHEMPROT = ["CPR:3", "CPR:4", "CPR:5", "CPR:6", "CPR:9", "false"]
 

@@ -11,13 +11,13 @@ from transformers import AutoTokenizer
 
 from biomedserve.data.records import TaggedSentence, TypedLayersSentence
 from biomedserve.data.registry import get_dataset
-from biomedserve.encoders import default_encoder_path
 from biomedserve.errors import BiomedserveError, RecipeError
-from biomedserve.recipes import Recipe, find_recipe, load_recipe
+from biomedserve.modeling.encoders import default_encoder_path
 from biomedserve.runtime.multi_ner import type_head_labels
-from biomedserve.sampling import CorpusTemperatureSampler, corpus_sampler, corpus_shares, temperature_epoch
 from biomedserve.tasks import get_task
 from biomedserve.tasks.multi_ner import TypedLabelCollator, encode_typed_sentences, masked_type_loss, score_on_set
+from biomedserve.training.recipes import Recipe, find_recipe, load_recipe
+from biomedserve.training.sampling import CorpusTemperatureSampler, corpus_sampler, corpus_shares, temperature_epoch
 
 TYPES = ["CHEMICAL", "DISEASE", "GENE", "BIOENTITY"]
 
@@ -63,7 +63,7 @@ def test_features_mask_every_type_the_corpus_does_not_annotate():
 
 def test_an_unannotated_type_receives_no_training_signal(tiny_base, spec):
     """BC2GM's unmarked chemicals are unknown, not negatives: the CHEMICAL rows of the head get no gradient."""
-    from biomedserve.training import build_model
+    from biomedserve.training.finetune import build_model
 
     task = get_task("multi_ner")
     labels = task.labels(spec)
@@ -120,7 +120,7 @@ def test_corpus_sampling_needs_several_corpora():
 
 
 def test_the_recipes_load_and_sampling_stays_out_of_other_sweep_keys():
-    from biomedserve.sweep import RunSpec
+    from biomedserve.training.sweep import RunSpec
 
     standard = load_recipe(find_recipe("standard", "NER-multitype"))
     assert (standard.learning_rate, standard.epochs, standard.batch_size, standard.max_length) == (1e-4, 3, 32, 256)
@@ -192,7 +192,7 @@ def test_the_trainer_draws_each_epoch_anew(tiny_base, spec, tmp_path):
     """The real Trainer (through accelerate) hands the epoch to the corpus sampler before each epoch."""
     import math
 
-    from biomedserve.training import TrainOptions, build_model, fit
+    from biomedserve.training.finetune import TrainOptions, build_model, fit
 
     task = get_task("multi_ner")
     labels = task.labels(spec)
@@ -209,7 +209,7 @@ def test_the_trainer_draws_each_epoch_anew(tiny_base, spec, tmp_path):
 
 
 def test_teacher_tags_train_where_sure_and_never_over_the_corpus_layers():
-    from biomedserve.pseudo_labels import teacher_layers
+    from biomedserve.training.pseudo_labels import teacher_layers
 
     # below the bar: masked; an I after O (as the runtime decodes it) is taught as B
     assert teacher_layers(["O", "I-GENE", "I-GENE", "B-GENE", "O"], [0.99, 0.95, 0.5, 0.97, 0.6], 0.9) == \
@@ -226,7 +226,7 @@ def test_teacher_tags_train_where_sure_and_never_over_the_corpus_layers():
 
 
 def test_self_training_is_for_multi_type_ner_only(tiny_base):
-    from biomedserve.training import check_head_fields
+    from biomedserve.training.finetune import check_head_fields
 
     recipe = Recipe(dataset="BC5-chem", base_model=str(tiny_base), pseudo_label_teacher="models/x")
     with pytest.raises(RecipeError, match="pseudo_label_teacher"):
@@ -236,7 +236,7 @@ def test_self_training_is_for_multi_type_ner_only(tiny_base):
 
 
 def test_unlabeled_text_is_a_sets_train_split_or_a_readable_file(tmp_path):
-    from biomedserve.pseudo_labels import unlabeled_sentences
+    from biomedserve.training.pseudo_labels import unlabeled_sentences
 
     hoc = unlabeled_sentences(["HoC"])
     assert len(hoc) > 10_000 and {r.corpus for r in hoc} == {"text:HoC"} and all(r.layers == {} for r in hoc)
@@ -260,7 +260,7 @@ def test_unlabeled_text_is_a_sets_train_split_or_a_readable_file(tmp_path):
 
 
 def test_unlabeled_text_needs_a_teacher_and_stays_out_of_other_sweep_keys():
-    from biomedserve.sweep import RunSpec
+    from biomedserve.training.sweep import RunSpec
 
     with pytest.raises(RecipeError, match="pseudo_label_texts: .*pseudo_label_teacher"):
         Recipe(dataset="NER-multitype").override(pseudo_label_texts=["HoC"])

@@ -5,9 +5,9 @@ from seqeval.scheme import IOB2, Entities
 from transformers import AutoTokenizer
 
 from biomedserve.data.records import TaggedSentence
-from biomedserve.decoding import tags_to_spans
-from biomedserve.encoders import default_encoder_path
+from biomedserve.modeling.encoders import default_encoder_path
 from biomedserve.tasks.ner import encode_sentences, entity_scores, label_list, type_tags
+from biomedserve.text.decoding import tags_to_spans
 
 
 def test_label_list_and_typing():
