@@ -1,7 +1,7 @@
 """Benchmark: bulk annotation throughput (local vs Ray, fp32 vs int8) and the kill/resume test.
 
-    python benchmarks/annotate.py                          # 2,000 abstracts (the committed results: --docs 800)
-    python benchmarks/annotate.py --docs 500 --kill-docs 150 --kill-points 3    # quicker
+    python -m benchmarks.annotate                          # 2,000 abstracts (the committed results: --docs 800)
+    python -m benchmarks.annotate --docs 500 --kill-docs 150 --kill-points 3    # quicker
 
 The corpus is real PubMed abstracts: the PubMedQA (title = the question, abstract = its labelled
 sections + conclusion) and HoC abstracts of the BLURB data directory, written at benchmark time as
@@ -43,8 +43,6 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -324,7 +322,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from machine import describe
+    from benchmarks.machine import describe
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)

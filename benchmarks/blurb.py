@@ -1,11 +1,11 @@
 """Benchmark: the BLURB study for one encoder — standard vs stabilised recipes, seed statistics on
 the low-resource sets, a Table-4-style ablation and a Table-7-style pruning table.
 
-    python benchmarks/blurb.py                       # run (or resume) every stage of blurb_plan.yaml
-    python benchmarks/blurb.py --stage main          # one stage
-    python benchmarks/blurb.py --report-only         # rebuild the report from finished runs
-    python benchmarks/blurb.py --threads 1 & python benchmarks/blurb.py --threads 1   # two workers share it
-    python benchmarks/blurb.py --base-model microsoft/BiomedNLP-PubMedBERT-base-uncased-abstract-fulltext \
+    python -m benchmarks.blurb                       # run (or resume) every stage of blurb_plan.yaml
+    python -m benchmarks.blurb --stage main          # one stage
+    python -m benchmarks.blurb --report-only         # rebuild the report from finished runs
+    python -m benchmarks.blurb --threads 1 & python -m benchmarks.blurb --threads 1   # two workers share it
+    python -m benchmarks.blurb --base-model microsoft/BiomedNLP-PubMedBERT-base-uncased-abstract-fulltext \
                                --label pubmedbert     # another encoder
 
 Runs are resumable: each writes ``benchmarks/results/blurb_runs/<label>/<dataset>/<key>.json`` and is
@@ -22,24 +22,20 @@ import io
 import json
 import os
 import socket
-import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import blurb_targets  # noqa: E402
-from blurb_report import VARIANT_STAGES, markdown, plot  # noqa: E402
-from machine import describe  # noqa: E402
-
-from biomedserve.atomic import atomic_write  # noqa: E402
-from biomedserve.data.registry import DATASETS  # noqa: E402
-from biomedserve.training.blurb import blurb_score  # noqa: E402
-from biomedserve.training.recipes import RecipeError, find_recipe, load_recipe  # noqa: E402
-from biomedserve.training.sweep import RunSpec, expand, run_one, run_path, seed_stats, select_on_dev  # noqa: E402
+from benchmarks import blurb_targets
+from benchmarks.blurb_report import VARIANT_STAGES, markdown, plot
+from benchmarks.machine import describe
+from biomedserve.atomic import atomic_write
+from biomedserve.data.registry import DATASETS
+from biomedserve.training.blurb import blurb_score
+from biomedserve.training.recipes import RecipeError, find_recipe, load_recipe
+from biomedserve.training.sweep import RunSpec, expand, run_one, run_path, seed_stats, select_on_dev
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"

@@ -9,8 +9,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-import blurb_targets
-
+from benchmarks import blurb_targets
 from biomedserve.data.registry import DATASETS
 
 # Stages whose variants the report sets side by side, dev / test per dataset (:func:`stage_sections`).
@@ -33,7 +32,7 @@ def markdown(report: dict, plan: dict) -> str:
         lines = [f"# BLURB stages with the {s['encoder_label']} encoder", "",
                  f"Measured {report['when']} on {s['hardware']}; {s['runs_finished']} finished runs of "
                  f"{report['planned_runs']} planned. Points (0–100) through the ONNX runtime.", ""]
-        return "\n".join([*lines, *stage_sections(report, plan), "Reproduce: `python benchmarks/blurb.py "
+        return "\n".join([*lines, *stage_sections(report, plan), "Reproduce: `python -m benchmarks.blurb "
                           "--stage <stage> --label <label>` (resumable; `--report-only` rebuilds this page).", ""])
     paper = plan["paper_pubmedbert"]
     lines = [
@@ -98,7 +97,7 @@ def markdown(report: dict, plan: dict) -> str:
     lines += blurb_targets.section(s.get("targets", []))
     lines += stage_sections(report, plan)
     lines += [f"![per-seed scores](blurb_{s['encoder_label']}_seeds.png)", "",
-              "Reproduce: `python benchmarks/blurb.py` (resumable; `--report-only` rebuilds this page).", ""]
+              "Reproduce: `python -m benchmarks.blurb` (resumable; `--report-only` rebuilds this page).", ""]
     return "\n".join(lines)
 
 

@@ -1,7 +1,7 @@
 """Benchmark: does a real NER model tag the same text the same way wherever it stands?
 
-    python benchmarks/consistency.py                       # models/bc5chem-minilm, every variant it has
-    python benchmarks/consistency.py --model models/x --repeats 60
+    python -m benchmarks.consistency                       # models/bc5chem-minilm, every variant it has
+    python -m benchmarks.consistency --model models/x --repeats 60
 
 Two checks from issue 15, on a trained model rather than the tiny test model:
 
@@ -22,12 +22,9 @@ import unicodedata
 from datetime import datetime, timezone
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from machine import describe  # noqa: E402
-
-from biomedserve.modeldir.card import read_meta  # noqa: E402
-from biomedserve.runtime import Predictor  # noqa: E402
+from benchmarks.machine import describe
+from biomedserve.modeldir.card import read_meta
+from biomedserve.runtime import Predictor
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PARAGRAPH = ("Cisplatin, 5-fluorouracil and L-DOPA were given to 2,4-dinitrophenol treated rats. "
@@ -76,7 +73,7 @@ def main() -> None:
                                                    "combining_marks_same": r["combining_marks"]["same_entities"]}
                                                for v, r in rows.items()},
               "variants": rows, "machine": describe(),
-              "command": "python benchmarks/consistency.py " + " ".join(sys.argv[1:])}
+              "command": "python -m benchmarks.consistency " + " ".join(sys.argv[1:])}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "consistency.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 

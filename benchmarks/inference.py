@@ -1,7 +1,7 @@
 """Benchmark: inference speed, memory and accuracy of the runtime's backends and variants.
 
-    python benchmarks/inference.py                 # builds what is missing, then measures
-    python benchmarks/inference.py --quick         # 600 test sentences instead of all 4,797
+    python -m benchmarks.inference                 # builds what is missing, then measures
+    python -m benchmarks.inference --quick         # 600 test sentences instead of all 4,797
 
 One run measures, on the BC5-chem test sentences through the runtime ``Predictor`` (word splitting,
 windowing, length-sorted batches of up to 64, decoding — what users get):
@@ -33,8 +33,6 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -101,7 +99,8 @@ def peak_rss_mb() -> float:
 
 
 def run_child(config: dict) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", json.dumps(config)], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "benchmarks.inference", "--child", json.dumps(config)],
+                         capture_output=True, text=True, cwd=HERE.parent)
     if out.returncode != 0:
         return {**config, "error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "failed"}
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -192,7 +191,7 @@ def write_gpu_report(rows: list[dict], machine: dict, words_per_abstract: float)
                "pubmed_hours_bertbase_fp16": (round(PUBMED_ABSTRACTS * words_per_abstract * 1.3 / 128
                                                     / best["sentences_per_s"] / 3600, 2) if best else None)}
     report = {"benchmark": "inference_gpu", "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "summary": summary, "rows": rows, "machine": machine, "command": "python benchmarks/inference.py"}
+              "summary": summary, "rows": rows, "machine": machine, "command": "python -m benchmarks.inference"}
     (RESULTS / "inference_gpu.json").write_text(json.dumps(report, indent=2) + "\n")
     lines = ["# GPU inference: BERT-base shape, 128-token sequences", "",
              f"Run {report['when']} on {machine.get('gpu')}. Bare backend on fixed-shape batches (host copies "
@@ -269,8 +268,7 @@ def main() -> None:
         print(json.dumps(measure_fixed_shape(config) if config.get("fixed_shape") else measure(config)))
         return
 
-    from machine import describe
-
+    from benchmarks.machine import describe
     from biomedserve.runtime.backends import GPU_PROVIDERS
 
     log = lambda m: print(m, flush=True)  # noqa: E731
@@ -351,7 +349,7 @@ def main() -> None:
     }
     report = {"benchmark": "inference", "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "summary": summary, "rows": rows, "machine": machine,
-              "command": "python benchmarks/inference.py" + (" --quick" if args.quick else "")}
+              "command": "python -m benchmarks.inference" + (" --quick" if args.quick else "")}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "inference_cpu.json").write_text(json.dumps(report, indent=2) + "\n")
     (RESULTS / "inference_cpu.md").write_text(markdown(report))

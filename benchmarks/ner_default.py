@@ -1,7 +1,7 @@
 """Benchmark: standard fine-tuning of the embedded MiniLM on BC5-chem, scored through ONNX and PyTorch.
 
-    python benchmarks/ner_default.py              # reuse models/bc5chem-minilm if it exists
-    python benchmarks/ner_default.py --retrain    # train it afresh first (~10 min on 2 cores)
+    python -m benchmarks.ner_default              # reuse models/bc5chem-minilm if it exists
+    python -m benchmarks.ner_default --retrain    # train it afresh first (~10 min on 2 cores)
 
 Writes ``benchmarks/results/ner_default.json`` (with a top-level ``summary``) and
 ``benchmarks/results/ner_default.md``.
@@ -18,12 +18,9 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from machine import describe  # noqa: E402
-
-from biomedserve.export.evaluation import evaluate_model  # noqa: E402
-from biomedserve.modeldir.card import read_meta  # noqa: E402
+from benchmarks.machine import describe
+from biomedserve.export.evaluation import evaluate_model
+from biomedserve.modeldir.card import read_meta
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TRAIN_COMMAND = "biomedserve train --dataset BC5-chem --recipe standard --out {model} --overwrite"
@@ -60,7 +57,7 @@ def main() -> None:
         "dev_f1_best_epoch": round(meta.provenance.get("best_checkpoint_metric") or float("nan"), 2),
         "train_seconds": meta.train_seconds,
         "recipe": meta.recipe,
-        "command": f"{train_command} && python benchmarks/ner_default.py",
+        "command": f"{train_command} && python -m benchmarks.ner_default",
     }
     report = {
         "benchmark": "ner_default",

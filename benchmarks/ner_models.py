@@ -17,8 +17,7 @@ import json
 import time
 from pathlib import Path
 
-from blurb import claim
-
+from benchmarks.blurb import claim
 from biomedserve.modeldir.metric_keys import metric_key
 from biomedserve.training.recipes import find_recipe, load_recipe
 from biomedserve.training.sweep import RunSpec, run_one, run_path

@@ -1,9 +1,9 @@
 """Benchmark: one multi-type NER model against the five per-set models and the spaCy-recipe baseline.
 
-    python benchmarks/ner_multitype.py                   # everything (trains what is missing; resumable)
-    python benchmarks/ner_multitype.py --skip-spacy      # without the spaCy-recipe baseline
-    python benchmarks/ner_multitype.py --report-only     # rebuild the report from the partial results
-    python benchmarks/ner_multitype.py --only-attempts --attempts selftrain-hoc   # one attempt, as a second job
+    python -m benchmarks.ner_multitype                   # everything (trains what is missing; resumable)
+    python -m benchmarks.ner_multitype --skip-spacy      # without the spaCy-recipe baseline
+    python -m benchmarks.ner_multitype --report-only     # rebuild the report from the partial results
+    python -m benchmarks.ner_multitype --only-attempts --attempts selftrain-hoc   # one attempt, as a second job
 
 1. Models. The multi-type model (``train/NER-multitype/standard.yaml``, seed 1) at
    ``models/ner-multitype-minilm``, int8 gated by ``biomedserve export --quantize int8``; the five per-set
@@ -39,16 +39,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from guideline_gaps import gene_errors, residue_recall  # noqa: E402
-from machine import describe  # noqa: E402
-from ner_models import NER_SETS, kept_model, kept_run, ner_run  # noqa: E402
-
-from biomedserve.atomic import atomic_write  # noqa: E402
-from biomedserve.checksums import file_sha256  # noqa: E402
-from biomedserve.data.registry import CROSS_CORPUS, get_dataset, load_crosscorpus  # noqa: E402
-from biomedserve.modeldir.card import read_meta, variant_file  # noqa: E402
+from benchmarks.guideline_gaps import gene_errors, residue_recall
+from benchmarks.machine import describe
+from benchmarks.ner_models import NER_SETS, kept_model, kept_run, ner_run
+from biomedserve.atomic import atomic_write
+from biomedserve.checksums import file_sha256
+from biomedserve.data.registry import CROSS_CORPUS, get_dataset, load_crosscorpus
+from biomedserve.modeldir.card import read_meta, variant_file
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -194,9 +191,8 @@ def score_spacy(pipeline: Path, sentences, spec, label: str) -> dict:
 # ---------------------------------------------------------------- throughput
 def annotate_speed(models: list[Path], jsonl: Path, out: Path, n_words: int) -> dict:
     """One ``annotate`` job over the corpus with these models (variant auto: int8 where gated)."""
-    from annotate import Timed
-    from machine import cpu_flags
-
+    from benchmarks.annotate import Timed
+    from benchmarks.machine import cpu_flags
     from biomedserve.annotate.annotator import ModelSpec, order_models
     from biomedserve.annotate.job import JobConfig
     from biomedserve.annotate.local import LocalEngine
@@ -437,7 +433,7 @@ def markdown(report: dict) -> str:
             lines += ["", f"{name}: {m['train_seconds']:.0f} s of training (bf16: {(m['bf16'] or {}).get('used')}); "
                       f"int8 gate {'passed' if gate.get('passed') else 'not passed'}: dev {gate.get('dev')} vs fp32 "
                       f"{gate.get('reference_dev')} ({gate.get('remedy')}); every attempt is in the JSON."]
-    lines += ["", "Reproduce: `python benchmarks/ner_multitype.py` (resumable; `--report-only` rebuilds this page).", ""]
+    lines += ["", "Reproduce: `python -m benchmarks.ner_multitype` (resumable; `--report-only` rebuilds this page).", ""]
     return "\n".join(lines)
 
 
@@ -476,7 +472,7 @@ def main() -> None:
               "multitype_model": partial.rows.get("card:multitype") or model_record(meta),
               "served_model": partial.rows.get(f"card:{served_system(partial.rows)[0]}"), "rows": partial.rows,
               "machine": machine,
-              "command": "python benchmarks/ner_multitype.py"}
+              "command": "python -m benchmarks.ner_multitype"}
     atomic_write(args.results_dir / "ner_multitype.json", json.dumps(report, indent=2) + "\n")
     atomic_write(args.results_dir / "ner_multitype.md", markdown(report))
     print(json.dumps(report["summary"], indent=2))
@@ -544,7 +540,7 @@ def measure_attempts(args, partial: Partial, tests: dict, cross: dict) -> None:
     for label in args.attempts or ATTEMPTS:
         attempt = ATTEMPTS[label]
         if attempt.adapted_encoder and not (args.attempt_encoder / "pretrain_card.json").is_file():
-            print(f"no adapted encoder at {args.attempt_encoder} (python benchmarks/pretrain.py): {label} not run",
+            print(f"no adapted encoder at {args.attempt_encoder} (python -m benchmarks.pretrain): {label} not run",
                   flush=True)
             continue
         measure_attempt(label, attempt, args, partial, tests, cross)
@@ -685,7 +681,7 @@ def measure(args, partial: Partial) -> None:
                             (path, "int8", sentences, target, {target.entity_type: model_type}), [(path, "int8")])
 
     # throughput through the annotate path
-    from annotate import corpus, words, write_jsonl
+    from benchmarks.annotate import corpus, words, write_jsonl
 
     with tempfile.TemporaryDirectory(prefix="ner-multitype-") as tmp:
         docs = corpus(args.docs, seed=0)

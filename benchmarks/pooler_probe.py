@@ -1,8 +1,8 @@
 """Benchmark: how much a frozen encoder's sentence vectors know, read three ways.
 
-    python benchmarks/pooler_probe.py                 # HoC, 4000 training sentences, all of dev
-    python benchmarks/pooler_probe.py --dataset PubMedQA   # a QA set: question + context pairs, every split
-    python benchmarks/pooler_probe.py --base-model microsoft/BiomedNLP-PubMedBERT-base-uncased-abstract-fulltext
+    python -m benchmarks.pooler_probe                 # HoC, 4000 training sentences, all of dev
+    python -m benchmarks.pooler_probe --dataset PubMedQA   # a QA set: question + context pairs, every split
+    python -m benchmarks.pooler_probe --base-model microsoft/BiomedNLP-PubMedBERT-base-uncased-abstract-fulltext
 
 Why: sequence heads in Hugging Face (``*ForSequenceClassification``) read the *pooler* — a dense +
 tanh layer over ``[CLS]`` trained by next-sentence prediction. Sentence-transformers models such as
@@ -37,11 +37,9 @@ from sklearn.multiclass import OneVsRestClassifier
 from tqdm import tqdm
 from transformers import AutoModel, AutoTokenizer
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from biomedserve.data.registry import DATASETS  # noqa: E402
-from biomedserve.modeling.encoders import mean_pool, resolve_base_model  # noqa: E402
-from biomedserve.tasks.classification import documents_to_sentences, multi_hot  # noqa: E402
+from biomedserve.data.registry import DATASETS
+from biomedserve.modeling.encoders import mean_pool, resolve_base_model
+from biomedserve.tasks.classification import documents_to_sentences, multi_hot
 
 RESULTS = Path(__file__).resolve().parent / "results"
 READOUTS = ("cls", "pooler", "mean")
@@ -106,7 +104,7 @@ def main() -> None:
     parser.add_argument("--dataset", default="HoC", choices=["HoC", "PubMedQA", "BioASQ"])
     parser.add_argument("--max-length", type=int, default=256, help="sub-word tokens per QA pair (QA sets)")
     args = parser.parse_args()
-    from machine import describe
+    from benchmarks.machine import describe
 
     path = resolve_base_model(args.base_model)
     tokenizer, model = AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()
@@ -119,7 +117,7 @@ def main() -> None:
             "summary": {"encoder": args.base_model, **probe_qa(model, tokenizer, args.dataset, args.data_dir,
                                                                 args.max_length)},
             "seconds": round(time.perf_counter() - started, 1), "machine": describe(),
-            "command": "python benchmarks/pooler_probe.py " + " ".join(sys.argv[1:]),
+            "command": "python -m benchmarks.pooler_probe " + " ".join(sys.argv[1:]),
         }
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / f"pooler_probe_{args.label}_{args.dataset}.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -137,7 +135,7 @@ def main() -> None:
         "summary": {"encoder": args.base_model, "dataset": "HoC", "train_sentences": len(train_x),
                     "dev_sentences": len(dev_x), **{f"micro_f1_{name}": s for name, s in scores.items()}},
         "seconds": round(time.perf_counter() - started, 1), "machine": describe(),
-        "command": "python benchmarks/pooler_probe.py " + " ".join(sys.argv[1:]),
+        "command": "python -m benchmarks.pooler_probe " + " ".join(sys.argv[1:]),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"pooler_probe_{args.label}.json").write_text(json.dumps(report, indent=2) + "\n")

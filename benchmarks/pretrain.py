@@ -1,8 +1,8 @@
 """Benchmark: does masked-LM pretraining on in-domain text help the embedded MiniLM on NER?
 
-    python benchmarks/pretrain.py                        # every size in SIZES, the five NER sets on each and the base
-    python benchmarks/pretrain.py --size minilm-blurb-adapted-e2-lr1e-4 --sets BC2GM   # one size, one set
-    python benchmarks/pretrain.py --report-only          # rebuild the report from what has finished
+    python -m benchmarks.pretrain                        # every size in SIZES, the five NER sets on each and the base
+    python -m benchmarks.pretrain --size minilm-blurb-adapted-e2-lr1e-4 --sets BC2GM   # one size, one set
+    python -m benchmarks.pretrain --report-only          # rebuild the report from what has finished
 
 A new size is a new entry in ``SIZES`` (settings as data), never an edit of one that has run: its runs
 are keyed by the encoder's path.
@@ -32,20 +32,16 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from machine import describe  # noqa: E402
-from ner_models import NER_SETS, kept_model, kept_run, ner_run, shared_run  # noqa: E402
-
-from biomedserve.atomic import atomic_write  # noqa: E402
-from biomedserve.data.records import running_texts  # noqa: E402
-from biomedserve.data.registry import DATASETS, get_dataset, load_crosscorpus  # noqa: E402
-from biomedserve.training.sweep import run_path  # noqa: E402
+from benchmarks.machine import describe
+from benchmarks.ner_models import NER_SETS, kept_model, kept_run, ner_run, shared_run
+from biomedserve.atomic import atomic_write
+from biomedserve.data.records import running_texts
+from biomedserve.data.registry import DATASETS, get_dataset, load_crosscorpus
+from biomedserve.training.sweep import run_path
 
 HERE = Path(__file__).resolve().parent
 CROSSCORPUS = {"BC5-chem": "BioNLP13PC-chem", "BC2GM": "BioNLP13PC-ggp"}  # BLURB set -> the set its models face
@@ -377,7 +373,7 @@ def main() -> None:
               "summary": summary, "sizes": sizes, "ner": ner, "crosscorpus": cross, "crosscorpus_by_run": runs.cache,
               "corpus": json.loads((work / "corpus.json").read_text()) if (work / "corpus.json").is_file() else None,
               "machine": summary["hardware"],
-              "command": "python benchmarks/pretrain.py" + "".join(f" --sets {s}" for s in args.sets or []),
+              "command": "python -m benchmarks.pretrain" + "".join(f" --sets {s}" for s in args.sets or []),
               "seconds_this_invocation": round(time.time() - started, 1)}
     results.mkdir(parents=True, exist_ok=True)
     atomic_write(results / "pretrain.json", json.dumps(report, indent=2) + "\n")

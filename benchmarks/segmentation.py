@@ -1,7 +1,7 @@
 """Benchmark: does an NER model score the same on corpus tokens as on raw text?
 
-    python benchmarks/segmentation.py                                   # models/jnlpba-minilm, all of test
-    python benchmarks/segmentation.py --model models/x --limit 800      # any NER model directory
+    python -m benchmarks.segmentation                                   # models/jnlpba-minilm, all of test
+    python -m benchmarks.segmentation --model models/x --limit 800      # any NER model directory
 
 Why: BLURB scores NER on the corpus's own tokens, but users hand the runtime raw text, which
 ``biomedserve.text.words.split_words`` cuts into runs of letters/digits and single other characters.
@@ -22,17 +22,15 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import spacy
 
-import spacy  # noqa: E402
-from vs_scispacy import PAPER, RESULTS, doc_tags, texts_and_gold  # noqa: E402
-
-from biomedserve.atomic import atomic_write  # noqa: E402
-from biomedserve.data.registry import get_dataset  # noqa: E402
-from biomedserve.modeldir.card import read_meta  # noqa: E402
-from biomedserve.runtime import Predictor  # noqa: E402
-from biomedserve.tasks.ner import entity_scores  # noqa: E402
-from biomedserve.text.words import split_words  # noqa: E402
+from benchmarks.vs_scispacy import PAPER, RESULTS, doc_tags, texts_and_gold
+from biomedserve.atomic import atomic_write
+from biomedserve.data.registry import get_dataset
+from biomedserve.modeldir.card import read_meta
+from biomedserve.runtime import Predictor
+from biomedserve.tasks.ner import entity_scores
+from biomedserve.text.words import split_words
 
 
 def cut_share(dataset: str) -> dict:
@@ -61,10 +59,10 @@ def main() -> None:
     parser.add_argument("--variant", default="int8", help="fp32, int8, … (a variant on the model's card).")
     parser.add_argument("--limit", type=int, default=None, help="Only the first N test sentences.")
     args = parser.parse_args()
-    from machine import describe
+    from benchmarks.machine import describe
 
     report = {"benchmark": "segmentation", "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "command": "python benchmarks/segmentation.py " + " ".join(sys.argv[1:]),
+              "command": "python -m benchmarks.segmentation " + " ".join(sys.argv[1:]),
               "tokens_cut_by_raw_text_splitting": {d: cut_share(d) for d in PAPER},
               "paths": both_paths(args.model, args.variant, args.limit), "machine": describe()}
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """Benchmark: the HTTP service under concurrent load, batching on vs off, and a schema fuzz run.
 
-    python benchmarks/service_load.py                       # 64 clients × 60 s, batching on and off, fuzz
-    python benchmarks/service_load.py --clients 16 --seconds 20 --model models/bc5chem-minilm
+    python -m benchmarks.service_load                       # 64 clients × 60 s, batching on and off, fuzz
+    python -m benchmarks.service_load --clients 16 --seconds 20 --model models/bc5chem-minilm
 
 The service is started for real (``bentoml serve`` on a free loopback port) with the fine-tuned NER
 model in its gated default variant (int8 when it passed the gate: `biomedserve export --quantize int8`).
@@ -29,9 +29,7 @@ from pathlib import Path
 import aiohttp
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from biomedserve.serving.launch import ServiceProcess  # noqa: E402
+from biomedserve.serving.launch import ServiceProcess
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -159,8 +157,7 @@ def main() -> None:
     parser.add_argument("--fuzz-examples", type=int, default=100)
     args = parser.parse_args()
 
-    from machine import describe
-
+    from benchmarks.machine import describe
     from biomedserve.data.registry import get_dataset
 
     texts = [" ".join(s.tokens) for s in get_dataset("BC5-chem").load("test")]
@@ -182,7 +179,7 @@ def main() -> None:
     report = {"benchmark": "service_load", "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "summary": summary, "batched": batched, "unbatched": unbatched, "fuzz": fuzzed,
               "model_ceiling": ceiling,
-              "machine": describe(), "command": "python benchmarks/service_load.py " + " ".join(sys.argv[1:])}
+              "machine": describe(), "command": "python -m benchmarks.service_load " + " ".join(sys.argv[1:])}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "service_load.json").write_text(json.dumps(report, indent=2) + "\n")
     m = report["machine"]

@@ -1,6 +1,6 @@
 """Benchmark: one fine-tuning step of the embedded encoder in fp32 and under bfloat16 autocast.
 
-    python benchmarks/train_step.py            # batch 32 × 128 tokens, 5 timed steps per mode, 2 rounds
+    python -m benchmarks.train_step            # batch 32 × 128 tokens, 5 timed steps per mode, 2 rounds
 
 Why the standard recipes set ``bf16: auto``: on CPUs with AVX512-BF16/AMX (and GPUs with bf16) the
 autocast matmuls are faster while the weights and optimiser state stay fp32, and on CPUs without
@@ -21,10 +21,8 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForTokenClassification
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from biomedserve.hardware import decide_bf16, speed_flags  # noqa: E402
-from biomedserve.modeling.encoders import default_encoder_path  # noqa: E402
+from biomedserve.hardware import decide_bf16, speed_flags
+from biomedserve.modeling.encoders import default_encoder_path
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -36,7 +34,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    from machine import describe
+    from benchmarks.machine import describe
 
     torch.manual_seed(0)
     model = AutoModelForTokenClassification.from_pretrained(str(default_encoder_path()), num_labels=3)
@@ -64,7 +62,7 @@ def main() -> None:
               "summary": {"s_per_step_fp32": round(fp32, 3), "s_per_step_bf16": round(bf16, 3),
                           "bf16_speedup": round(fp32 / bf16, 2), "batch": args.batch, "tokens": args.tokens,
                           "cpu_flags": speed_flags(), "bf16_auto": decide_bf16("auto").to_dict()},
-              "rounds": times, "machine": describe(), "command": "python benchmarks/train_step.py " + " ".join(sys.argv[1:])}
+              "rounds": times, "machine": describe(), "command": "python -m benchmarks.train_step " + " ".join(sys.argv[1:])}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "train_step.json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report["summary"]))

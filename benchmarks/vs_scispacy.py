@@ -1,8 +1,8 @@
 """Benchmark: the biomedserve spaCy component against the scispaCy-recipe baseline (and any scispaCy
 model installed), strict and lenient entity F1 and words/s on the same texts — the paper's Tables 10/11.
 
-    python benchmarks/vs_scispacy.py                 # trains or builds whatever is missing first
-    python benchmarks/vs_scispacy.py --limit 500     # the first 500 test sentences of each set
+    python -m benchmarks.vs_scispacy                 # trains or builds whatever is missing first
+    python -m benchmarks.vs_scispacy --limit 500     # the first 500 test sentences of each set
 
 Systems, each run as a spaCy pipeline over the same raw test texts (tokens joined by spaces):
 * biomedserve_ner with the MiniLM model of the set, trained with the recipe named in RECIPES
@@ -32,13 +32,11 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import spacy
 
-import spacy  # noqa: E402
-
-from biomedserve.atomic import atomic_write  # noqa: E402
-from biomedserve.data.registry import get_dataset  # noqa: E402
-from biomedserve.tasks.ner import entity_scores, lenient_scores, type_tags  # noqa: E402
+from biomedserve.atomic import atomic_write
+from biomedserve.data.registry import get_dataset
+from biomedserve.tasks.ner import entity_scores, lenient_scores, type_tags
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -254,7 +252,7 @@ def main() -> None:
     parser.add_argument("--prepare-only", action="store_true",
                         help="Train and build the missing models, then stop without measuring.")
     args = parser.parse_args()
-    from machine import describe
+    from benchmarks.machine import describe
 
     log = lambda m: print(m, flush=True)  # noqa: E731
     run = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -276,7 +274,7 @@ def main() -> None:
             atomic_write(partial, json.dumps(list(kept.values())))
             log(json.dumps(row))
     report = {"benchmark": "vs_scispacy", "when": run, "summary": summarize(rows), "rows": rows, "paper": PAPER,
-              "machine": describe(), "command": "python benchmarks/vs_scispacy.py " + " ".join(sys.argv[1:]),
+              "machine": describe(), "command": "python -m benchmarks.vs_scispacy " + " ".join(sys.argv[1:]),
               "carried_over": sorted({r.get("run", "unknown") for r in rows} - {run})}
     atomic_write(RESULTS / "vs_scispacy.json", json.dumps(report, indent=2) + "\n")
     markdown = render(report)

@@ -8,8 +8,8 @@ import pytest
 from biomedserve.annotate import ResumeError, annotate
 from biomedserve.annotate import job as job_module
 from biomedserve.data.document_readers import resolve_inputs
-
 from tests.pubmed_samples import DELETE, article, pubmed_xml, write
+
 from .test_writers import parse_pubtator
 
 RUN = {"group_size": 4, "chunk_size": 10, "progress": False}

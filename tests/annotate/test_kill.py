@@ -8,7 +8,6 @@ import sys
 import time
 
 from biomedserve.annotate import annotate
-
 from tests.pubmed_samples import SENTENCES, article, pubmed_xml, write
 
 OPTIONS = ["--group-size", "4", "--chunk-size", "8", "--no-progress"]

@@ -18,7 +18,7 @@ def _archive(path, members: dict[str, bytes]):
 
 
 def test_collect_adds_finished_runs_and_never_overwrites_or_escapes(tmp_path):
-    bundle = load_benchmark("device_bundle")
+    bundle = load_benchmark("device.bundle")
     runs = tmp_path / "blurb_runs"
     here = runs / "minilm" / "GAD" / f"{'a' * 16}.json"
     here.parent.mkdir(parents=True)
@@ -40,7 +40,7 @@ def test_collect_adds_finished_runs_and_never_overwrites_or_escapes(tmp_path):
 
 
 def test_device_script_parses_and_teaches_its_usage():
-    script = BENCHMARKS / "device_run.sh"
+    script = BENCHMARKS / "device" / "run.sh"
     assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
     wrong = subprocess.run(["bash", str(script), "nonsense"], capture_output=True, text=True)
     assert wrong.returncode == 2 and "usage" in wrong.stderr

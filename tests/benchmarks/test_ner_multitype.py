@@ -72,7 +72,7 @@ def test_summary_and_page_say_what_was_measured():
 
 def test_throughput_runs_a_real_annotate_job(tiny_model, tiny_two_type_model, tmp_path):
     bench = load_module()
-    from annotate import corpus, words, write_jsonl
+    from benchmarks.annotate import corpus, words, write_jsonl
 
     docs = corpus(12, seed=0)
     jsonl = write_jsonl(docs, tmp_path / "corpus.jsonl")

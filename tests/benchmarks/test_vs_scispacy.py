@@ -52,7 +52,7 @@ def test_summary_averages_blurb_sets_and_pools_speed():
 
 
 def test_report_has_the_papers_table_shapes():
-    report = {"rows": rows(), "summary": vs.summarize(rows()), "when": "now", "command": "python benchmarks/vs_scispacy.py",
+    report = {"rows": rows(), "summary": vs.summarize(rows()), "when": "now", "command": "python -m benchmarks.vs_scispacy",
               "machine": {"cpu": "test CPU", "usable_cores": 2}}
     md = vs.render(report)
     strict = md.split("## Strict")[1].split("##")[0]

@@ -16,7 +16,6 @@ from biomedserve.data.document_readers import (
     resolve_inputs,
 )
 from biomedserve.data.documents import Deletion, Document, ReadError, clean_text
-
 from tests.pubmed_samples import (
     BAD_PMID,
     BOOK,

@@ -1,16 +1,16 @@
 """Take the BLURB study to a GPU machine lent by the `device` tool, in one prepared run, and bring
 its results home.
 
-    python benchmarks/device_bundle.py pack               # build .device/part1 and .device/part2, print the two calls
-    python benchmarks/device_bundle.py collect FILE.tar.gz  # add the device's finished runs to blurb_runs/
+    python -m benchmarks.device.bundle pack               # build .device/part1 and .device/part2, print the two calls
+    python -m benchmarks.device.bundle collect FILE.tar.gz  # add the device's finished runs to blurb_runs/
 
 Why a bundle: the device machine reaches nothing (no PyPI, no hub), its image ships transformers 5.x
 (our exporter, optimum-onnx, needs 4.57) and lacks pydantic and seqeval, and ``../shared`` does not
 travel. Each call carries at most 64 MiB with the working tree, and the embedded encoder alone is
 87 MiB, so the bundle is split in two: ``part1`` holds the first piece of the encoder package and is
-staged by a short first call (``benchmarks/device_run.sh stage``); ``part2`` holds the rest, the pinned
+staged by a short first call (``benchmarks/device/run.sh stage``); ``part2`` holds the rest, the pinned
 wheels for Python 3.12 and the BLURB data (xz), and its call runs the sweep
-(``benchmarks/device_run.sh blurb SECONDS WORKERS``). The encoder travels byte for byte (checked by
+(``benchmarks/device/run.sh blurb SECONDS WORKERS``). The encoder travels byte for byte (checked by
 SHA-256 there), so runs made there use the same weights and the same run keys as runs made here.
 
 ``collect`` unpacks only run results (``<label>/<dataset>/<key>.json``), never overwrites a run
@@ -33,7 +33,7 @@ from pathlib import Path
 
 from biomedserve.checksums import file_sha256
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = ROOT / ".device"
 LIMIT = 64 * 2**20  # what one device call may carry: working tree, shared/ and carried paths together
 MARGIN = 2 * 2**20  # the tree grows between packing and calling (results, notes)
@@ -157,10 +157,10 @@ def main() -> None:
         sizes = pack(Path(resolve_data_dir(args.data_dir)))
         print(json.dumps({k: sizes[k] for k in ("tree", "part1", "part2")}, indent=2))
         print("Then, with the device tool (one call right after the other: the machine stays warm 30 s):\n"
-              '  run(command="bash benchmarks/device_run.sh stage", carry=[".device/part1"], timeout_s=120)\n'
-              '  run(command="bash benchmarks/device_run.sh blurb 480 8", carry=[".device/part2"], timeout_s=600)\n'
-              "  python benchmarks/device_bundle.py collect <files_at>/blurb_runs.tar.gz\n"
-              "  python benchmarks/blurb.py --report-only")
+              '  run(command="bash benchmarks/device/run.sh stage", carry=[".device/part1"], timeout_s=120)\n'
+              '  run(command="bash benchmarks/device/run.sh blurb 480 8", carry=[".device/part2"], timeout_s=600)\n'
+              "  python -m benchmarks.device.bundle collect <files_at>/blurb_runs.tar.gz\n"
+              "  python -m benchmarks.blurb --report-only")
     else:
         print(json.dumps(collect(args.archive, args.runs_dir)))
 

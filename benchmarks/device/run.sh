@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# Runs on a GPU machine lent by the `device` tool (see benchmarks/device_bundle.py, which packs
+# Runs on a GPU machine lent by the `device` tool (see benchmarks/device/bundle.py, which packs
 # what this needs and prints the two calls):
-#   bash benchmarks/device_run.sh stage                  # call 1: keep .device/part1 (first piece of the encoder)
-#   bash benchmarks/device_run.sh blurb SECONDS WORKERS  # call 2: install, rebuild, run the BLURB sweep
+#   bash benchmarks/device/run.sh stage                  # call 1: keep .device/part1 (first piece of the encoder)
+#   bash benchmarks/device/run.sh blurb SECONDS WORKERS  # call 2: install, rebuild, run the BLURB sweep
 # BLURB_ARGS passes more arguments to every worker, e.g. BLURB_ARGS="--stage main --stage heads".
-# The sweep is benchmarks/blurb.py unchanged: WORKERS processes (2 cores each, pinned) share the GPU
+# The sweep is benchmarks.blurb unchanged: WORKERS processes (2 cores each, pinned) share the GPU
 # and take the next unclaimed run, resuming from the runs the tree already holds. Every 20 s the
 # finished runs are written to $OUT/blurb_runs.tar.gz, so a call stopped at its limit still brings
 # back every run that finished; the workers are stopped SECONDS after the start.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 STASH=/tmp/biomedserve-device
 OUT="${OUT:-/tmp/biomedserve-device/out}"
 mkdir -p "$STASH" "$OUT"
@@ -55,7 +55,7 @@ PY
   for i in $(seq 0 $((workers - 1))); do
     first=$(( (2 * i) % cores ))
     pin=(); command -v taskset >/dev/null && pin=(taskset -c "$first,$(( (first + 1) % cores ))")
-    "${pin[@]}" python3 benchmarks/blurb.py --threads 2 --score-backend "$score_backend" \
+    "${pin[@]}" python3 -m benchmarks.blurb --threads 2 --score-backend "$score_backend" \
       --max-hours "$(python3 -c "print(max($seconds - 120, 60) / 3600)")" ${BLURB_ARGS:-} > "$STASH/worker$i.log" 2>&1 &
     pids+=($!)
     sleep 2  # staggered: each claims a different first run
