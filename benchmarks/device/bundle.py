@@ -14,7 +14,7 @@ wheels for Python 3.12 and the BLURB data (xz), and its call runs the sweep
 SHA-256 there), so runs made there use the same weights and the same run keys as runs made here.
 
 ``collect`` unpacks only run results (``<label>/<dataset>/<key>.json``), never overwrites a run
-that exists here, and checks that each file is a finished result; ``blurb.py --report-only`` then
+that exists here, and checks that each file is a finished result; ``python -m benchmarks.blurb --report-only`` then
 reports the GPU runs beside the CPU ones, with their accelerator and hours.
 """
 

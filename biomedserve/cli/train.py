@@ -157,7 +157,7 @@ def baseline(
         best = train_baseline(dataset, out, data_dir=data_dir, limit=limit, overrides=overrides)
     except BiomedserveError as exc:
         fail(exc)
-    err.print(f"[green]baseline pipeline: {escape(str(best))}[/] (spacy.load it, or run benchmarks/vs_scispacy.py)")
+    err.print(f"[green]baseline pipeline: {escape(str(best))}[/] (spacy.load it, or run python -m benchmarks.vs_scispacy)")
 
 
 def quickstart(

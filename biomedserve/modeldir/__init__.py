@@ -4,8 +4,9 @@
   checksums, the variant records and the human-readable ``README.md``;
 * ``task_types``: what a task type is to the runtime and the front-ends (input and output kinds);
 * ``metric_keys``: how a score is keyed in the card (split, backend, limit);
-* ``files``: which files a directory and each of its graph variants carry.
+* ``files``: which files a directory and each of its graph variants carry;
+* ``variant_choice``: which graph variant runs on this host, and why.
 
-The runtime, the service and the spaCy component read models through this package only; training
-and export write them through it.
+Nothing here imports PyTorch, so the runtime and the service can read a card without it; training
+and export write model directories through it.
 """

@@ -1,6 +1,6 @@
 """The files a model directory carries: every file its card lists, and each variant's graph.
 
-A copy of a model (a saved spaCy pipeline, a bundle) takes exactly these, so a variant still being
+A copy of a model (a saved spaCy pipeline) takes exactly these, so a variant still being
 built or a stray export never travels, and a variant built since the model was loaded does.
 """
 

@@ -1,8 +1,9 @@
 """Which ONNX graph of a model directory runs on this host, and why.
 
 The card says which variant is the default (gated on dev accuracy on one instruction-set class); this
-module decides, at load, whether that choice holds here. The runtime, the annotator's manifest and the
-spaCy component all ask it, so the decision is made once.
+module decides, at load, whether that choice holds here. ``Predictor.from_dir`` (which the service and
+the spaCy component load through) and the annotator's model description both ask it, so the decision is
+made once.
 """
 
 from __future__ import annotations

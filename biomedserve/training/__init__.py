@@ -1,7 +1,6 @@
 """Everything that makes a model: fine-tuning and its features.
 
-* ``recipes``: recipes as data (YAML validated by pydantic, with ``extends``), checked before any
-  data loads;
+* ``recipes``: recipes as data (YAML validated by pydantic, with ``extends``);
 * ``finetune``: one fine-tuning run (the Hugging Face ``Trainer``) from a recipe to a model directory;
 * ``stabilise``, ``sampling``, ``pseudo_labels``: the stabilisation techniques of Tinn et al., corpus
   sampling for multi-type NER, and self-training on unlabeled text;
