@@ -23,14 +23,13 @@ import json
 import os
 import socket
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import yaml
 
 from benchmarks import blurb_targets
 from benchmarks.blurb_report import VARIANT_STAGES, markdown, plot
-from benchmarks.machine import describe
+from benchmarks.machine import report_context
 from biomedserve.atomic import atomic_write
 from biomedserve.data.registry import DATASETS
 from biomedserve.training.blurb import blurb_score
@@ -126,8 +125,10 @@ def table(results: list[dict], split: str = "test") -> dict[str, dict[str, dict]
     return {d: {v: seed_stats(s) for v, s in vs.items()} for d, vs in grouped.items()}
 
 
-def build_report(plan: dict, label: str, done: dict[str, list[dict]], machine: dict, planned: int,
+def build_report(plan: dict, label: str, done: dict[str, list[dict]], context: tuple[str, dict], planned: int,
                  data_dir=None, base_model: str | None = None) -> dict:
+    """The study's report from the finished runs ``done``; ``context`` is (when, machine) of the measurement."""
+    when, machine = context
     main = table(done.get("main", []))
     scored = set(main) | set(table(done.get("heads", [])))  # the sets whose trivial floors the report prints
     scores = {variant: {d: main[d][variant]["mean"] for d in main if variant in main[d]}
@@ -148,7 +149,7 @@ def build_report(plan: dict, label: str, done: dict[str, list[dict]], machine: d
     floors.update(zero_shot)
     report = {
         "benchmark": "blurb",
-        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "when": when,
         "summary": {
             "encoder": plan["encoder"] if label == plan["encoder_label"] else label,
             "encoder_label": label,
@@ -265,6 +266,11 @@ def grid_choices(results: list[dict]) -> dict[str, dict]:
             for d, rs in sorted(by_dataset.items())}
 
 
+def run_keys(done: dict[str, list[dict]]) -> set[tuple[str, str]]:
+    """(stage, run key) of every finished run a report rests on."""
+    return {(stage, r["key"]) for stage, results in done.items() for r in results}
+
+
 def write(report: dict, plan: dict, label: str) -> None:
     """JSON, Markdown and plot, each replaced atomically (workers sharing one sweep rewrite them in turn)."""
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -345,7 +351,7 @@ def main() -> None:
     runs_dir = RESULTS / "blurb_runs" / label
     plan_list = plan_runs(plan, args.stage, args.base_model)
     all_runs = plan_runs(plan, None, args.base_model)
-    machine = describe()
+    committed = RESULTS / f"blurb_{label}.json"
     unique: dict[str, RunSpec] = {}
     for _, run in plan_list:
         unique.setdefault(run.key, run)  # a run shared by stages keeps its first (main) name
@@ -369,10 +375,13 @@ def main() -> None:
                 path.with_suffix(".claim").unlink(missing_ok=True)
             print(f"    test {result['metric']} {result['test']:.2f} (dev {result['dev']:.2f}) "
                   f"in {result['wall_seconds']:.0f} s", flush=True)
-            write(build_report(plan, label, collect(all_runs, runs_dir), machine, len({r.key for _, r in all_runs}),
-                               args.data_dir, args.base_model), plan, label)
-    write(build_report(plan, label, collect(all_runs, runs_dir), machine, len({r.key for _, r in all_runs}),
-                               args.data_dir, args.base_model), plan, label)
+            write(build_report(plan, label, collect(all_runs, runs_dir), report_context(committed, False),
+                               len({r.key for _, r in all_runs}), args.data_dir, args.base_model), plan, label)
+    done = collect(all_runs, runs_dir)
+    # nothing new since the committed report: it is rebuilt with the time and machine it states
+    unchanged = run_keys(done) == run_keys(json.loads(committed.read_text()).get("runs", {})) if committed.is_file() else False
+    write(build_report(plan, label, done, report_context(committed, args.report_only and unchanged),
+                       len({r.key for _, r in all_runs}), args.data_dir, args.base_model), plan, label)
     print((RESULTS / f"blurb_{label}.md").read_text())
 
 

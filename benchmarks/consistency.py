@@ -3,7 +3,7 @@
     python -m benchmarks.consistency                       # models/bc5chem-minilm, every variant it has
     python -m benchmarks.consistency --model models/x --repeats 60
 
-Two checks from issue 15, on a trained model rather than the tiny test model:
+Two checks on a trained model rather than the tiny test model:
 
 * a paragraph repeated ``--repeats`` times in one document: how many distinct entity lists its
   copies get (1 means every copy is tagged alike), and the entities of the first copy;

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 from pathlib import Path
@@ -50,3 +51,23 @@ def describe() -> dict:
         "packages": package_versions(),
         "git": git_commit(),
     }
+
+
+def report_context(committed: Path, rebuilt: bool) -> tuple[str, dict]:
+    """``(when, machine)`` for a report about to be written over ``committed``.
+
+    A report says when and where its figures were measured. One that measured something now gets
+    the time and this host; one only rebuilt from stored results (``--report-only`` with nothing new)
+    keeps those of the report it rebuilds, so re-rendering on another machine or a fresh clone writes
+    the same report rather than claiming this host measured it.
+    """
+    from datetime import datetime, timezone
+
+    if rebuilt and committed.is_file():
+        try:
+            previous = json.loads(committed.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            previous = {}
+        if previous.get("when") and previous.get("machine"):
+            return previous["when"], previous["machine"]
+    return datetime.now(timezone.utc).isoformat(timespec="seconds"), describe()

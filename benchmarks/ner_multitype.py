@@ -36,11 +36,10 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmarks.guideline_gaps import gene_errors, residue_recall
-from benchmarks.machine import describe
+from benchmarks.machine import report_context
 from benchmarks.ner_models import NER_SETS, kept_model, kept_run, ner_run
 from biomedserve.atomic import atomic_write
 from biomedserve.checksums import file_sha256
@@ -249,7 +248,7 @@ def served_system(rows: dict) -> tuple[str, dict[str, float]]:
 
 
 def summarize(rows: dict, types: list[str], machine: dict) -> dict:
-    """The issue's summary, of the served model (:func:`served_system`), beside the standard recipe's."""
+    """The report's summary, of the served model (:func:`served_system`), beside the standard recipe's."""
     served, dev_means = served_system(rows)
     served_cross = system_crosscorpus(rows, served)
     per_set_cross = system_crosscorpus(rows, "per-set")
@@ -288,7 +287,7 @@ def summarize(rows: dict, types: list[str], machine: dict) -> dict:
 
 
 def targets(summary: dict) -> list[tuple[str, float | None, float | None]]:
-    """The issue's targets as (what, the served model's value, the value it needs)."""
+    """The targets as (what, the served model's value, the value it needs)."""
     per_set = summary["blurb_ner_mean_per_set"]
     out = [("BLURB NER mean strict F1 ≥ per-set mean − 0.5", summary["blurb_ner_mean_multitype"],
             None if per_set is None else per_set - 0.5)]
@@ -306,7 +305,7 @@ def model_record(meta) -> dict | None:
     if meta is None:
         return None
     int8 = meta.variants.get("int8")
-    return {"train_seconds": meta.train_seconds, "recipe": meta.recipe, "bf16": meta.provenance.get("bf16"),
+    return {"entity_types": meta.entity_types, "train_seconds": meta.train_seconds, "recipe": meta.recipe, "bf16": meta.provenance.get("bf16"),
             "dev": meta.metrics, "int8_gate": ({"passed": int8.passed, "dev": int8.dev, "reference_dev": int8.reference_dev,
                                                 "remedy": int8.remedy, "attempts": [a.model_dump() for a in int8.attempts]}
                                                if int8 else None)}
@@ -463,19 +462,31 @@ def main() -> None:
 
     args.results_dir.mkdir(parents=True, exist_ok=True)
     partial = Partial(args.results_dir / "ner_multitype.partial.json", args.results_dir / "ner_multitype.json")
-    machine = describe()
+    committed = args.results_dir / "ner_multitype.json"
+    when, machine = report_context(committed, rebuilt=args.report_only)
     if not args.report_only:
         measure(args, partial)
     meta = read_meta(args.multitype) if (args.multitype / "biomedserve.json").is_file() else None
-    report = {"benchmark": "ner_multitype", "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "summary": summarize(partial.rows, meta.entity_types if meta else [], machine),
-              "multitype_model": partial.rows.get("card:multitype") or model_record(meta),
+    card = partial.rows.get("card:multitype") or model_record(meta) or {}
+    # the types come from the model's card; a report rebuilt without models/ reads them from the rows it keeps
+    types = meta.entity_types if meta else card.get("entity_types") or committed_types(committed)
+    report = {"benchmark": "ner_multitype", "when": when,
+              "summary": summarize(partial.rows, types, machine),
+              "multitype_model": card or None,
               "served_model": partial.rows.get(f"card:{served_system(partial.rows)[0]}"), "rows": partial.rows,
               "machine": machine,
               "command": "python -m benchmarks.ner_multitype"}
     atomic_write(args.results_dir / "ner_multitype.json", json.dumps(report, indent=2) + "\n")
     atomic_write(args.results_dir / "ner_multitype.md", markdown(report))
     print(json.dumps(report["summary"], indent=2))
+
+
+def committed_types(committed: Path) -> list[str]:
+    """The multi-type model's entity types as the committed report states them (rows kept before the
+    card record carried them)."""
+    if not committed.is_file():
+        return []
+    return json.loads(committed.read_text(encoding="utf-8")).get("summary", {}).get("types", [])
 
 
 def text_leakage(sources: list[str], data_dir, crosscorpus_dir) -> dict:

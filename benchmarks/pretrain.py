@@ -33,10 +33,9 @@ import argparse
 import json
 import statistics
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
-from benchmarks.machine import describe
+from benchmarks.machine import report_context
 from benchmarks.ner_models import NER_SETS, kept_model, kept_run, ner_run, shared_run
 from biomedserve.atomic import atomic_write
 from biomedserve.data.records import running_texts
@@ -310,6 +309,10 @@ def main() -> None:
     work = results / ".pretrain-work"  # ignored by git (benchmarks/results/.*)
     runs = Runs(args, results / "pretrain.partial.json", results / "pretrain.json")
     started, spent = time.time(), 0.0  # spent: seconds of pretraining and of the runs reported
+    committed = results / "pretrain.json"
+    previous = json.loads(committed.read_text()) if committed.is_file() else {}
+    restored: list[str] = []  # sizes whose encoder is not here, reported as the committed report measured them
+    when, machine = report_context(committed, rebuilt=args.report_only)
 
     ner: dict[str, dict] = {d: {} for d in sets}
     cross: dict[str, dict] = {}
@@ -327,6 +330,15 @@ def main() -> None:
         if build and not card_path.is_file():
             pretrain_size(name, encoder, args, work)
         card = json.loads(card_path.read_text()) if card_path.is_file() else None
+        if card is None and args.report_only and name in previous.get("sizes", {}):
+            # rebuilt without encoders/ (a fresh clone): this size's figures as the committed report measured them
+            sizes[name], chosen_cards[name] = previous["sizes"][name], previous["sizes"][name]["card"]
+            for dataset in sets:
+                ner[dataset][name] = previous.get("ner", {}).get(dataset, {}).get(name)
+                if (scores := previous.get("crosscorpus", {}).get(dataset, {}).get(name)):
+                    cross.setdefault(dataset, {})[name] = scores
+            restored.append(name)
+            continue
         if card is None:
             continue
         chosen_cards[name] = card
@@ -365,13 +377,15 @@ def main() -> None:
         "sizes_tried": {n: {k: s[k] for k in ("settings", "ner_dev_mean", "ner_test_mean", "crosscorpus_mean")}
                         | {"steps": s["card"]["steps"], "perplexity_after": (s["card"]["heldout_perplexity"] or {})
                            .get("after")} for n, s in sizes.items()},
-        "hours": round(spent / 3600, 3),
-        "hardware": describe(),
+        # the compute a restored size took is known only as the committed report's total
+        "hours": previous["summary"]["hours"] if restored and previous.get("summary") else round(spent / 3600, 3),
+        "hardware": machine,
     }
     summary["targets"] = targets(summary)
-    report = {"benchmark": "pretrain", "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    report = {"benchmark": "pretrain", "when": when,
               "summary": summary, "sizes": sizes, "ner": ner, "crosscorpus": cross, "crosscorpus_by_run": runs.cache,
-              "corpus": json.loads((work / "corpus.json").read_text()) if (work / "corpus.json").is_file() else None,
+              "corpus": (json.loads((work / "corpus.json").read_text()) if (work / "corpus.json").is_file()
+                         else previous.get("corpus")),
               "machine": summary["hardware"],
               "command": "python -m benchmarks.pretrain" + "".join(f" --sets {s}" for s in args.sets or []),
               "seconds_this_invocation": round(time.time() - started, 1)}

@@ -147,3 +147,21 @@ def test_predict_without_input_says_so(tiny_model):
     result = runner.invoke(app, ["predict", str(tiny_model)], input="")
     assert result.exit_code == 2
     assert "no input text" in result.output
+
+
+def test_train_console_has_one_bar_per_phase_and_no_raw_dicts(tiny_base, tmp_path):
+    """What a user sees on a first run: no Trainer log dicts, no TracerWarning, one line per evaluation."""
+    recipe = tmp_path / "tiny.yaml"
+    recipe.write_text(f"dataset: BC5-chem\nbase_model: {tiny_base}\nepochs: 2\nbatch_size: 16\nmax_length: 32\n")
+    result = subprocess.run([sys.executable, "-m", "biomedserve.cli", "train", "-d", "BC5-chem", "-r", str(recipe),
+                             "--limit-train", "48", "--limit-eval", "16", "--out", str(tmp_path / "m")],
+                            capture_output=True, text=True, check=True)
+    console = result.stdout + result.stderr
+    assert "{'loss'" not in console and "{'eval_" not in console and "{'train_runtime'" not in console
+    assert "TracerWarning" not in console
+    assert result.stdout.strip() == ""  # stdout stays for results; progress and summaries go to stderr
+    lines = console.replace("\r", "\n").splitlines()
+    assert any(line.startswith("epoch 1: dev f1 ") for line in lines)
+    assert any(line.startswith("epoch 2: dev f1 ") for line in lines)
+    assert any(line.startswith("scoring test") for line in lines)
+    assert "wrote " in result.stderr

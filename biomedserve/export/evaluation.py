@@ -43,7 +43,7 @@ def evaluate_model(model_dir: str | Path, split: str = "test", backend: str = "o
     records = spec.load(split, data_dir)
     if limit:
         records = records[:limit]
-    scores = {k: float(v) for k, v in task.evaluate(predictor, records, spec, progress=progress).items()}
+    scores = {k: float(v) for k, v in task.evaluate(predictor, records, spec, progress=f"scoring {split}" if progress else False).items()}
     result = EvalResult(meta.name, spec.name, split, backend, task.metric, scores[task.metric], scores, len(records))
     if record:
         fresh = read_meta(model_dir)

@@ -7,12 +7,28 @@ one named output, and the graph is checked against PyTorch on the export batch b
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from biomedserve.modeling.heads import BiEncoder, PooledClassifier
+
+
+@contextmanager
+def tracer_warnings_silenced() -> Iterator[None]:
+    """Silence ``torch.jit.TracerWarning`` while a graph is traced.
+
+    Tracing a transformers encoder warns that a tensor made in ``forward`` (the attention mask's
+    ``1.0``) is recorded as a constant; that is what is meant here, and the graph is checked against
+    PyTorch after export (optimum's validation, :func:`_check_parity`), so a wrong constant would fail there.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        yield
 
 
 class _Embedder(nn.Module):
@@ -58,7 +74,7 @@ def export_head_onnx(model: nn.Module, target: Path, uses_token_types: bool) -> 
     dynamic = {name: axes for name in names}
     dynamic[output] = {"batch": 0}
     tmp = Path(target).with_suffix(".tmp.onnx")
-    with torch.no_grad():
+    with torch.no_grad(), tracer_warnings_silenced():
         torch.onnx.export(module, args, str(tmp), input_names=names, output_names=[output],
                           dynamic_axes={n: {i: a for a, i in d.items()} for n, d in dynamic.items()},
                           opset_version=17, dynamo=False)

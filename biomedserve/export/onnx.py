@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from biomedserve.errors import BiomedserveError
-from biomedserve.export.head_onnx import export_head_onnx
+from biomedserve.export.head_onnx import export_head_onnx, tracer_warnings_silenced
 from biomedserve.modeldir.card import HEAD_CONFIG, ONNX_FILE, ModelMeta, read_meta, record_files, write_meta
 from biomedserve.modeling.heads import load_head, takes_token_types
 
@@ -31,7 +31,8 @@ def export_onnx(model_dir: Path, onnx_task: str) -> Path:
             raise BiomedserveError(f"ONNX export of {model_dir} failed: {exc}") from exc
     with tempfile.TemporaryDirectory(dir=model_dir, prefix=".export-") as tmp:
         try:
-            main_export(str(model_dir), output=tmp, task=onnx_task, device="cpu", do_validation=True)
+            with tracer_warnings_silenced():
+                main_export(str(model_dir), output=tmp, task=onnx_task, device="cpu", do_validation=True)
         except Exception as exc:
             raise BiomedserveError(f"ONNX export of {model_dir} failed: {exc}") from exc
         produced = Path(tmp) / ONNX_FILE

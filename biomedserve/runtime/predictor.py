@@ -188,11 +188,13 @@ class Predictor:
             yield emit(batch)
 
     def _run(self, inputs: list[list[int]], segments: list[list[int]] | None = None,
-             progress: bool = False) -> list[np.ndarray]:
-        """Logits per input, in input order; ``streams`` batches run at once (see ``from_dir``)."""
+             progress: bool | str = False) -> list[np.ndarray]:
+        """Logits per input, in input order; ``streams`` batches run at once (see ``from_dir``).
+        ``progress``: a bar, named by the string if one is given."""
         outputs: list[np.ndarray | None] = [None] * len(inputs)
         batches = self._batches(inputs, segments)
-        with tqdm(total=len(inputs), desc="predicting", unit="seq", disable=not progress) as bar:
+        desc = progress if isinstance(progress, str) else "predicting"  # a caller may name the phase
+        with tqdm(total=len(inputs), desc=desc, unit="seq", disable=not progress) as bar:
             if self.streams > 1:
                 from concurrent.futures import ThreadPoolExecutor
 

@@ -260,6 +260,7 @@ def fit(task: TaskDefinition, spec: DatasetSpec, recipe: Recipe, model, tokenize
     import torch
     from transformers import DataCollatorForTokenClassification, DataCollatorWithPadding, TrainingArguments
 
+    from biomedserve.training.callbacks import quiet_console, step_progress
     from biomedserve.training.sampling import SampledTrainer, corpus_sampler
 
     steps_per_epoch = math.ceil(len(train_set) / recipe.batch_size)
@@ -287,7 +288,7 @@ def fit(task: TaskDefinition, spec: DatasetSpec, recipe: Recipe, model, tokenize
         data_seed=recipe.seed,
         logging_steps=max(1, min(50, eval_steps // 5)),
         report_to=[],
-        disable_tqdm=not options.progress,
+        disable_tqdm=True,  # the console shows biomedserve.training.callbacks.step_progress instead
         dataloader_num_workers=0,
         use_cpu=not torch.cuda.is_available(),
         bf16=bf16,
@@ -305,6 +306,10 @@ def fit(task: TaskDefinition, spec: DatasetSpec, recipe: Recipe, model, tokenize
         optimizers=build_optimizer(model, recipe, total_steps), callbacks=[keeper.callback] if selecting else [],
         train_sampler=corpus_sampler(train_set, recipe.corpus_sampling_temperature, recipe.seed, recipe.batch_size,
                                      spec.name))
+    quiet_console(trainer)
+    if options.progress:
+        phase = "training" if epochs is None else "refit on train+dev"
+        trainer.add_callback(step_progress(phase, metric=task.metric if selecting else None))
     trainer.train()
     keeper.restore(trainer.model)
     return trainer

@@ -184,32 +184,6 @@ def sparse_mlm_loss(model, inputs: dict[str, Any]):
     return F.cross_entropy(logits, labels[selected]), logits
 
 
-def _progress_callback(tokens_per_step: int, desc: str):
-    """A progress bar over optimiser steps with tokens/s and the last logged loss."""
-    from tqdm.auto import tqdm
-    from transformers import TrainerCallback
-
-    class Progress(TrainerCallback):
-        def on_train_begin(self, args, state, control, **kwargs):
-            self.bar = tqdm(total=state.max_steps, initial=state.global_step, unit="step", desc=desc)
-            self.start, self.first = time.perf_counter(), state.global_step
-
-        def on_step_end(self, args, state, control, **kwargs):
-            elapsed = max(time.perf_counter() - self.start, 1e-9)
-            self.bar.update(state.global_step - self.bar.n)
-            self.bar.set_postfix_str(f"{(state.global_step - self.first) * tokens_per_step / elapsed:,.0f} tokens/s",
-                                     refresh=False)
-
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            if logs and "loss" in logs:
-                self.bar.set_description(f"{desc} (loss {logs['loss']:.3f})", refresh=False)
-
-        def on_train_end(self, args, state, control, **kwargs):
-            self.bar.close()
-
-    return Progress()
-
-
 @dataclass
 class Phase:
     """One Trainer run of a pretraining: where it checkpoints, how long, at what peak learning rate."""
@@ -223,7 +197,9 @@ class Phase:
 def _trainer(config: PretrainConfig, model, tokenizer, train_set, phase: Phase, bf16: bool,
              callbacks: Sequence[Any], progress: bool):
     import torch
-    from transformers import PrinterCallback, Trainer, TrainingArguments
+    from transformers import Trainer, TrainingArguments
+
+    from biomedserve.training.callbacks import quiet_console, step_progress
 
     class PretrainTrainer(Trainer):
         def __init__(self, *args, **kwargs):
@@ -256,9 +232,9 @@ def _trainer(config: PretrainConfig, model, tokenizer, train_set, phase: Phase, 
     collator = SeededMasking(tokenizer, config.mlm_probability, config.whole_word_masking, config.seed)
     trainer = PretrainTrainer(model=model, args=args, train_dataset=train_set, data_collator=collator,
                               callbacks=list(callbacks))
-    trainer.remove_callback(PrinterCallback)  # prints every log dict; the progress bar shows the loss
+    quiet_console(trainer)  # the raw log dicts; step_progress shows the loss
     if progress:
-        trainer.add_callback(_progress_callback(config.batch_size * config.max_length, phase.name))
+        trainer.add_callback(step_progress(phase.name, tokens_per_step=config.batch_size * config.max_length))
     return trainer
 
 

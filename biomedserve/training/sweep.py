@@ -1,7 +1,7 @@
 """Multi-seed runs and small hyperparameter grids, resumable and honest about variance.
 
 Each run is keyed by a hash of its fully resolved recipe (seed included), so a finished run is never
-redone — after a crash, a kill or in the next session — and two recipes that resolve to the same
+redone — after a crash, a kill or on another day — and two recipes that resolve to the same
 hyperparameters share their runs. A run writes one small JSON file (atomically) with its dev and
 test scores; the model itself is deleted unless asked for, since a sweep makes many.
 

@@ -8,6 +8,8 @@ import yaml
 
 from tests.benchmarks import BENCHMARKS, load_benchmark
 
+WHEN = "2026-01-01T00:00:00+00:00"  # the (when, machine) context build_report writes into a report
+
 
 def load_blurb_module():
     return load_benchmark("blurb")
@@ -55,10 +57,10 @@ def test_summary_lists_budget_overrides_and_the_report_prints_them():
     blurb = load_blurb_module()
     plan = load_plan()
     machine = {"cpu": "test CPU", "usable_cores": 2}
-    assert blurb.build_report(plan, "minilm", {}, machine, planned=0)["summary"]["budget_overrides"] == []
+    assert blurb.build_report(plan, "minilm", {}, (WHEN, machine), planned=0)["summary"]["budget_overrides"] == []
     main = next(stage for stage in plan["stages"] if stage["name"] == "main")
     main["groups"][0]["overrides"] = {"epochs": 1}
-    report = blurb.build_report(plan, "minilm", {}, machine, planned=0)
+    report = blurb.build_report(plan, "minilm", {}, (WHEN, machine), planned=0)
     assert report["summary"]["budget_overrides"] == [{"datasets": main["groups"][0]["datasets"], "overrides": {"epochs": 1}}]
     text = blurb.markdown(report, plan)
     assert "Compute budget" in text and "`epochs: 1`" in text
@@ -69,7 +71,7 @@ def test_summary_carries_floors_and_per_dataset_means():
     plan = load_plan()
     done = {"main": [{"dataset": "BioASQ", "variant": v, "seed": 1, "dev": 80.0, "test": t, "metric": "accuracy"}
                      for v, t in (("standard", 67.14), ("stabilised", 72.5))]}
-    summary = blurb.build_report(plan, "minilm", done, {"cpu": "c", "usable_cores": 2}, planned=2)["summary"]
+    summary = blurb.build_report(plan, "minilm", done, (WHEN, {"cpu": "c", "usable_cores": 2}), planned=2)["summary"]
     assert summary["per_dataset"] == {"BioASQ": {"standard": 67.14, "stabilised": 72.5}}
     assert summary["floors"] == {"BioASQ": round(100 * 94 / 140, 2)}
 
@@ -88,7 +90,7 @@ def test_grid_stage_chooses_on_dev_and_falls_back_to_standard_without_a_head_rec
     assert any(r.key in main_keys for r in chem)
     done = {"grid": [{"dataset": "GAD", "variant": f"base[learning_rate={lr}]", "seed": 1, "dev": dev, "test": test,
                       "metric": "f1"} for lr, dev, test in ((2e-5, 78.0, 90.0), (5e-5, 81.0, 77.0))]}
-    report = blurb.build_report(plan, "x", done, {"cpu": "c", "usable_cores": 2}, planned=2)
+    report = blurb.build_report(plan, "x", done, (WHEN, {"cpu": "c", "usable_cores": 2}), planned=2)
     assert report["grid"]["GAD"]["chosen"] == "base[learning_rate=5e-05]"  # dev, not test, decides
     assert "| GAD | **[learning_rate=5e-05]** | 81.00 | 77.00 |" in blurb.markdown(report, plan)
 
@@ -135,7 +137,7 @@ def test_the_heads_stage_expands_into_valid_runs_and_reports_dev_and_test():
     assert poolings[("BIOSSES", "biencoder")] == (None, "biencoder")
     assert poolings[("BioASQ", "pooler")] == (None, "cross")  # the standard recipe as it is
     done = {"heads": [{"dataset": "GAD", "variant": "mean", "seed": 1, "dev": 80.0, "test": 77.0, "metric": "f1"}]}
-    report = blurb.build_report(plan, "minilm", done, {"cpu": "test CPU", "usable_cores": 2}, planned=1)
+    report = blurb.build_report(plan, "minilm", done, (WHEN, {"cpu": "test CPU", "usable_cores": 2}), planned=1)
     assert report["heads"]["dev"]["GAD"]["mean"]["mean"] == 80.0
     assert "| GAD | – | – | 80.00 / 77.00 | – | – |" in blurb.markdown(report, plan)
 
@@ -145,7 +147,7 @@ def test_a_report_of_other_stages_only_has_no_empty_main_table():
     plan = load_plan()
     done = {"heads": [{"dataset": "BIOSSES", "variant": "biencoder", "seed": 1, "dev": 80.0, "test": 87.8,
                        "metric": "pearson"}]}
-    page = blurb.markdown(blurb.build_report(plan, "x", done, {"cpu": "c", "usable_cores": 2}, planned=1), plan)
+    page = blurb.markdown(blurb.build_report(plan, "x", done, (WHEN, {"cpu": "c", "usable_cores": 2}), planned=1), plan)
     assert "standard vs stabilised" not in page and "| BIOSSES |" in page and "80.00 / 87.80" in page
 
 
@@ -158,7 +160,7 @@ def test_the_segments_stage_compares_one_and_two_segment_ids():
                                    if r.recipe.dataset == "PubMedQA" and r.variant == "pooler")  # one run, shared
     done = {"segments": [{"dataset": "PubMedQA", "variant": "single", "seed": 1, "dev": 60.0, "test": 58.0,
                           "metric": "accuracy"}]}
-    page = blurb.markdown(blurb.build_report(plan, "x", done, {"cpu": "c", "usable_cores": 2}, planned=1), plan)
+    page = blurb.markdown(blurb.build_report(plan, "x", done, (WHEN, {"cpu": "c", "usable_cores": 2}), planned=1), plan)
     assert "| PubMedQA | – / – | 60.00 / 58.00 |" in page
 
 
@@ -170,7 +172,7 @@ def test_compute_is_counted_once_per_run_and_split_by_accelerator():
     gpu_run = {**cpu_run, "variant": "stabilised", "key": "b" * 16, "wall_seconds": 360.0,
                "accelerator": "NVIDIA H200", "scored_with": "torch"}
     done = {"main": [cpu_run, gpu_run], "heads": [{**cpu_run, "variant": "pooler"}]}  # shared by two stages
-    report = blurb.build_report(plan, "minilm", done, {"cpu": "c", "usable_cores": 2}, planned=2)
+    report = blurb.build_report(plan, "minilm", done, (WHEN, {"cpu": "c", "usable_cores": 2}), planned=2)
     assert report["summary"]["compute"] == {"NVIDIA H200": {"runs": 1, "hours": 0.1, "scored_with": {"torch": 1}},
                                             "cpu": {"runs": 1, "hours": 0.5, "scored_with": {"onnx": 1}}}
     assert "runs also on NVIDIA H200" in report["summary"]["hardware"]
@@ -189,7 +191,7 @@ def test_the_probe_init_stage_shares_the_stabilised_run_and_reports_lp_ft_beside
         assert main[(dataset, "stabilised", 1)] in {runs[(dataset, v)].key for v in ("random_head", "probe_head")}
     done = {"probe_init": [{"dataset": "BioASQ", "variant": "probe_head", "seed": 1, "dev": 86.0, "test": 71.0,
                             "metric": "accuracy"}]}
-    page = blurb.markdown(blurb.build_report(plan, "x", done, {"cpu": "c", "usable_cores": 2}, planned=1), plan)
+    page = blurb.markdown(blurb.build_report(plan, "x", done, (WHEN, {"cpu": "c", "usable_cores": 2}), planned=1), plan)
     assert "| BioASQ | – / – | 86.00 / 71.00 |" in page
 
 
@@ -203,7 +205,7 @@ def test_targets_are_checked_and_a_missed_one_lists_what_moved_dev():
                       {**run, "variant": "cls", "dev": 78.5, "test": 66.0, "key": "c1"}],
             "probe_init": [{**run, "variant": "probe_head", "dev": 84.0, "test": 70.0, "key": "b1"}],  # shared
             "grid": [{**run, "seed": 2, "variant": "base[epochs=10]", "dev": 90.0, "test": 73.0, "key": "g2"}]}
-    report = blurb.build_report(plan, "minilm", done, {"cpu": "c", "usable_cores": 2}, planned=4)
+    report = blurb.build_report(plan, "minilm", done, (WHEN, {"cpu": "c", "usable_cores": 2}), planned=4)
     targets = {t["target"].split(" ")[0]: t for t in report["summary"]["targets"]}
     bioasq = targets["BioASQ"]
     assert bioasq["goal"] == round(report["summary"]["floors"]["BioASQ"] + 5, 2) and bioasq["met"] is False
@@ -232,7 +234,7 @@ def test_the_qa_context_stage_reads_the_end_or_more_of_a_context_and_reports_how
         assert main[(dataset, "stabilised", 1)] in {r.key for (d, _), r in runs.items() if d == dataset}
     done = {"qa_context": [{"dataset": "PubMedQA", "variant": "left256", "seed": 1, "dev": 58.0, "test": 57.0,
                             "metric": "accuracy", "key": "k"}]}
-    report = blurb.build_report(plan, "x", done, {"cpu": "c", "usable_cores": 2}, planned=1)
+    report = blurb.build_report(plan, "x", done, (WHEN, {"cpu": "c", "usable_cores": 2}), planned=1)
     cut = report["qa_context"]["cut"]["PubMedQA"]
     assert 50 < cut[256] < 100 and 0 < cut[512] < 10  # abstracts: most over 256 tokens, few over 512
     page = blurb.markdown(report, plan)
