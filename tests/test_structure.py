@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import graphlib
+import re
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,20 @@ def test_no_front_end_names_a_task_type():
              for node in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
              if isinstance(node, ast.Constant) and node.value in names]
     assert found == []
+
+
+def test_the_readme_is_a_user_guide_and_the_results_live_with_the_benchmarks():
+    root = PACKAGE.parent
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) <= 250
+    assert "## Results" not in readme and "benchmarks/README.md" in readme
+    assert re.search(r"\bissue \d+|\bsession\b", readme) is None  # status talk belongs in issues, not the guide
+    write_up = (root / "benchmarks" / "README.md").read_text(encoding="utf-8")
+    for report in ("blurb_minilm.md", "vs_scispacy.md", "ner_multitype.md", "inference_cpu.md", "pretrain.md"):
+        assert report in write_up and (root / "benchmarks" / "results" / report).is_file(), report
+
+
+def test_no_benchmark_edits_sys_path():
+    root = PACKAGE.parent / "benchmarks"
+    offenders = [str(p.relative_to(root)) for p in root.rglob("*.py") if "sys.path" in p.read_text(encoding="utf-8")]
+    assert offenders == []

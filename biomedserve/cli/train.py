@@ -174,7 +174,7 @@ def quickstart(
         ready = (model / META_FILE).is_file() and (model / ONNX_FILE).is_file()
         if not ready:
             err.print(f"[bold]{escape(str(model))} not found: fine-tuning the embedded MiniLM on BC5-chem "
-                      "(standard recipe; about 10 minutes on 2 CPU cores)[/]")
+                      "(standard recipe; 10 to 25 minutes on 2 CPU cores, the longer where bf16 is not native)[/]")
             train(dataset="BC5-chem", out=model, recipe="standard", base_model=None, epochs=None,
                   max_steps=None, learning_rate=None, batch_size=None, seed=None, bf16=None, data_dir=data_dir,
                   limit_train=None, limit_eval=None, overwrite=True)

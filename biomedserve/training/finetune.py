@@ -76,31 +76,6 @@ class TrainOptions:
     score_backend: str = "onnx"
 
 
-def check_head_fields(recipe: Recipe, task: TaskDefinition, spec: DatasetSpec) -> None:
-    """``pooling``, ``head`` and ``pseudo_label_teacher`` must fit the task: a clear error naming the field otherwise."""
-    if recipe.pseudo_label_teacher and task.name != "multi_ner":
-        raise RecipeError(f"pseudo_label_teacher: self-training fills the types a corpus leaves unannotated, "
-                          f"which only multi-type NER has ({spec.name} is {task.name})")
-    if recipe.pooling is not None and task.token_level:
-        raise RecipeError(f"pooling: {task.name} tags tokens and has no sequence head to pool for")
-    if recipe.pooling == "entity_start" and not spec.entity_masks:
-        raise RecipeError(f"pooling: entity_start reads entity markers, and {spec.name} has none "
-                          "(relation sets only)")
-    if recipe.head_from_probe:
-        if recipe.pooling is None or recipe.head == "biencoder":
-            raise RecipeError("head_from_probe: the probe starts a pooled linear head; set pooling (cls, mean, "
-                              "entity_start or pooler)")
-        if task.problem_type not in (None, "single_label_classification", "multi_label_classification"):
-            raise RecipeError(f"head_from_probe: {spec.name} is {task.name}; a probe needs a classification task")
-        if recipe.head_bias_prior:
-            raise RecipeError("head_from_probe sets the head's bias too: leave head_bias_prior off")
-    if recipe.head == "biencoder":
-        if task.problem_type != "regression":
-            raise RecipeError(f"head: biencoder scores sentence pairs by cosine; {spec.name} is {task.name}")
-        if recipe.pooling not in (None, "mean"):
-            raise RecipeError("pooling: a biencoder mean-pools each sentence; leave pooling unset or mean")
-
-
 def _encoder(base: str, recipe: Recipe, labels: list[str], task: TaskDefinition, tokenizer):
     """The bare encoder for a :mod:`biomedserve.modeling.heads` head, its embeddings grown for added markers."""
     from transformers import AutoModel
@@ -159,8 +134,6 @@ def build_model(task: TaskDefinition, base: str, labels: list[str], recipe: Reci
         head_from_probe(model, pooled_features(model, train_set, task, tokenizer),
                         [f["labels"] for f in train_set], task.problem_type)
     if recipe.head_bias_prior:
-        if task.token_level:
-            raise RecipeError(f"head_bias_prior: {task.name} has no sequence classification head to set")
         if train_set is None:
             raise ValueError("head_bias_prior needs the training features to read the label prior from")
         try:
@@ -356,7 +329,6 @@ def fine_tune(recipe: Recipe, options: TrainOptions | None = None) -> TrainedMod
         return records[:limit] if limit else records
 
     train_records, dev_records = load("train", options.limit_train), load("dev", options.limit_eval)
-    check_head_fields(recipe, task, spec)
     pseudo_labels = None
     if recipe.pseudo_label_teacher:
         from biomedserve.training.pseudo_labels import add_pseudo_layers, unlabeled_sentences

@@ -13,7 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from biomedserve.errors import RecipeError
+from biomedserve.errors import BiomedserveError, RecipeError
 from biomedserve.package_data import RECIPES, package_folder
 
 # a user's own ./train first (recipes of their own, or edited copies), then the recipes that ship with biomedserve
@@ -97,6 +97,12 @@ class Recipe(BaseModel):
             raise ValueError("pseudo_label_texts: unlabeled text is labelled by the teacher; set pseudo_label_teacher")
         return self
 
+    @model_validator(mode="after")
+    def _fits_its_task(self) -> "Recipe":
+        # raised as RecipeError, which pydantic lets through unwrapped: the message names the field alone
+        check_fits_task(self)
+        return self
+
     def override(self, **changes: Any) -> "Recipe":
         """A copy with the non-None ``changes`` applied and validated (CLI flags)."""
         changes = {key: value for key, value in changes.items() if value is not None}
@@ -104,6 +110,48 @@ class Recipe(BaseModel):
             return Recipe.model_validate({**self.model_dump(), **changes})
         except ValidationError as exc:
             raise RecipeError(_explain(exc, "command-line override")) from None
+        except RecipeError as exc:
+            raise RecipeError(f"invalid recipe (command-line override): {exc}") from None
+
+
+def check_fits_task(recipe: Recipe) -> None:
+    """The fields that depend on the dataset's task type must fit it: a :class:`RecipeError` naming the field.
+
+    Runs whenever a :class:`Recipe` is made (a file, a CLI override, a sweep's grid point), so a recipe
+    that cannot train fails before any data is read or any model is loaded.
+    """
+    from biomedserve.data.registry import get_dataset
+    from biomedserve.tasks import get_task
+
+    try:
+        spec = get_dataset(recipe.dataset)
+    except BiomedserveError as exc:
+        raise RecipeError(f"dataset: {exc}") from None
+    task = get_task(spec.task)
+    if recipe.pseudo_label_teacher and task.name != "multi_ner":
+        raise RecipeError(f"pseudo_label_teacher: self-training fills the types a corpus leaves unannotated, "
+                          f"which only multi-type NER has ({spec.name} is {task.name})")
+    if recipe.pooling is not None and task.token_level:
+        raise RecipeError(f"pooling: {task.name} tags tokens and has no sequence head to pool for")
+    if recipe.pooling == "entity_start" and not spec.entity_masks:
+        raise RecipeError(f"pooling: entity_start reads entity markers, and {spec.name} has none "
+                          "(relation sets only)")
+    if recipe.head_bias_prior and task.token_level:
+        raise RecipeError(f"head_bias_prior: {task.name} has no sequence classification head to set")
+    if recipe.head_from_probe:
+        if recipe.pooling is None or recipe.head == "biencoder":
+            raise RecipeError("head_from_probe: the probe starts a pooled linear head; set pooling (cls, mean, "
+                              "entity_start or pooler)")
+        if task.problem_type not in (None, "single_label_classification", "multi_label_classification"):
+            raise RecipeError(f"head_from_probe: {spec.name} is {task.name}; a probe needs a classification task")
+        if recipe.head_bias_prior:
+            raise RecipeError("head_from_probe sets the head's bias too: leave head_bias_prior off")
+    if recipe.head == "biencoder":
+        if task.problem_type != "regression":
+            raise RecipeError(f"head: biencoder scores sentence pairs by cosine; {spec.name} is {task.name}")
+        if recipe.pooling not in (None, "mean"):
+            raise RecipeError("pooling: a biencoder mean-pools each sentence; leave pooling unset or mean")
+
 
 
 def _explain(exc: ValidationError, source: str) -> str:
@@ -156,3 +204,5 @@ def load_recipe(path: str | Path) -> Recipe:
         return Recipe.model_validate(_read_fields(path))
     except ValidationError as exc:
         raise RecipeError(_explain(exc, str(path))) from None
+    except RecipeError as exc:
+        raise RecipeError(f"invalid recipe ({path}): {exc}") from None

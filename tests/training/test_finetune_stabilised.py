@@ -104,7 +104,7 @@ def test_head_from_probe_starts_the_head_where_the_frozen_features_separate_the_
 
     from biomedserve.data.registry import get_dataset
     from biomedserve.errors import RecipeError
-    from biomedserve.training.finetune import check_head_fields, pooled_features
+    from biomedserve.training.finetune import pooled_features
 
     task, spec = get_task("qa"), get_dataset("BioASQ")
     recipe = Recipe(dataset="BioASQ", base_model=str(tiny_base), pooling="mean", head_from_probe=True, max_length=64)
@@ -121,10 +121,10 @@ def test_head_from_probe_starts_the_head_where_the_frozen_features_separate_the_
     # the head is scikit-learn's probe of these very vectors, fitted on these labels in this order
     probe = LogisticRegression(max_iter=2000).fit(vectors.numpy(), gold)
     assert start.numpy() == pytest.approx(probe.predict_proba(vectors.numpy()), abs=1e-4)
+    # a recipe whose fields do not fit its task is refused when it is made, before any data is read
     with pytest.raises(RecipeError, match="head_from_probe"):
-        check_head_fields(Recipe(dataset="BioASQ", head_from_probe=True), task, spec)
+        Recipe(dataset="BioASQ", head_from_probe=True)
     with pytest.raises(RecipeError, match="head_from_probe"):
-        check_head_fields(recipe.override(head_bias_prior=True), task, spec)
+        recipe.override(head_bias_prior=True)
     with pytest.raises(RecipeError, match="head_from_probe"):
-        check_head_fields(Recipe(dataset="BIOSSES", pooling="mean", head_from_probe=True), get_task("similarity"),
-                          get_dataset("BIOSSES"))
+        Recipe(dataset="BIOSSES", pooling="mean", head_from_probe=True)

@@ -87,3 +87,15 @@ def test_extends_inherits_and_overrides(tmp_path):
     (tmp_path / "orphan.yaml").write_text("extends: nothing\n")
     with pytest.raises(RecipeError, match="nothing"):
         load_recipe(tmp_path / "orphan.yaml")
+
+
+def test_a_field_that_does_not_fit_the_task_fails_when_the_recipe_is_read(tmp_path):
+    """One validator, before any data loads: the file names the field; so does a grid point of a sweep."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("dataset: BC5-chem\npooling: mean\n")
+    with pytest.raises(RecipeError, match=r"invalid recipe \(.*bad.yaml\): pooling: ner tags tokens"):
+        load_recipe(bad)
+    with pytest.raises(RecipeError, match="head: biencoder"):
+        Recipe(dataset="GAD").override(head="biencoder")
+    with pytest.raises(RecipeError, match="dataset: unknown dataset 'NOPE'"):
+        Recipe(dataset="NOPE")

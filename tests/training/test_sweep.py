@@ -37,8 +37,10 @@ def test_options_added_later_keep_finished_runs_keys():
     assert RunSpec("a", recipe).key == old
     assert RunSpec("a", recipe.override(bf16="auto")).key == old  # a host decision, not a hyperparameter
     for changed in ({"bf16": True}, {"reinit_pooler": True}, {"head_bias_prior": True}, {"pooling": "mean"},
-                    {"head": "biencoder"}, {"head_from_probe": True}, {"truncation_side": "left"}):
+                    {"head": "biencoder"}, {"truncation_side": "left"}):
         assert RunSpec("a", recipe.override(**changed)).key != old, changed
+    pooled = Recipe(dataset="GAD", pooling="mean")  # head_from_probe fits a classification task only
+    assert RunSpec("a", pooled.override(head_from_probe=True)).key != RunSpec("a", pooled).key
 
 
 def test_summarize_and_select_on_dev():
