@@ -38,12 +38,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks.crosscorpus import CROSS_CORPUS, load_crosscorpus
 from benchmarks.guideline_gaps import gene_errors, residue_recall
 from benchmarks.machine import report_context
 from benchmarks.ner_models import NER_SETS, kept_model, kept_run, ner_run
 from biomedserve.atomic import atomic_write
 from biomedserve.checksums import file_sha256
-from biomedserve.data.registry import CROSS_CORPUS, get_dataset, load_crosscorpus
+from biomedserve.data.registry import get_dataset
 from biomedserve.modeldir.card import read_meta, variant_file
 
 HERE = Path(__file__).resolve().parent
@@ -153,8 +154,8 @@ def int8_gated(model: Path) -> bool:
 
 # ---------------------------------------------------------------- scoring
 def score_model(model: Path, variant: str, sentences, spec, model_types=None) -> dict:
+    from benchmarks.crosscorpus import score_on_set
     from biomedserve.runtime import Predictor
-    from biomedserve.tasks.multi_ner import score_on_set
 
     predictor = Predictor.from_dir(model, variant=variant)
     scores = score_on_set(predictor, sentences, spec, model_types=model_types)
@@ -492,7 +493,7 @@ def committed_types(committed: Path) -> list[str]:
 def text_leakage(sources: list[str], data_dir, crosscorpus_dir) -> dict:
     """How many sentences of an attempt's unlabeled text (``pseudo_label_texts``) are also in an
     evaluation set (the cross-corpus sets and the BLURB NER dev and test splits): must be none."""
-    from biomedserve.data.registry import resolve_crosscorpus_dir
+    from benchmarks.crosscorpus import resolve_crosscorpus_dir
     from biomedserve.training.pretrain_data import leaked, load_exclusions
     from biomedserve.training.pseudo_labels import unlabeled_sentences
 

@@ -35,11 +35,12 @@ import statistics
 import time
 from pathlib import Path
 
+from benchmarks.crosscorpus import load_crosscorpus
 from benchmarks.machine import report_context
 from benchmarks.ner_models import NER_SETS, kept_model, kept_run, ner_run, shared_run
 from biomedserve.atomic import atomic_write
 from biomedserve.data.records import running_texts
-from biomedserve.data.registry import DATASETS, get_dataset, load_crosscorpus
+from biomedserve.data.registry import DATASETS, get_dataset
 from biomedserve.training.sweep import run_path
 
 HERE = Path(__file__).resolve().parent
@@ -121,9 +122,8 @@ def crosscorpus(model: Path, dataset: str, name: str, split: str = "test",
     """Strict and lenient F1 of a kept NER model on cross-corpus set ``name``, its entities counted as
     the set's type, read by ``load_crosscorpus`` from ``crosscorpus_dir`` (None: found as the
     ``--crosscorpus-dir`` of the CLI is). None when the model has not been kept."""
-    from biomedserve.data.registry import CROSS_CORPUS
+    from benchmarks.crosscorpus import CROSS_CORPUS, score_on_set
     from biomedserve.runtime import Predictor
-    from biomedserve.tasks.multi_ner import score_on_set
 
     if not (model / "biomedserve.json").is_file():
         return None

@@ -14,23 +14,16 @@ from biomedserve.errors import DataNotFoundError
 
 ENV_VAR = "BIOMEDSERVE_DATA"
 DEFAULT_CANDIDATES = (Path("data/blurb"), Path("../shared/blurb"))
-# Evaluation-only NER sets from other corpora (never trained on): found the same way.
-CROSSCORPUS_ENV_VAR = "BIOMEDSERVE_CROSSCORPUS"
-CROSSCORPUS_CANDIDATES = (Path("data/crosscorpus"), Path("../shared/crosscorpus"))
 
 
 def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
     """Return the BLURB data directory, or raise naming every place that was looked at."""
-    return _resolve(data_dir, ENV_VAR, DEFAULT_CANDIDATES, "BLURB data")
+    return resolve_dir(data_dir, ENV_VAR, DEFAULT_CANDIDATES, "BLURB data")
 
 
-def resolve_crosscorpus_dir(data_dir: str | os.PathLike | None = None) -> Path:
-    """Return the cross-corpus evaluation directory (``--crosscorpus-dir``, ``$BIOMEDSERVE_CROSSCORPUS``,
-    ``./data/crosscorpus``, ``../shared/crosscorpus``), or raise naming every place looked at."""
-    return _resolve(data_dir, CROSSCORPUS_ENV_VAR, CROSSCORPUS_CANDIDATES, "cross-corpus data")
-
-
-def _resolve(data_dir, env_var: str, candidates: tuple[Path, ...], what: str) -> Path:
+def resolve_dir(data_dir, env_var: str, candidates: tuple[Path, ...], what: str) -> Path:
+    """A data folder: ``data_dir`` if given, else ``$env_var``, else the first of ``candidates`` that exists;
+    an error naming every place looked at otherwise (``what`` names the data)."""
     if data_dir is not None and str(data_dir) != "":
         return _existing_dir(Path(data_dir), "--data-dir")
     env = os.environ.get(env_var)

@@ -12,7 +12,7 @@ from itertools import chain, zip_longest
 from pathlib import Path
 from typing import Any
 
-from biomedserve.data.location import resolve_crosscorpus_dir, resolve_data_dir
+from biomedserve.data.location import resolve_data_dir
 from biomedserve.data.pubmedqa import read_pubmedqa
 from biomedserve.data.records import TaggedSentence, TypedLayersSentence
 from biomedserve.data.tables import read_bioasq, read_biosses, read_hoc, read_relation_tsv
@@ -246,28 +246,6 @@ DERIVED: dict[str, DatasetSpec] = {
     "NER-multitype": MultiTypeNerSpec("NER-multitype", "multi_ner", _TSV, DATASETS["BC5-chem"].read,
                                       sources=("BC5CDR", "NCBI-disease", "BC2GM", "JNLPBA")),
 }
-
-
-# Evaluation-only NER sets from corpora none of the BLURB sets was drawn from (MANIFEST.md of the
-# cross-corpus folder): dev to select on, test to report. Deliberately not in DATASETS or DERIVED, so
-# nothing that trains (``get_dataset``) can reach them.
-CROSS_CORPUS: dict[str, DatasetSpec] = {
-    spec.name: spec
-    for spec in [
-        DatasetSpec("BioNLP13PC-chem", "ner", {"dev": "dev.tsv", "test": "test.tsv"},
-                    partial(read_tagged_tsv, allowed_tags=BIO_TAGS), entity_type="CHEMICAL"),
-        DatasetSpec("BioNLP13PC-ggp", "ner", {"dev": "dev.tsv", "test": "test.tsv"},
-                    partial(read_tagged_tsv, allowed_tags=BIO_TAGS), entity_type="GENE"),
-    ]
-}
-
-
-def load_crosscorpus(name: str, split: str, data_dir: str | Path | None = None) -> list[TaggedSentence]:
-    """A cross-corpus evaluation split (``dev`` or ``test``), read from :func:`resolve_crosscorpus_dir`."""
-    spec = CROSS_CORPUS.get(name)
-    if spec is None:
-        raise DataNotFoundError(f"unknown cross-corpus set {name!r}; known: {', '.join(CROSS_CORPUS)}")
-    return spec.load(split, resolve_crosscorpus_dir(data_dir))
 
 
 def get_dataset(name: str) -> DatasetSpec:

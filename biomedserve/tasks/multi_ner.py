@@ -24,13 +24,13 @@ from typing import Any
 
 import numpy as np
 
-from biomedserve.data.records import UNSURE, TaggedSentence, TypedLayersSentence
+from biomedserve.data.records import UNSURE, TypedLayersSentence
 from biomedserve.data.registry import DatasetSpec
 from biomedserve.errors import BiomedserveError
 from biomedserve.runtime import builtin as task_types
 from biomedserve.runtime.multi_ner import TYPE_TAGS, parse_type_head_labels, type_head_labels
 from biomedserve.tasks.base import TaskDefinition
-from biomedserve.tasks.ner import IGNORE_INDEX, entity_scores, lenient_scores, type_tags
+from biomedserve.tasks.ner import IGNORE_INDEX, entity_scores, type_tags
 from biomedserve.text.encoding import make_windows, word_pieces
 from biomedserve.text.words import resplit, spread_tags
 
@@ -184,34 +184,6 @@ def evaluate(predictor, records: Sequence[TypedLayersSentence], spec: DatasetSpe
             gold[record.corpus].append(type_tags(tags, entity_type))
             pred[record.corpus].append(by_type[entity_type].tags)
     return source_scores(gold, pred)
-
-
-def score_on_set(predictor, sentences: Sequence[TaggedSentence], spec: DatasetSpec, progress: bool = False,
-                 model_types: Mapping[str, str] | None = None) -> dict[str, dict[str, float]]:
-    """Score any NER predictor on one NER set (a BLURB set, BC5CDR or a cross-corpus set) on the
-    types that set annotates.
-
-    Entities of the model's other types are ignored (a BC2GM sentence's chemicals are not errors).
-    ``model_types`` maps a set type to the model type whose entities count as it (a JNLPBA model's
-    BIOENTITY scored as a cross-corpus set's GENE); by default each set type is the model's own.
-    Returns ``{"strict": ..., "lenient": ...}``, each precision/recall/F1 in points
-    (:func:`~biomedserve.tasks.ner.entity_scores`, :func:`~biomedserve.tasks.ner.lenient_scores`).
-    A type the model does not return is an error naming it.
-    """
-    as_model = {t: (model_types or {}).get(t, t) for t in spec.entity_types}
-    missing = [m for m in as_model.values() if m not in predictor.entity_types]
-    if missing:
-        raise BiomedserveError(f"{predictor.name} returns no {missing[0]} entities, which {spec.name} is scored on; "
-                               f"it returns: {', '.join(predictor.entity_types)}")
-    layers = predictor.predict_words_by_type([s.tokens for s in sentences], progress=progress)
-    gold, pred = [], []
-    for sentence, by_type in zip(sentences, layers):
-        typed = type_tags(sentence.tags, spec.entity_type)
-        for entity_type, model_type in as_model.items():
-            gold.append([tag if tag.partition("-")[2] == entity_type else "O" for tag in typed])
-            pred.append([tag if tag == "O" else f"{tag.partition('-')[0]}-{entity_type}"
-                         for tag in by_type[model_type].tags])
-    return {"strict": entity_scores(gold, pred), "lenient": lenient_scores(gold, pred)}
 
 
 MULTI_NER = TaskDefinition(

@@ -16,7 +16,7 @@ def test_residues_are_told_from_other_chemicals():
 
 
 def test_residue_recall_counts_each_gold_chemical_once(tiny_model):
-    from biomedserve.data.registry import CROSS_CORPUS, load_crosscorpus
+    from benchmarks.crosscorpus import CROSS_CORPUS, load_crosscorpus
 
     gaps = load_module()
     sentences = load_crosscorpus("BioNLP13PC-chem", "dev")[:300]
@@ -37,9 +37,8 @@ def test_descriptor_words_are_trimmed_from_the_edges_only():
 
 
 def test_gene_errors_count_every_prediction_once_and_score_as_the_benchmark(tiny_model):
-    from biomedserve.data.registry import CROSS_CORPUS, load_crosscorpus
+    from benchmarks.crosscorpus import CROSS_CORPUS, load_crosscorpus, score_on_set
     from biomedserve.runtime import Predictor
-    from biomedserve.tasks.multi_ner import score_on_set
 
     gaps = load_module()
     spec = CROSS_CORPUS["BioNLP13PC-ggp"]

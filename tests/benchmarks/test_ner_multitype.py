@@ -32,10 +32,9 @@ def test_the_merged_training_data_reaches_spacy_with_every_type():
 
 
 def test_a_model_type_is_scored_as_the_cross_corpus_sets_type(tiny_model):
-    from biomedserve.data.registry import CROSS_CORPUS, load_crosscorpus
+    from benchmarks.crosscorpus import CROSS_CORPUS, load_crosscorpus, score_on_set
     from biomedserve.errors import BiomedserveError
     from biomedserve.runtime import Predictor
-    from biomedserve.tasks.multi_ner import score_on_set
 
     predictor = Predictor.from_dir(tiny_model)
     sentences = load_crosscorpus("BioNLP13PC-ggp", "dev")[:40]
@@ -100,7 +99,7 @@ def test_an_attempt_is_chosen_on_dev_and_set_beside_the_main_model():
 
 
 def test_unlabeled_text_is_checked_against_every_evaluation_set(tmp_path):
-    from biomedserve.data.registry import load_crosscorpus
+    from benchmarks.crosscorpus import load_crosscorpus
 
     bench = load_module()
     held_out = " ".join(load_crosscorpus("BioNLP13PC-ggp", "test")[3].tokens)

@@ -34,7 +34,7 @@ def test_corpus_texts_never_come_from_relation_sets_and_crosscorpus_scores(tiny_
 def test_no_data_folder_is_hard_coded_and_crosscorpus_reads_the_folder_given(tiny_model, tmp_path, monkeypatch):
     """--data-dir and --crosscorpus-dir default to None (resolved like the CLI's), and the folder
     given, or $BIOMEDSERVE_CROSSCORPUS, is the one read."""
-    from biomedserve.data.location import resolve_crosscorpus_dir
+    from benchmarks.crosscorpus import resolve_crosscorpus_dir
     from biomedserve.errors import DataNotFoundError
 
     pretrain = load("pretrain")

@@ -239,17 +239,3 @@ class TestRegistry:
         monkeypatch.setenv(ENV_VAR, str(data))
         [instance] = get_dataset("BioASQ").load("test")
         assert (instance.id, instance.label) == ("q1", "yes")
-
-
-def test_crosscorpus_sets_load_but_cannot_be_trained_on():
-    from biomedserve.data.registry import CROSS_CORPUS, get_dataset, load_crosscorpus
-    from biomedserve.errors import DataNotFoundError
-
-    sentences = load_crosscorpus("BioNLP13PC-chem", "dev")
-    assert len(sentences) == 857  # MANIFEST.md of the cross-corpus folder
-    assert sum(tag == "B" for s in sentences for tag in s.tags) == 451
-    for name in CROSS_CORPUS:
-        with pytest.raises(DataNotFoundError):
-            get_dataset(name)  # evaluation only: nothing that trains can look it up
-    with pytest.raises(DataNotFoundError, match="no 'train' split"):
-        CROSS_CORPUS["BioNLP13PC-ggp"].path("train")

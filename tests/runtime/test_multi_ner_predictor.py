@@ -80,7 +80,7 @@ def test_the_torch_backend_returns_the_same_entities(multi_model, multi):
 
 
 def test_one_blurb_set_is_scored_on_its_own_types(multi, tiny_model):
-    from biomedserve.tasks.multi_ner import score_on_set
+    from benchmarks.crosscorpus import score_on_set
 
     spec = get_dataset("BC2GM")
     sentences = spec.load("dev")[:30]

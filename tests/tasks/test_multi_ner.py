@@ -9,13 +9,14 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
+from benchmarks.crosscorpus import score_on_set
 from biomedserve.data.records import TaggedSentence, TypedLayersSentence
 from biomedserve.data.registry import get_dataset
 from biomedserve.errors import BiomedserveError, RecipeError
 from biomedserve.modeling.encoders import default_encoder_path
 from biomedserve.runtime.multi_ner import type_head_labels
 from biomedserve.tasks import get_task
-from biomedserve.tasks.multi_ner import TypedLabelCollator, encode_typed_sentences, masked_type_loss, score_on_set
+from biomedserve.tasks.multi_ner import TypedLabelCollator, encode_typed_sentences, masked_type_loss
 from biomedserve.training.recipes import Recipe, find_recipe, load_recipe
 from biomedserve.training.sampling import CorpusTemperatureSampler, corpus_sampler, corpus_shares, temperature_epoch
 
