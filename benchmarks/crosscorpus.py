@@ -55,16 +55,17 @@ def score_on_set(predictor, sentences: Sequence[TaggedSentence], spec: DatasetSp
 
     Entities of the model's other types are ignored (a BC2GM sentence's chemicals are not errors).
     ``model_types`` maps a set type to the model type whose entities count as it (a JNLPBA model's
-    BIOENTITY scored as a cross-corpus set's GENE); by default each set type is the model's own.
+    BIOENTITY scored as a cross-corpus set's GENE, or one head of a multi-guideline model: ``GENE@BioNLP``);
+    by default each set type is the model's own.
     Returns ``{"strict": ..., "lenient": ...}``, each precision/recall/F1 in points
     (:func:`~biomedserve.tasks.ner.entity_scores`, :func:`~biomedserve.tasks.ner.lenient_scores`).
     A type the model does not return is an error naming it.
     """
     as_model = {t: (model_types or {}).get(t, t) for t in spec.entity_types}
-    missing = [m for m in as_model.values() if m not in predictor.entity_types]
+    missing = [m for m in as_model.values() if m not in predictor.head_types]
     if missing:
         raise BiomedserveError(f"{predictor.name} returns no {missing[0]} entities, which {spec.name} is scored on; "
-                               f"it returns: {', '.join(predictor.entity_types)}")
+                               f"it returns: {', '.join(predictor.head_types)}")
     layers = predictor.predict_words_by_type([s.tokens for s in sentences], progress=progress)
     gold, pred = [], []
     for sentence, by_type in zip(sentences, layers):

@@ -4,6 +4,7 @@
     python -m benchmarks.ner_multitype --skip-spacy      # without the spaCy-recipe baseline
     python -m benchmarks.ner_multitype --report-only     # rebuild the report from the partial results
     python -m benchmarks.ner_multitype --only-attempts --attempts selftrain-hoc   # one attempt, as a second job
+    python -m benchmarks.ner_multitype --only-multicorpus    # the ten-corpus model alone (benchmarks/ner_multicorpus.py)
 
 1. Models. The multi-type model (``train/NER-multitype/standard.yaml``, seed 1) at
    ``models/ner-multitype-minilm``, int8 gated by ``biomedserve export --quantize int8``; the five per-set
@@ -18,6 +19,10 @@
 4. Throughput of the ``annotate`` path (local engine, int8 where gated) on real PubMed abstracts
    (``benchmarks/annotate.py``'s corpus): the multi-type model alone vs the five per-set models in one
    job (each document through each model in turn), documents/s and words/s in the steady state.
+
+5. The ten-corpus model (``benchmarks/ner_multicorpus.py``, system ``multicorpus``): the same rows, each
+   extra corpus's own splits, LINNAEUS species, a head per gene guideline and abbreviation resolution.
+   The model served is chosen on the cross-corpus dev splits among all of them.
 
 Every measured row is written to ``ner_multitype.partial.json`` as it lands, so a killed run resumes
 where it stopped. Writes ``benchmarks/results/ner_multitype.json`` (top-level ``summary``) and
@@ -38,6 +43,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks import ner_multicorpus
 from benchmarks.crosscorpus import CROSS_CORPUS, load_crosscorpus
 from benchmarks.guideline_gaps import gene_errors, residue_recall
 from benchmarks.machine import report_context
@@ -189,7 +195,7 @@ def score_spacy(pipeline: Path, sentences, spec, label: str) -> dict:
 
 
 # ---------------------------------------------------------------- throughput
-def annotate_speed(models: list[Path], jsonl: Path, out: Path, n_words: int) -> dict:
+def annotate_speed(models: list[Path], jsonl: Path, out: Path, n_words: int, variant: str = "auto") -> dict:
     """One ``annotate`` job over the corpus with these models (variant auto: int8 where gated)."""
     from benchmarks.annotate import Timed
     from benchmarks.machine import cpu_flags
@@ -199,7 +205,7 @@ def annotate_speed(models: list[Path], jsonl: Path, out: Path, n_words: int) -> 
     from biomedserve.data.document_readers import resolve_inputs
     from biomedserve.hardware import usable_cores
 
-    specs, infos = order_models([ModelSpec(str(m), "auto") for m in models])
+    specs, infos = order_models([ModelSpec(str(m), variant) for m in models])
     config = JobConfig(resolve_inputs([str(jsonl)]), specs, infos, "jsonl")
     engine = Timed(LocalEngine())
     summary, total, _ = engine.run_job(config, out, progress=True)
@@ -229,7 +235,9 @@ def system_crosscorpus(rows: dict, system: str) -> dict:
     yet (a candidate unmeasured) is left out."""
     out = {}
     for name, (sets, model_types) in CROSS.items():
-        best = best_on_dev(rows, system, name, sets if system == "per-set" else model_types)
+        candidates = (sets if system == "per-set" else ner_multicorpus.CROSS_HEADS[name]
+                      if system == ner_multicorpus.SYSTEM else model_types)
+        best = best_on_dev(rows, system, name, candidates)
         if best is not None and f"cross:{system}:{best}:{name}:test" in rows:
             out[name] = {"type": best, "dev": rows[f"cross:{system}:{best}:{name}:dev"]["strict_f1"],
                          "test": rows[f"cross:{system}:{best}:{name}:test"]["strict_f1"]}
@@ -241,7 +249,7 @@ def served_system(rows: dict) -> tuple[str, dict[str, float]]:
     attempt measured on both cross-corpus sets, the best mean strict F1 over the sets' dev splits (one
     model serves every type, so one choice for both sets). The standard model until a choice can be made."""
     means = {}
-    for system in ("multitype", *(f"multitype-{label}" for label in ATTEMPTS)):
+    for system in ("multitype", *(f"multitype-{label}" for label in ATTEMPTS), ner_multicorpus.SYSTEM):
         cross = system_crosscorpus(rows, system)
         if len(cross) == len(CROSS):
             means[system] = round(statistics.mean(c["dev"] for c in cross.values()), 2)
@@ -262,8 +270,7 @@ def summarize(rows: dict, types: list[str], machine: dict) -> dict:
     speed = {k: rows.get(f"speed:{k}", {}) for k in (served, "per_set")}
     return {
         "types": types,
-        "multitype_served": {"system": served, "recipe_change": ATTEMPTS[served.removeprefix("multitype-")].what
-                             if served != "multitype" else "none: train/NER-multitype/standard.yaml",
+        "multitype_served": {"system": served, "recipe_change": recipe_change(served),
                              "chosen_by": "mean strict F1 over the cross-corpus dev splits",
                              "dev_means": dev_means},
         "blurb_ner_mean_multitype": blurb_mean(rows, f"{served}-fp32"),
@@ -284,7 +291,28 @@ def summarize(rows: dict, types: list[str], machine: dict) -> dict:
                             "crosscorpus": system_crosscorpus(rows, "multitype"),
                             "docs_per_s": rows.get("speed:multitype", {}).get("docs_per_s")},
         "attempts": attempts(rows),
+        **served_model_facts(rows, served),
+        "multicorpus": ner_multicorpus.summary(rows, best_on_dev),
     }
+
+
+def recipe_change(system: str) -> str:
+    """What the served system's recipe changes against the standard multi-type recipe."""
+    if system == "multitype":
+        return "none: train/NER-multitype/standard.yaml"
+    if system == ner_multicorpus.SYSTEM:
+        return ("ten corpora (BLURB's five NER sets and ../shared/corpora's five), a head per gene guideline "
+                "(train/NER-multicorpus/standard.yaml)")
+    return ATTEMPTS[system.removeprefix("multitype-")].what
+
+
+def served_model_facts(rows: dict, served: str) -> dict:
+    """The served model's training corpora, LINNAEUS species test strict F1 and whether it resolves
+    abbreviations (the ten-corpus model's from its rows; the five-corpus models know no species)."""
+    if served == ner_multicorpus.SYSTEM:
+        facts = ner_multicorpus.summary(rows, best_on_dev) or {}
+        return {k: facts.get(k) for k in ("training_corpora", "species_test_f1", "abbreviation_resolution")}
+    return {"training_corpora": list(NER_SETS), "species_test_f1": None, "abbreviation_resolution": False}
 
 
 def targets(summary: dict) -> list[tuple[str, float | None, float | None]]:
@@ -298,6 +326,14 @@ def targets(summary: dict) -> list[tuple[str, float | None, float | None]]:
     ps_speed = summary["docs_per_s_per_set_models"]
     out.append(("documents/s ≥ 4× the five per-set models", summary["docs_per_s_multitype"],
                 None if ps_speed is None else 4 * ps_speed))
+    if summary.get("multicorpus"):
+        cross = summary["crosscorpus"]
+        out += [("BioNLP13PC-ggp test strict F1 ≥ 75.0", cross["BioNLP13PC-ggp"]["multitype"], 75.0),
+                ("BioNLP13PC-chem test strict F1 ≥ 58.0", cross["BioNLP13PC-chem"]["multitype"], 58.0),
+                ("LINNAEUS species test strict F1 ≥ 85", summary.get("species_test_f1"), 85.0)]
+        speed = summary["multicorpus"].get("annotate_speed")
+        out.append(("annotate documents/s ≥ 0.9× the five-corpus model (fp32, same machine)",
+                    speed and speed["docs_per_s_fp32"], speed and 0.9 * speed["five_corpus_docs_per_s_fp32"]))
     return out
 
 
@@ -325,6 +361,8 @@ def markdown(report: dict) -> str:
     s, rows = report["summary"], report["rows"]
     systems = [("multitype-fp32", "multi-type fp32"), ("multitype-int8", "multi-type int8"),
                ("per-set", "per-set model"), ("spacy-merged", "spaCy recipe, merged data")]
+    if any(key.startswith(f"blurb:{ner_multicorpus.SYSTEM}-") for key in rows):
+        systems += [(f"{ner_multicorpus.SYSTEM}-fp32", "ten corpora fp32"), (f"{ner_multicorpus.SYSTEM}-int8", "ten corpora int8")]
     lines = [
         "# One multi-type NER model vs five per-set models",
         "",
@@ -433,6 +471,7 @@ def markdown(report: dict) -> str:
             lines += ["", f"{name}: {m['train_seconds']:.0f} s of training (bf16: {(m['bf16'] or {}).get('used')}); "
                       f"int8 gate {'passed' if gate.get('passed') else 'not passed'}: dev {gate.get('dev')} vs fp32 "
                       f"{gate.get('reference_dev')} ({gate.get('remedy')}); every attempt is in the JSON."]
+    lines += ner_multicorpus.markdown(rows, s.get("multicorpus"))
     lines += ["", "Reproduce: `python -m benchmarks.ner_multitype` (resumable; `--report-only` rebuilds this page).", ""]
     return "\n".join(lines)
 
@@ -450,6 +489,10 @@ def main() -> None:
                         help="measure only these attempts (default: all); two jobs can then share the work")
     parser.add_argument("--only-attempts", action="store_true",
                         help="the attempts alone (the main model must exist): for a second job beside a full run")
+    parser.add_argument("--multicorpus", type=Path, default=Path("models/ner-multicorpus-minilm"),
+                        help="the ten-corpus model (train/NER-multicorpus/standard.yaml; trained when missing)")
+    parser.add_argument("--only-multicorpus", action="store_true",
+                        help="the ten-corpus model's rows alone (benchmarks/ner_multicorpus.py)")
     parser.add_argument("--skip-spacy", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true", help="accuracy rows only")
     parser.add_argument("--no-train-per-set", action="store_true",
@@ -581,6 +624,28 @@ def attempts(rows: dict) -> dict:
     return out
 
 
+def served_path(args, system: str) -> Path:
+    """The model directory of a system of this study."""
+    if system == "multitype":
+        return args.multitype
+    if system == ner_multicorpus.SYSTEM:
+        return args.multicorpus
+    return attempt_model(args, system.removeprefix("multitype-"))
+
+
+def measure_multicorpus(args, partial: Partial, tests: dict, cross: dict) -> None:
+    """The ten-corpus model's rows (:mod:`benchmarks.ner_multicorpus`), with this study's scorer and rules."""
+    from benchmarks.annotate import corpus, words, write_jsonl
+
+    with tempfile.TemporaryDirectory(prefix="ner-multicorpus-") as tmp:
+        speed = None
+        if not args.skip_throughput:
+            docs = corpus(args.docs, seed=0)
+            speed = (write_jsonl(docs, Path(tmp) / "corpus.jsonl"), Path(tmp) / "mc", sum(words(d) for d in docs))
+        ner_multicorpus.measure(args, partial, tests, cross, score_model, best_on_dev, cli, gate_int8, int8_gated,
+                                card_record, annotate_speed, speed)
+
+
 def measure(args, partial: Partial) -> None:
     """Every row, the multi-type model's first (the per-set models may still be training in the BLURB study)."""
     if not (args.multitype / "biomedserve.json").is_file():
@@ -591,6 +656,9 @@ def measure(args, partial: Partial) -> None:
              for name in CROSS for split in ("dev", "test")}
     if args.only_attempts:
         measure_attempts(args, partial, tests, cross)
+        return
+    if args.only_multicorpus:
+        measure_multicorpus(args, partial, tests, cross)
         return
     gate_int8(args.multitype, args.data_dir)
     partial.get("card:multitype", card_record, (args.multitype,), [(args.multitype, None)])
@@ -610,6 +678,7 @@ def measure(args, partial: Partial) -> None:
                         [(args.multitype, "fp32")])
 
     measure_attempts(args, partial, tests, cross)
+    measure_multicorpus(args, partial, tests, cross)
 
     # the spaCy recipe on the same merged training sentences
     if not args.skip_spacy:
@@ -650,7 +719,7 @@ def measure(args, partial: Partial) -> None:
     rows = partial.rows
     # the served model, if an attempt: gated int8 and its BLURB rows as the standard model's
     served, _ = served_system(rows)
-    served_model = attempt_model(args, served.removeprefix("multitype-")) if served != "multitype" else args.multitype
+    served_model = served_path(args, served)
     if served != "multitype":
         gate_int8(served_model, args.data_dir)
         partial.get(f"card:{served}", card_record, (served_model,), [(served_model, None)])

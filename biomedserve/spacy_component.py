@@ -34,7 +34,7 @@ from spacy.pipeline.span_ruler import prioritize_new_ents_filter
 from spacy.tokens import Doc, Span
 from spacy.util import minibatch
 
-from biomedserve.errors import ModelDirError
+from biomedserve.errors import BiomedserveError, ModelDirError
 from biomedserve.modeldir.files import carried_files, saved_variants
 from biomedserve.modeldir.task_types import OutputKind
 from biomedserve.runtime import Entities, Entity, Predictor
@@ -101,7 +101,8 @@ def merge_entities(existing: Iterable[Span], predicted: Iterable[tuple[Span, flo
 
 class BiomedserveNER:
     def __init__(self, nlp: Language, name: str, model: str | None, batch_size: int, alignment_mode: str,
-                 variant: str, overwrite_ents: bool = False, spans_key: str = SPANS_KEY):
+                 variant: str, overwrite_ents: bool = False, spans_key: str = SPANS_KEY,
+                 guideline: str | dict[str, str] | None = None):
         if alignment_mode not in ALIGNMENT_MODES:
             raise ValueError(f"alignment_mode must be one of {ALIGNMENT_MODES}, not {alignment_mode!r}")
         if not isinstance(spans_key, str) or not spans_key:
@@ -112,11 +113,23 @@ class BiomedserveNER:
         self.alignment_mode = alignment_mode
         self.variant = variant
         self.overwrite_ents = overwrite_ents
+        if guideline is not None and not isinstance(guideline, (str, dict)):
+            raise ValueError(f"guideline must be a guideline name or a {{type: name}} table, not {guideline!r}")
+        self.guideline = dict(guideline) if isinstance(guideline, dict) else guideline
         self.model_path = Path(model) if model else None
         # spacy.load() builds the component from its config before from_disk() brings the model
         # files: a configured path that is not on this machine is therefore not an error yet.
         exists = self.model_path is not None and self.model_path.exists()
         self.predictor = load_entity_model(self.model_path, variant) if exists else None
+        self._check_guideline()
+
+    def _check_guideline(self) -> None:
+        """A guideline the loaded model has no head for is an error now, not at the first doc."""
+        if self.predictor is not None and self.guideline is not None:
+            try:
+                self.predictor.guideline_view(self.guideline)
+            except BiomedserveError as exc:
+                raise ValueError(f"{self.name}: {exc}") from None
 
     def _require(self) -> Predictor:
         if self.predictor is None:
@@ -137,7 +150,10 @@ class BiomedserveNER:
 
     def predict(self, docs: Iterable[Doc]) -> list[Entities]:
         """The entities of each doc's text (every type the model finds), without touching the docs."""
-        return self._require().predict([doc.text for doc in docs])
+        texts = [doc.text for doc in docs]
+        if self.guideline is None:
+            return self._require().predict(texts)
+        return self._require().predict(texts, guideline=self.guideline)
 
     def set_annotations(self, docs: Sequence[Doc], predictions: Sequence[Iterable[Entity]]) -> None:
         """Write ``predictions`` (one list of entities per doc, e.g. from :meth:`predict`) onto ``docs``:
@@ -195,15 +211,17 @@ class BiomedserveNER:
             raise ModelDirError(f"{self.name}: variant {self.variant!r} cannot be loaded from {folder} ({exc}); "
                                 f"variants saved with this pipeline: {saved}") from None
         self.model_path, self.predictor = folder, predictor
+        self._check_guideline()
         return self
 
 
 @Language.factory(
     "biomedserve_ner",
     default_config={"model": None, "batch_size": 64, "alignment_mode": "expand", "variant": "auto",
-                    "overwrite_ents": False, "spans_key": SPANS_KEY},
+                    "overwrite_ents": False, "spans_key": SPANS_KEY, "guideline": None},
     assigns=["doc.ents", "token.ent_iob", "token.ent_type", "doc.spans"],
 )
 def make_biomedserve_ner(nlp: Language, name: str, model: str | None, batch_size: int, alignment_mode: str,
-                         variant: str, overwrite_ents: bool, spans_key: str) -> BiomedserveNER:
-    return BiomedserveNER(nlp, name, model, batch_size, alignment_mode, variant, overwrite_ents, spans_key)
+                         variant: str, overwrite_ents: bool, spans_key: str,
+                         guideline: str | dict[str, str] | None) -> BiomedserveNER:
+    return BiomedserveNER(nlp, name, model, batch_size, alignment_mode, variant, overwrite_ents, spans_key, guideline)

@@ -102,3 +102,17 @@ def tiny_two_type_model(tiny_base, tmp_path_factory) -> Path:
                     batch_size=16, max_length=64, seed=13)
     train(recipe, out, TrainOptions(limit_train=1920, limit_eval=200, progress=False))
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_multicorpus_model(tiny_base, tmp_path_factory) -> Path:
+    """A model directory of the ten-corpus set (NER-multicorpus: a head per gene guideline, SPECIES),
+    trained as :func:`tiny_model` is on the first records of every corpus."""
+    from biomedserve.training.finetune import TrainOptions, train
+    from biomedserve.training.recipes import Recipe
+
+    out = tmp_path_factory.mktemp("models") / "tiny-multicorpus"
+    recipe = Recipe(dataset="NER-multicorpus", base_model=str(tiny_base), learning_rate=5e-3, max_steps=160,
+                    batch_size=16, max_length=64, seed=5, corpus_sampling_temperature=2.0)
+    train(recipe, out, TrainOptions(limit_train=1800, limit_eval=90, progress=False))
+    return out

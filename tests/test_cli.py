@@ -165,3 +165,36 @@ def test_train_console_has_one_bar_per_phase_and_no_raw_dicts(tiny_base, tmp_pat
     assert any(line.startswith("epoch 2: dev f1 ") for line in lines)
     assert any(line.startswith("scoring test") for line in lines)
     assert "wrote " in result.stderr
+
+
+def test_train_help_names_slimfit_and_explains_it_in_a_paragraph():
+    result = runner.invoke(app, ["train", "--help"], terminal_width=200)
+    assert result.exit_code == 0
+    for text in ("--slimfit", "--slimfit-freeze-ratio", "--measure-memory", "Ardakani", "least-moving", "int8"):
+        assert text in result.output, text
+
+
+def test_data_stats_lists_the_extra_corpora():
+    result = subprocess.run([sys.executable, "-m", "biomedserve.cli", "data", "stats", "--json",
+                             "-d", "linnaeus", "-d", "Ex-PTM"], capture_output=True, text=True, check=True)
+    stats = json.loads(result.stdout)
+    assert stats["linnaeus"]["test"]["mentions"] == 1428 and stats["Ex-PTM"]["dev"]["sentences"] == 434
+
+
+def test_predict_and_export_take_a_guideline(tiny_multicorpus_model, tmp_path):
+    import shutil
+
+    model = tmp_path / "m"
+    shutil.copytree(tiny_multicorpus_model, model)
+    result = runner.invoke(app, ["export", str(model), "--guideline", "GENE=BioNLP", "--abbreviations", "on"],
+                           terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "GENE=BioNLP" in result.output and "abbreviation resolution" in result.output
+    result = runner.invoke(app, ["predict", str(model), "--guideline", "BC2GM", "The androgen receptor binds p53."])
+    assert result.exit_code == 0, result.output
+    line = json.loads(result.output.strip().splitlines()[-1])
+    assert all(e["guideline"] == "BC2GM" for e in line["entities"] if e["label"] == "GENE")
+    result = runner.invoke(app, ["export", str(model), "--guideline", "GENE=GENIA"], terminal_width=200)
+    assert result.exit_code != 0 and "GENIA" in result.output
+    result = runner.invoke(app, ["export", str(model), "--abbreviations", "maybe"], terminal_width=200)
+    assert result.exit_code != 0 and "on or off" in result.output

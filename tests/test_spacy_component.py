@@ -263,3 +263,23 @@ def test_missing_model_is_a_clear_error():
         nlp("text")
     with pytest.raises(ValueError, match="alignment_mode"):
         spacy.blank("en").add_pipe("biomedserve_ner", config={"alignment_mode": "fuzzy"})
+
+
+def test_a_guideline_is_a_setting_checked_when_the_model_loads(tiny_multicorpus_model, tmp_path):
+    nlp = spacy.blank("en")
+    component = nlp.add_pipe("biomedserve_ner", config={"model": str(tiny_multicorpus_model), "guideline": "BioNLP"})
+    text = "The androgen receptor binds IL-2 and p53 in Escherichia coli."
+    doc = nlp(text)
+    genes = Predictor.from_dir(tiny_multicorpus_model).predict(text, guideline="BioNLP")
+    expanded = [doc.char_span(e.start, e.end, label=e.label, alignment_mode="expand") for e in genes]
+    assert [(s.start_char, s.end_char, s.label_) for s in doc.spans[component.spans_key]] == \
+           [(s.start_char, s.end_char, s.label_) for s in expanded]
+    assert "SPECIES" in component.predictor.entity_types
+    nlp.to_disk(tmp_path / "pipe")
+    assert spacy.load(tmp_path / "pipe").get_pipe("biomedserve_ner").guideline == "BioNLP"
+    with pytest.raises(ValueError, match="knows no guideline 'GENIA'"):
+        spacy.blank("en").add_pipe("biomedserve_ner", config={"model": str(tiny_multicorpus_model),
+                                                              "guideline": "GENIA"})
+    with pytest.raises(ValueError, match="no 'SPECIES' head"):
+        spacy.blank("en").add_pipe("biomedserve_ner", config={"model": str(tiny_multicorpus_model),
+                                                              "guideline": {"SPECIES": "BioNLP"}})

@@ -7,14 +7,16 @@ decoding as ``biomedserve predict``, the service and the spaCy component.
 Entity models (NER, PICO: text in, entities out) run first, in the order given; document
 classifiers (HoC: a document in) after them — chosen by their task type's kinds, not by name. Each
 passage (title, abstract section, text) is a separate input to the NER models, so no entity
-straddles two passages; offsets are shifted to the document text and checked against it.
+straddles two passages; offsets are shifted to the document text and checked against it. Where a
+model's card resolves abbreviations, that is done over the whole document after (a short form defined
+in the title counts in the abstract too).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,8 @@ from biomedserve.data.documents import Annotated, Document, Group, item_to_dict
 from biomedserve.errors import BiomedserveError
 from biomedserve.modeldir.card import variant_name
 from biomedserve.modeldir.task_types import TASK_TYPES, InputKind, OutputKind, TaskType, task_types_of
+from biomedserve.runtime.abbreviations import resolve_abbreviations
+from biomedserve.runtime.results import Entity
 
 ENTITY_MODELS = (InputKind.TEXT, OutputKind.ENTITIES)  # a passage's text in, entities out
 
@@ -33,11 +37,13 @@ class UnsupportedModelError(BiomedserveError):
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """How to open one model: its directory, ONNX variant and ONNX Runtime threads."""
+    """How to open one model: its directory, ONNX variant and ONNX Runtime threads, and for a model
+    with a head per annotation guideline, the guideline to follow (None: the card's default)."""
 
     path: str
     variant: str = "auto"
     threads: int | None = None
+    guideline: str | dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -76,7 +82,17 @@ def describe_model(spec: ModelSpec) -> ModelInfo:
     record = meta.files.get(graph)
     digest = record.sha256 if record is not None else file_sha256(Path(spec.path) / graph)
     variant = variant_name(graph)
-    return ModelInfo(meta.name, f"{variant}-{digest[:12]}", meta.task, variant, str(Path(spec.path).resolve()))
+    return ModelInfo(meta.name, f"{variant}-{digest[:12]}{_output_options(meta, spec)}", meta.task, variant,
+                     str(Path(spec.path).resolve()))
+
+
+def _output_options(meta, spec: ModelSpec) -> str:
+    """What besides the graph changes a model's entities (the guideline followed, abbreviation
+    resolution), as a version suffix: a resumed job with other settings is refused, not mixed."""
+    view = spec.guideline if spec.guideline is not None else meta.guideline_defaults
+    if isinstance(view, dict):
+        view = ",".join(f"{t}={g}" for t, g in sorted(view.items()))
+    return (f"+guideline:{view}" if view else "") + ("+abbreviations" if meta.resolve_abbreviations else "")
 
 
 def order_models(specs: Sequence[ModelSpec]) -> tuple[list[ModelSpec], list[ModelInfo]]:
@@ -114,6 +130,7 @@ class Annotator:
         from biomedserve.runtime import Predictor
 
         ordered, self.infos = order_models(specs)
+        self.guidelines = [spec.guideline for spec in ordered]
         self.predictors = [Predictor.from_dir(spec.path, variant=spec.variant, threads=spec.threads)
                            for spec in ordered]
         for info, predictor in zip(self.infos, self.predictors):
@@ -126,15 +143,19 @@ class Annotator:
         texts = [p.text for _, p in passages]
         entities: list[list[tuple[tuple, dict[str, Any]]]] = [[] for _ in docs]
         classifications: list[list[dict[str, Any]]] = [[] for _ in docs]
-        for rank, (info, predictor) in enumerate(zip(self.infos, self.predictors)):
+        for rank, (info, predictor, guideline) in enumerate(zip(self.infos, self.predictors, self.guidelines)):
             if annotates_entities(predictor.task_type):
-                results = predictor.predict(texts) if texts else []
+                options = {"guideline": guideline} if guideline is not None else {}
+                results = predictor.predict(texts, abbreviations=False, **options) if texts else []
+                per_doc: list[list[Entity]] = [[] for _ in docs]
                 for (index, passage), found in zip(passages, results):
-                    for e in found:
-                        start, end = e.start + passage.offset, e.end + passage.offset
-                        entities[index].append(((start, end, rank, e.label), {
-                            "start": start, "end": end, "text": e.text, "type": e.label, "score": e.score,
-                            "model": info.name}))
+                    per_doc[index] += [replace(e, start=e.start + passage.offset, end=e.end + passage.offset)
+                                       for e in found]
+                for index, found in enumerate(per_doc):
+                    if predictor.resolves_abbreviations:  # over the whole document: title and abstract
+                        found = resolve_abbreviations(docs[index].text, found)
+                    entities[index] += [((e.start, e.end, rank, e.label), _entity_record(e, info.name))
+                                        for e in found]
             else:
                 for index, result in enumerate(predictor.predict([doc.text for doc in docs]) if docs else []):
                     classifications[index].append({"model": info.name, **result.to_dict()})
@@ -146,6 +167,16 @@ class Annotator:
                     raise RuntimeError(f"document {doc.id}: entity offsets {e['start']}:{e['end']} do not index its text")
             lines.append(record_line(build_record(doc, found, classes, self.infos)))
         return lines
+
+
+def _entity_record(e: Entity, model: str) -> dict[str, Any]:
+    """One entity of the output record (its offsets into the document's text)."""
+    record = {"start": e.start, "end": e.end, "text": e.text, "type": e.label, "score": e.score, "model": model}
+    if e.guideline is not None:
+        record["guideline"] = e.guideline
+    if e.abbreviation_of is not None:
+        record["abbreviation_of"] = e.abbreviation_of
+    return record
 
 
 def annotate_group(annotator: Annotator, group: Group) -> Annotated:

@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from biomedserve.cli.common import err, fail, quiet_libraries, say
+from biomedserve.cli.common import err, fail, parse_guideline, quiet_libraries, say
 from biomedserve.errors import BiomedserveError
 
 
@@ -39,6 +39,9 @@ def annotate(
     concurrency: Optional[int] = typer.Option(None, "--concurrency", help="ray: actors (default: CPUs / --cpus-per-actor)."),
     cpus_per_actor: int = typer.Option(1, "--cpus-per-actor", help="ray: CPUs (and ONNX Runtime threads) per actor."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
+    guideline: Optional[list[str]] = typer.Option(
+        None, "--guideline", help="Models with a head per annotation guideline follow this one: a name (BioNLP) "
+        "or TYPE=NAME (repeatable). Default: each card's choice."),
 ) -> None:
     """Annotate documents in bulk: entities (and HoC classes) per abstract, resumably.
 
@@ -74,7 +77,8 @@ def annotate(
         summary = run_annotate(inputs, model_dirs, out, format=fmt, engine=engine, variant=variant,
                                overwrite=overwrite, group_size=group_size, chunk_size=chunk_size, errors=errors,
                                threads=threads, ray_address=ray_address, concurrency=concurrency,
-                               cpus_per_actor=cpus_per_actor, progress=progress, log=say)
+                               cpus_per_actor=cpus_per_actor, progress=progress, log=say,
+                               guideline=parse_guideline(guideline))
     except BiomedserveError as exc:
         fail(exc)
     table = Table(title=f"annotate → {escape(str(summary.out))} ({summary.format})")

@@ -77,3 +77,19 @@ def quiet_libraries() -> None:
 
     hf_logging.set_verbosity_error()
     show_library_log()
+
+
+def parse_guideline(values: list[str] | None) -> str | dict[str, str] | None:
+    """``--guideline`` values: one bare name (every type that has it), or ``TYPE=NAME`` pairs."""
+    if not values:
+        return None
+    if len(values) == 1 and "=" not in values[0]:
+        return values[0]
+    pairs = {}
+    for value in values:
+        label, sep, name = value.partition("=")
+        if not sep or not label or not name:
+            raise typer.BadParameter(f"{value!r}: give TYPE=NAME (e.g. GENE=BioNLP), or one bare guideline name",
+                                     param_hint="--guideline")
+        pairs[label] = name
+    return pairs

@@ -22,7 +22,8 @@ def data_stats(
     dataset: Optional[list[str]] = typer.Option(None, "--dataset", "-d", help="Only these datasets (repeatable)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object {dataset: {split: counts}}."),
 ) -> None:
-    """Counts per dataset and split, in MANIFEST.md's units (NER: mentions; PICO: non-O tokens)."""
+    """Counts per dataset and split, in MANIFEST.md's units (NER: mentions; PICO: non-O tokens): the BLURB sets,
+    then the extra NER training corpora staged beside them (BioNLP shared-task proteins, LINNAEUS species)."""
     from biomedserve.data.stats import all_stats
 
     try:
@@ -33,7 +34,7 @@ def data_stats(
     if as_json:
         print(json.dumps(stats))
         return
-    table = Table(title="BLURB data")
+    table = Table(title="BLURB data and extra NER corpora")
     for column in ("dataset", "split", "sentences / instances", "mentions / non-O tokens", "labels"):
         table.add_column(column)
     for name, splits in stats.items():

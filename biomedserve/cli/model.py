@@ -14,7 +14,7 @@ from typing import Optional
 import typer
 from rich.markup import escape
 
-from biomedserve.cli.common import DATA_DIR_HELP, err, fail, quiet_libraries, say
+from biomedserve.cli.common import DATA_DIR_HELP, err, fail, parse_guideline, quiet_libraries, say
 from biomedserve.errors import BiomedserveError
 
 
@@ -47,13 +47,16 @@ def predict(
     model: Path = typer.Argument(..., help="Model directory."),
     texts: list[str] = typer.Argument(None, help="Texts to annotate; '-' or none reads lines from stdin."),
     backend: str = typer.Option("onnx", "--backend", help="onnx (default) or torch."),
+    guideline: Optional[list[str]] = typer.Option(
+        None, "--guideline", help="NER models with a head per annotation guideline: follow this one, as a "
+        "name for every type that has it (BioNLP) or TYPE=NAME (repeatable). Default: the card's choice."),
 ) -> None:
     """Print predictions as JSON, one object per text (NER: entities with start, end, text, label, score).
 
     Relation models take a sentence with both entities masked; QA models a 'question<TAB>context'
     line; similarity models 'sentence1<TAB>sentence2'; HoC models an abstract.
     """
-    from biomedserve.modeldir.task_types import InputKind
+    from biomedserve.modeldir.task_types import InputKind, OutputKind
     from biomedserve.runtime import Predictor
 
     quiet_libraries()
@@ -67,11 +70,29 @@ def predict(
         inputs = [tuple(t.split("\t", 1)) if pairs else t for t in texts]
         if pairs and any(len(i) != 2 for i in inputs):
             raise BiomedserveError("this model takes pairs: give each input as 'first<TAB>second'")
-        results = predictor.predict(inputs)
+        view = parse_guideline(guideline)
+        if view is not None and predictor.task_type.output_kind is not OutputKind.ENTITIES:
+            raise BiomedserveError("--guideline is for NER models; this model is not one")
+        results = predictor.predict(inputs, guideline=view) if view is not None else predictor.predict(inputs)
     except BiomedserveError as exc:
         fail(exc)
     for text, result in zip(texts, results):
         print(json.dumps({"text": text, **result.to_dict()}, ensure_ascii=False))
+
+
+def _set_card_defaults(model: Path, guideline: list[str] | None, abbreviations: str | None) -> None:
+    """``--guideline`` / ``--abbreviations``: write the served defaults into the card."""
+    from biomedserve.export.card_defaults import set_abbreviation_resolution, set_guideline_defaults
+
+    if guideline:
+        view = parse_guideline(guideline)
+        if isinstance(view, str):
+            raise BiomedserveError("--guideline for export takes TYPE=NAME pairs (e.g. GENE=BioNLP)")
+        now = set_guideline_defaults(model, view)
+        err.print(f"[green]default guidelines of {escape(str(model))}:[/] " + ", ".join(f"{t}={g}" for t, g in now.items()))
+    if abbreviations:
+        set_abbreviation_resolution(model, abbreviations == "on")
+        err.print(f"[green]abbreviation resolution of {escape(str(model))}:[/] {abbreviations}")
 
 
 def export(
@@ -82,6 +103,12 @@ def export(
     force: bool = typer.Option(False, "--force", help="Make the variant the default even if it fails the gate."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
     limit: Optional[int] = typer.Option(None, help="Gate on the first N dev examples only (quick checks)."),
+    guideline: Optional[list[str]] = typer.Option(
+        None, "--guideline", help="TYPE=NAME: the annotation guideline a multi-guideline NER model follows by "
+        "default (repeatable; written into the card, no graph is rebuilt)."),
+    abbreviations: Optional[str] = typer.Option(
+        None, "--abbreviations", help="on or off: whether the NER model resolves the abbreviations a text defines "
+        "by default (an abbreviation takes its long form's type everywhere in the text)."),
 ) -> None:
     """Export to ONNX, or build a faster variant beside model.onnx and gate it on dev.
 
@@ -97,7 +124,13 @@ def export(
     from biomedserve.modeldir.card import ONNX_FILE, read_meta
 
     quiet_libraries()
+    if abbreviations not in (None, "on", "off"):
+        fail(f"--abbreviations must be on or off, not {abbreviations!r}")
     try:
+        if guideline or abbreviations:
+            _set_card_defaults(model, guideline, abbreviations)
+            if not (optimize or quantize or fp16):
+                return
         if not (optimize or quantize or fp16):
             build_model_dir(model, read_meta(model))  # the tail of `train`, without scoring
             err.print(f"[green]exported {escape(str(model / ONNX_FILE))}[/]")

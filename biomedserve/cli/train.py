@@ -27,9 +27,10 @@ SAMPLE_TEXT = (
 
 
 def train(
-    dataset: str = typer.Option(..., "--dataset", "-d", help="BLURB dataset folder name, e.g. BC5-chem, or a set "
-                                "built from them: BC5CDR (chemicals + diseases), NER-multitype (one model, "
-                                "every NER type)."),
+    dataset: str = typer.Option(..., "--dataset", "-d", help="BLURB dataset folder name, e.g. BC5-chem, an extra "
+                                "NER corpus (linnaeus, BioNLP09, ...), or a set built from them: BC5CDR (chemicals + "
+                                "diseases), NER-multitype (one model, every BLURB NER type), NER-multicorpus (ten "
+                                "corpora, a head per gene guideline, SPECIES)."),
     out: Path = typer.Option(..., "--out", "-o", help="Model directory to write, e.g. models/bc5chem-minilm."),
     recipe: str = typer.Option("standard", "--recipe", "-r",
                                help="Recipe name (train/<dataset>/<name>.yaml) or a YAML file."),
@@ -46,8 +47,22 @@ def train(
     limit_train: Optional[int] = typer.Option(None, help="Use only the first N training sentences (smoke runs)."),
     limit_eval: Optional[int] = typer.Option(None, help="Use only the first N dev/test sentences."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing model directory."),
+    slimfit: bool = typer.Option(False, "--slimfit", help="Memory-efficient fine-tuning (SlimFit): see below. "
+                                 "Uses the recipe's slimfit: block, else its defaults."),
+    slimfit_freeze_ratio: Optional[float] = typer.Option(None, "--slimfit-freeze-ratio",
+                                                         help="SlimFit: share of layers frozen at a time (0-0.95)."),
+    measure_memory: bool = typer.Option(False, "--measure-memory", help="Count training memory exactly "
+                                        "(parameters, gradients, optimizer state, peak saved activations) into the card."),
 ) -> None:
     """Fine-tune on a BLURB dataset, export ONNX, score dev and test, write the model card.
+
+    \b
+    SlimFit (--slimfit, or a slimfit: block in the recipe; Ardakani et al. 2023): every `interval` steps
+    each encoder layer is scored by how much its weights moved since the last check, and the least-moving
+    share (`freeze_ratio`, default 0.75) is frozen until the next check: no gradient, no optimizer state,
+    no saved input activation; the activations autograd still keeps are stored in int8. Training needs
+    less memory and, on CPU, steps are faster; the freezing pattern goes into the model card, and the
+    model is an ordinary model directory. It replaces freeze_layers (static freezing of the lowest layers).
 
     Example: biomedserve train --dataset BC5-chem --out models/bc5chem-minilm
     """
@@ -63,10 +78,15 @@ def train(
         chosen = load_recipe(find_recipe(recipe, dataset)).override(
             base_model=base_model, epochs=epochs, max_steps=max_steps, learning_rate=learning_rate,
             batch_size=batch_size, seed=seed, bf16=parse_bf16(bf16))
+        if slimfit or slimfit_freeze_ratio is not None:
+            block = chosen.slimfit.model_dump() if chosen.slimfit else {}
+            if slimfit_freeze_ratio is not None:
+                block["freeze_ratio"] = slimfit_freeze_ratio
+            chosen = chosen.override(slimfit=block)
         if chosen.dataset != dataset:
             raise BiomedserveError(f"recipe is for {chosen.dataset}, not {dataset}")
         meta = run_training(chosen, out, TrainOptions(data_dir=data_dir, limit_train=limit_train,
-                                                      limit_eval=limit_eval))
+                                                      limit_eval=limit_eval, measure_memory=measure_memory))
     except BiomedserveError as exc:
         fail(exc)
     err.print(f"[green]wrote {escape(str(out))}[/] in {meta.train_seconds:.0f} s of training")
@@ -74,6 +94,11 @@ def train(
     say(f"  precision: {'bf16 autocast' if bf16.get('used') else 'fp32'} ({bf16.get('reason', 'not recorded')})")
     for key, scores in sorted(meta.metrics.items()):
         err.print(f"  {key}: " + ", ".join(f"{name} {value:.2f}" for name, value in scores.items()))
+    memory = meta.provenance.get("training_memory")
+    if memory:
+        say(f"  training memory: {memory['peak_bytes'] / 2**20:.1f} MiB peak (static "
+            f"{memory['peak_static_bytes'] / 2**20:.1f} + saved activations {memory['peak_saved_activation_bytes'] / 2**20:.1f}"
+            f"{', int8' if memory['activations_int8'] else ''})")
 
 
 def _parse_seeds(text: str) -> list[int]:
@@ -102,7 +127,7 @@ def _parse_grid(items: list[str]) -> dict[str, list]:
 
 
 def sweep(
-    dataset: str = typer.Option(..., "--dataset", "-d", help="BLURB dataset folder name, or BC5CDR or NER-multitype."),
+    dataset: str = typer.Option(..., "--dataset", "-d", help="BLURB dataset folder name, or BC5CDR, NER-multitype, NER-multicorpus."),
     recipe: str = typer.Option("standard", "--recipe", "-r", help="Recipe name or YAML file."),
     seeds: str = typer.Option("1-5", "--seeds", help="Seeds: '1-5' or '1,2,7'."),
     grid: Optional[list[str]] = typer.Option(None, "--grid", help="field=v1,v2 (repeatable); picked on dev."),

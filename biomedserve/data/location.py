@@ -1,8 +1,10 @@
-"""Where the BLURB data lives.
+"""Where the BLURB data and the extra NER training corpora live.
 
 The data is never shipped with biomedserve (licences differ per dataset), so it is read in place
 from a directory the user names: ``--data-dir``, else ``$BIOMEDSERVE_DATA``, else the first of
-``./data/blurb`` and ``../shared/blurb`` that exists.
+``./data/blurb`` and ``../shared/blurb`` that exists. The extra training corpora (BioNLP shared-task
+proteins, LINNAEUS species) sit beside it: ``$BIOMEDSERVE_CORPORA``, else ``corpora/`` next to the
+BLURB folder, else ``./data/corpora`` or ``../shared/corpora``.
 """
 
 from __future__ import annotations
@@ -14,11 +16,23 @@ from biomedserve.errors import DataNotFoundError
 
 ENV_VAR = "BIOMEDSERVE_DATA"
 DEFAULT_CANDIDATES = (Path("data/blurb"), Path("../shared/blurb"))
+CORPORA_ENV_VAR = "BIOMEDSERVE_CORPORA"
+CORPORA_CANDIDATES = (Path("data/corpora"), Path("../shared/corpora"))
 
 
 def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
     """Return the BLURB data directory, or raise naming every place that was looked at."""
     return resolve_dir(data_dir, ENV_VAR, DEFAULT_CANDIDATES, "BLURB data")
+
+
+def resolve_corpora_dir(data_dir: str | os.PathLike | None = None) -> Path:
+    """The extra training corpora's folder: ``$BIOMEDSERVE_CORPORA``, else ``corpora/`` beside the BLURB
+    folder ``data_dir`` names (``--data-dir`` keeps meaning the BLURB folder), else the candidates."""
+    if not os.environ.get(CORPORA_ENV_VAR) and data_dir is not None and str(data_dir) != "":
+        sibling = Path(data_dir).parent / "corpora"
+        if sibling.is_dir():
+            return sibling
+    return resolve_dir(None, CORPORA_ENV_VAR, CORPORA_CANDIDATES, "extra NER corpora")
 
 
 def resolve_dir(data_dir, env_var: str, candidates: tuple[Path, ...], what: str) -> Path:

@@ -1,6 +1,9 @@
-"""The BLURB datasets: one entry each, naming its task type, files, labels and reader.
+"""The BLURB datasets and the extra NER training corpora: one entry each, naming its task type, files,
+labels and reader.
 
-Adding a dataset means adding an entry here; nothing else branches on dataset names.
+Adding a dataset means adding an entry here; nothing else branches on dataset names. ``DATASETS`` are
+BLURB's (the BLURB score averages them), ``CORPORA`` the extra NER training corpora (read from their own
+folder, :func:`~biomedserve.data.location.resolve_corpora_dir`), ``DERIVED`` sets built from both.
 """
 
 from __future__ import annotations
@@ -12,11 +15,11 @@ from itertools import chain, zip_longest
 from pathlib import Path
 from typing import Any
 
-from biomedserve.data.location import resolve_data_dir
+from biomedserve.data.location import resolve_corpora_dir, resolve_data_dir
 from biomedserve.data.pubmedqa import read_pubmedqa
 from biomedserve.data.records import TaggedSentence, TypedLayersSentence
 from biomedserve.data.tables import read_bioasq, read_biosses, read_hoc, read_relation_tsv
-from biomedserve.data.tagged import read_tagged_tsv
+from biomedserve.data.tagged import read_tagged_tsv, read_typed_tsv
 from biomedserve.errors import DataNotFoundError
 
 SPLITS = ("train", "dev", "test")
@@ -31,7 +34,9 @@ class DatasetSpec:
     ``task`` is the BLURB task type (``ner``, ``pico``, ``relation``, ``similarity``,
     ``doc_classification``, ``qa``). ``entity_type`` names the entities of an untyped BLURB NER
     set (BLURB strips types; we put them back so models emit meaningful labels). ``labels`` is the
-    class inventory of classification sets.
+    class inventory of classification sets. ``guideline`` names the annotation guideline an NER set
+    follows where sets of one type disagree on what a mention is (BC2GM's genes against the BioNLP shared
+    tasks' "gene or gene product"); ``home`` is ``"blurb"`` or ``"corpora"``, the folder it is read from.
     """
 
     name: str
@@ -43,10 +48,17 @@ class DatasetSpec:
     negative: str | None = None  # relation extraction: the "no relation" class, not scored
     entity_masks: tuple[str, str] | None = None  # relation extraction: the two entity types as masked
     optional_splits: frozenset[str] = frozenset()  # splits that may be absent (EBM-PICO train)
+    guideline: str | None = None
+    home: str = "blurb"
+
+    def root(self, data_dir: str | Path | None = None) -> Path:
+        """The dataset's folder (``data_dir`` is the BLURB folder; the extra corpora sit beside it)."""
+        base = resolve_corpora_dir(data_dir) if self.home == "corpora" else resolve_data_dir(data_dir)
+        return base / self.name
 
     def available_splits(self, data_dir: str | Path | None = None) -> list[str]:
         """Splits whose files are there (a required split that is missing still raises on load)."""
-        root = resolve_data_dir(data_dir) / self.name
+        root = self.root(data_dir)
         return [s for s in self.files if s not in self.optional_splits or (root / self.files[s]).is_file()]
 
     def path(self, split: str, data_dir: str | Path | None = None) -> Path:
@@ -55,7 +67,7 @@ class DatasetSpec:
             raise DataNotFoundError(
                 f"{self.name} has no {split!r} split here; available: {', '.join(self.files)}"
             )
-        path = resolve_data_dir(data_dir) / self.name / self.files[split]
+        path = self.root(data_dir) / self.files[split]
         if not path.is_file():
             hint = " (not staged here; MANIFEST.md says how to rebuild it)" if split in self.optional_splits else ""
             raise DataNotFoundError(f"{self.name} {split} split not found: looked for {path}{hint}")
@@ -121,15 +133,35 @@ class MultiTypeNerSpec(DatasetSpec):
     Each split is the sources' same split. Records alternate between the sources (the first of each,
     then the second of each, ...), every source keeping its file order, so the first N records
     (``--limit-train``) sample every corpus.
+
+    With ``guidelines``, a type that sources annotate to different guidelines gets one head type per
+    guideline, ``<type>@<guideline>`` (``GENE@BC2GM``, ``GENE@BioNLP``): corpora that disagree on what a
+    mention is train separate heads over the shared encoder instead of fighting over one (AIONER's idea,
+    as heads rather than an input marker), and the served model picks a default view per type.
     """
 
     sources: tuple[str, ...] = ()
+    guidelines: bool = False
+
+    def _parts(self, source: str) -> list[DatasetSpec]:
+        spec = get_dataset(source)
+        return [DATASETS[name] for name in spec.sources] if isinstance(spec, MergedNerSpec) else [spec]
 
     def _layers(self, source: str) -> list[tuple[str, DatasetSpec]]:
-        """``(entity type, single-type BLURB set)`` for each type ``source`` annotates."""
-        spec = get_dataset(source)
-        parts = [DATASETS[name] for name in spec.sources] if isinstance(spec, MergedNerSpec) else [spec]
-        return [(part.entity_type, part) for part in parts]
+        """``(head type, single-type set)`` for each type ``source`` annotates."""
+        split = self._split_types()
+        return [(f"{part.entity_type}@{part.guideline}" if part.entity_type in split else part.entity_type, part)
+                for part in self._parts(source)]
+
+    def _split_types(self) -> frozenset[str]:
+        """The types annotated to more than one guideline across the sources (one head each)."""
+        if not self.guidelines:
+            return frozenset()
+        seen: dict[str, set[str | None]] = {}
+        for source in self.sources:
+            for part in self._parts(source):
+                seen.setdefault(part.entity_type, set()).add(part.guideline)
+        return frozenset(t for t, kinds in seen.items() if len(kinds) > 1)
 
     @property
     def corpus_types(self) -> dict[str, tuple[str, ...]]:
@@ -197,10 +229,17 @@ def _spans(tags: list[str]) -> list[tuple[int, int]]:
     return spans
 
 
-def _ner(name: str, entity_type: str) -> DatasetSpec:
+def _ner(name: str, entity_type: str, guideline: str | None = None) -> DatasetSpec:
     files = {split: f"{split}.tsv" for split in SPLITS}
     return DatasetSpec(name, "ner", files, partial(read_tagged_tsv, allowed_tags=BIO_TAGS),
-                       entity_type=entity_type)
+                       entity_type=entity_type, guideline=guideline)
+
+
+def _corpus(name: str, entity_type: str, guideline: str | None = None) -> DatasetSpec:
+    """An extra training corpus: typed ``B-<type>`` tags, read as the BLURB sets' untyped ones."""
+    files = {split: f"{split}.tsv" for split in SPLITS}
+    return DatasetSpec(name, "ner", files, partial(read_typed_tsv, entity_type=entity_type),
+                       entity_type=entity_type, guideline=guideline, home="corpora")
 
 
 _CHEMPROT = ("CPR:3", "CPR:4", "CPR:5", "CPR:6", "CPR:9", "false")
@@ -213,7 +252,7 @@ DATASETS: dict[str, DatasetSpec] = {
         _ner("BC5-chem", "CHEMICAL"),
         _ner("BC5-disease", "DISEASE"),
         _ner("NCBI-disease", "DISEASE"),
-        _ner("BC2GM", "GENE"),
+        _ner("BC2GM", "GENE", guideline="BC2GM"),
         _ner("JNLPBA", "BIOENTITY"),
         DatasetSpec("EBM-PICO", "pico", _TSV, partial(read_tagged_tsv, allowed_tags=PICO_TAGS),
                     labels=("PAR", "INT", "OUT"), optional_splits=frozenset({"train"})),
@@ -237,6 +276,21 @@ DATASETS: dict[str, DatasetSpec] = {
 }
 
 
+# The extra NER training corpora (../shared/corpora/MANIFEST.md: leakage-checked against every test split).
+# The four BioNLP shared-task corpora annotate proteins as "gene or gene product" with GENIA-style
+# boundaries, a different guideline from BC2GM's; LINNAEUS annotates species in full-text articles.
+CORPORA: dict[str, DatasetSpec] = {
+    spec.name: spec
+    for spec in [
+        _corpus("BioNLP09", "GENE", guideline="BioNLP"),
+        _corpus("BioNLP11EPI", "GENE", guideline="BioNLP"),
+        _corpus("BioNLP13GE", "GENE", guideline="BioNLP"),
+        _corpus("Ex-PTM", "GENE", guideline="BioNLP"),
+        _corpus("linnaeus", "SPECIES"),
+    ]
+}
+
+
 # Sets built from the BLURB ones (not BLURB tasks themselves: not in the BLURB score or data stats).
 DERIVED: dict[str, DatasetSpec] = {
     "BC5CDR": MergedNerSpec("BC5CDR", "ner", _TSV, DATASETS["BC5-chem"].read, sources=("BC5-chem", "BC5-disease")),
@@ -245,14 +299,18 @@ DERIVED: dict[str, DatasetSpec] = {
     # is the one type it can teach; the GENIA split cannot be recovered from these files
     "NER-multitype": MultiTypeNerSpec("NER-multitype", "multi_ner", _TSV, DATASETS["BC5-chem"].read,
                                       sources=("BC5CDR", "NCBI-disease", "BC2GM", "JNLPBA")),
+    # the same plus every extra corpus: ten corpora, genes to two guidelines (a head each), species
+    "NER-multicorpus": MultiTypeNerSpec("NER-multicorpus", "multi_ner", _TSV, DATASETS["BC5-chem"].read,
+                                        sources=("BC5CDR", "NCBI-disease", "BC2GM", "JNLPBA", *CORPORA),
+                                        guidelines=True),
 }
 
 
 def get_dataset(name: str) -> DatasetSpec:
     """Look a dataset up by its folder name (or a derived set's name); unknown names list the known ones."""
-    spec = DATASETS.get(name) or DERIVED.get(name)
+    spec = DATASETS.get(name) or CORPORA.get(name) or DERIVED.get(name)
     if spec is None:
-        known = [*DATASETS, *DERIVED]
+        known = [*DATASETS, *CORPORA, *DERIVED]
         same = [k for k in known if k.lower() == name.lower()]
         hint = f" (did you mean {same[0]!r}? names are case-sensitive)" if same else ""
         raise DataNotFoundError(f"unknown dataset {name!r}{hint}; known: {', '.join(known)}")

@@ -12,7 +12,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from biomedserve.data.registry import DATASETS, DatasetSpec
+from biomedserve.data.registry import CORPORA, DATASETS, DatasetSpec, get_dataset
+from biomedserve.errors import DataNotFoundError
 
 
 def _tagged_stats(records: list, count_mentions: bool) -> dict[str, Any]:
@@ -55,9 +56,19 @@ def split_stats(spec: DatasetSpec, split: str, data_dir: str | Path | None = Non
 
 
 def all_stats(data_dir: str | Path | None = None, names: list[str] | None = None) -> dict[str, dict[str, Any]]:
-    """``{dataset: {split: counts}}`` for every registered dataset (or the ``names`` given)."""
-    chosen = list(DATASETS) if names is None else names
+    """``{dataset: {split: counts}}`` for every BLURB set and every extra corpus staged here (or the
+    ``names`` given, which must all be there)."""
+    chosen = [*DATASETS, *(name for name in CORPORA if _staged(name, data_dir))] if names is None else names
     return {
-        name: {split: split_stats(DATASETS[name], split, data_dir) for split in DATASETS[name].available_splits(data_dir)}
+        name: {split: split_stats(get_dataset(name), split, data_dir)
+               for split in get_dataset(name).available_splits(data_dir)}
         for name in chosen
     }
+
+
+def _staged(name: str, data_dir: str | Path | None) -> bool:
+    """Whether an extra corpus's folder is there (they are optional beside BLURB)."""
+    try:
+        return CORPORA[name].root(data_dir).is_dir()
+    except DataNotFoundError:
+        return False

@@ -48,3 +48,12 @@ def read_tagged_tsv(path: str | Path, allowed_tags: frozenset[str]) -> Iterator[
         tags.append(tag)
     if tokens:
         yield TaggedSentence(tokens, tags, doc_id, doc_index)
+
+
+def read_typed_tsv(path: str | Path, entity_type: str) -> Iterator[TaggedSentence]:
+    """Sentences of a one-type file tagged ``B-<type>`` / ``I-<type>`` / ``O`` (the extra corpora), as
+    untyped B/I/O like the BLURB NER sets; a tag of another type raises with file and line."""
+    allowed = frozenset({"O", f"B-{entity_type}", f"I-{entity_type}"})
+    for sentence in read_tagged_tsv(path, allowed_tags=allowed):
+        yield TaggedSentence(sentence.tokens, [tag.partition("-")[0] for tag in sentence.tags],
+                             sentence.doc_id, sentence.doc_index)

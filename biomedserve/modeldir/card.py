@@ -165,6 +165,12 @@ class ModelMeta(BaseModel):
     # types (a multi-type model learnt each type only from the corpora that annotate it)
     entity_types: list[str] | None = None
     corpus_types: dict[str, list[str]] | None = None
+    # a multi-type model with a head per (type, guideline): the guideline each type follows by default
+    # (chosen on dev; `biomedserve export --guideline TYPE=NAME` sets it); unset: the type's first head
+    guideline_defaults: dict[str, str] = {}
+    # NER models: whether predict() resolves the abbreviations a text defines unless the caller says
+    # (biomedserve.runtime.abbreviations; chosen on dev, set by `biomedserve export --abbreviations on`)
+    resolve_abbreviations: bool = False
     # a biomedserve.modeling.heads head (pooling, or the bi-encoder's scale and shift); None: Hugging Face's own
     head: dict[str, Any] | None = None
     max_length: int
@@ -183,6 +189,17 @@ class ModelMeta(BaseModel):
     @classmethod
     def _records(cls, value: Any) -> Any:
         return variant_records(value) if isinstance(value, Mapping) else value
+
+
+def label_guidelines(labels: list[str]) -> dict[str, list[str]]:
+    """Per type, the guidelines of a multi-type head's ``<type>@<guideline>:O`` labels (the card stays
+    torch- and runtime-free, so it reads the layout itself)."""
+    known: dict[str, list[str]] = {}
+    for label in labels[::3]:
+        head = label.partition(":")[0]
+        if "@" in head:
+            known.setdefault(head.partition("@")[0], []).append(head.partition("@")[2])
+    return known
 
 
 def record_files(model_dir: Path, names: list[str]) -> dict[str, FileRecord]:
@@ -276,6 +293,12 @@ def render_card(meta: ModelMeta) -> str:
         lines += [f"Entity types: {', '.join(f'`{t}`' for t in meta.entity_types or [])}; annotated by: "
                   + "; ".join(f"{corpus} ({', '.join(types)})" for corpus, types in meta.corpus_types.items())
                   + ". Each corpus trained only the types it annotates.", ""]
+    guidelines = label_guidelines(meta.labels)
+    if guidelines:
+        lines += ["Annotation guidelines (a head each; `predict(..., guideline=...)` picks one): "
+                  + "; ".join(f"`{label}`: {', '.join(names)} (default "
+                              f"{meta.guideline_defaults.get(label, names[0])})" for label, names in guidelines.items())
+                  + ".", ""]
     lines += [
         "## Metrics (points, 0–100)",
         "",

@@ -11,7 +11,7 @@ graph), so a serving process loads neither PyTorch nor scikit-learn.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +21,7 @@ from biomedserve.errors import BiomedserveError, ModelDirError
 from biomedserve.modeldir.card import TOKENIZER_FILES, TORCH_FILES, ModelMeta, read_meta, verify_files
 from biomedserve.modeldir.task_types import TASK_TYPES, TaskType
 from biomedserve.modeldir.variant_choice import GraphChoice, choose_variant, explicit_graph
+from biomedserve.runtime.abbreviations import resolve_abbreviations
 from biomedserve.runtime.backends import OnnxBackend, TorchBackend
 from biomedserve.runtime.results import Entities, Entity, TaggedWords
 from biomedserve.runtime.tokenizer import RuntimeTokenizer
@@ -231,6 +232,34 @@ class NerPredictor(Predictor):
         """The entity types this model finds, from its labels (``B-CHEMICAL`` → ``CHEMICAL``)."""
         return entity_types(self.meta.labels)
 
+    @property
+    def head_types(self) -> list[str]:
+        """The types :meth:`predict_words_by_type` keys its layers by: here the entity types; a
+        multi-type model with several guidelines for a type has one head each (``GENE@BioNLP``)."""
+        return self.entity_types
+
+    @property
+    def guidelines(self) -> dict[str, list[str]]:
+        """Per entity type, the annotation guidelines the model can follow (empty: one per type)."""
+        return {}
+
+    @property
+    def resolves_abbreviations(self) -> bool:
+        """Whether :meth:`predict` resolves abbreviations when the caller does not say (the card's choice)."""
+        return bool(getattr(self.meta, "resolve_abbreviations", False))
+
+    @property
+    def default_guidelines(self) -> dict[str, str]:
+        """Per such type, the guideline followed when the caller names none (empty: one per type)."""
+        return {}
+
+    def guideline_view(self, guideline: str | Mapping[str, str] | None) -> Mapping[str, str] | None:
+        """Which head serves each type for ``guideline`` (None: the model's one head per type)."""
+        if guideline is not None:
+            raise InputError(f"guideline: {self.name} follows one annotation guideline per entity type; "
+                             "only a model trained on corpora of several guidelines takes this option")
+        return None
+
     def predict_words(self, sequences: Sequence[Sequence[str]], progress: bool = False) -> list[TaggedWords]:
         """Tag pre-split words, each sequence as one unit (a sentence, as in the corpora); sequences
         longer than the model are windowed, never truncated.
@@ -294,16 +323,24 @@ class NerPredictor(Predictor):
         """Tag words already cut by :func:`split_words`, each sequence as one model input."""
         return [self._tagged(rows) for rows in self._word_probs(sequences, progress)]
 
-    def predict(self, texts: str | Sequence[str], types: Iterable[str] | None = None) -> Entities | list[Entities]:
+    def predict(self, texts: str | Sequence[str], types: Iterable[str] | None = None,
+                guideline: str | Mapping[str, str] | None = None,
+                abbreviations: bool | None = None) -> Entities | list[Entities]:
         """Entities per text. A single string gives one :class:`Entities`; a list of strings a list of them.
 
         ``types`` keeps only entities of those types (``None``: every type the model finds, see
         :attr:`entity_types`); a type the model does not find raises :class:`InputError` naming it and
-        listing the model's types, before any text is tagged (:func:`select_types`).
+        listing the model's types, before any text is tagged (:func:`select_types`). ``guideline``
+        (a multi-guideline model, :attr:`guidelines`) picks the annotation guideline to follow: a name
+        for every type that has it (``"BioNLP"``), or ``{type: name}``; ``None``: the card's default.
+        ``abbreviations`` resolves the abbreviations each text defines (an abbreviation takes its long
+        form's type everywhere in the text: :mod:`biomedserve.runtime.abbreviations`); ``None``: the
+        card's ``resolve_abbreviations``.
         Empty or whitespace-only text yields no entities. Anything that is not a string raises
         :class:`InputError` naming its position, and so does a type the model does not return.
         """
         wanted = select_types(types, self.entity_types, self.name) or frozenset(self.entity_types)
+        view = self.guideline_view(guideline)
         single = isinstance(texts, str)
         batch = [texts] if single else texts
         if not isinstance(batch, Sequence):
@@ -313,11 +350,15 @@ class NerPredictor(Predictor):
                 raise InputError(f"text {index} is {type(text).__name__}, expected str")
         words = [split_words(text) for text in batch]
         rows = self._sentence_rows(batch, words)
-        results = [self._entities(text, ws, text_rows, wanted) for text, ws, text_rows in zip(batch, words, rows)]
+        results = [self._entities(text, ws, text_rows, wanted, view) for text, ws, text_rows in zip(batch, words, rows)]
+        if self.resolves_abbreviations if abbreviations is None else abbreviations:
+            results = [resolve_abbreviations(text, found) for text, found in zip(batch, results)]
         return results[0] if single else results
 
-    def _entities(self, text: str, words: Sequence[Word], rows: Sequence[np.ndarray], types: Collection[str]) -> Entities:
-        """Decode one text's word probabilities into entities of ``types``, in text order.
+    def _entities(self, text: str, words: Sequence[Word], rows: Sequence[np.ndarray], types: Collection[str],
+                  view: Mapping[str, str] | None = None) -> Entities:
+        """Decode one text's word probabilities into entities of ``types``, in text order (``view``:
+        the head per type, :meth:`_view`).
 
         Entity.score is the mean probability of its words' tags."""
         tagged = self._tagged(rows)

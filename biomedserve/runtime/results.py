@@ -12,16 +12,27 @@ from dataclasses import asdict, dataclass
 
 @dataclass(frozen=True)
 class Entity:
-    """An entity found in raw text: ``text[start:end]`` with its label and mean word confidence."""
+    """An entity found in raw text: ``text[start:end]`` with its label and mean word confidence.
+
+    ``guideline`` names the annotation guideline its head follows where the model knows several for
+    its label (``GENE`` to BC2GM's or the BioNLP shared tasks'); ``abbreviation_of`` is the long form
+    when the entity is an abbreviation defined in the same text (``"tumour necrosis factor"`` for
+    ``TNF``). Both are left out of :meth:`to_dict` when unset, so other models' output is unchanged.
+    """
 
     start: int
     end: int
     text: str
     label: str
     score: float
+    guideline: str | None = None
+    abbreviation_of: str | None = None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if v is not None or k not in _OPTIONAL}
+
+
+_OPTIONAL = ("guideline", "abbreviation_of")
 
 
 class Entities(list):

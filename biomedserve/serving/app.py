@@ -67,6 +67,12 @@ BODY_ERRORS = {**ERRORS,
                415: {"model": ErrorBody, "description": "request body not sent as application/json"}}
 
 
+def _guideline_info(predictor) -> dict:
+    """The annotation guidelines an NER model has heads for, and its defaults (empty for other models)."""
+    known = getattr(predictor, "guidelines", {})
+    return {"guidelines": known, "default_guidelines": getattr(predictor, "default_guidelines", {})} if known else {}
+
+
 def create_app() -> FastAPI:
     app = FastAPI(title="biomedserve", version="0.1.0",
                   description="Biomedical NLP models fine-tuned on BLURB: entities, relations, QA, similarity, "
@@ -100,13 +106,18 @@ def create_app() -> FastAPI:
     async def bad_input(_: Request, exc: BiomedserveError):
         return JSONResponse(status_code=422, content={"error": str(exc)})
 
-    @app.post("/ner", responses=BODY_ERRORS, response_model=s.NerResponse, summary="Named entities in one or many texts")
+    @app.post("/ner", responses=BODY_ERRORS, response_model=s.NerResponse, response_model_exclude_none=True,
+              summary="Named entities in one or many texts")
     async def ner(body: s.NerRequest) -> s.NerResponse:
         served = store().get(body.model, *NER)
         # checked before the texts queue; the model finds every type in one pass, so requests for
         # different types still share batches and each keeps its own types afterwards
         wanted = select_types(body.types, served.predictor.entity_types, served.name)
-        results = await served.batcher.submit(body.texts)
+        options = {}
+        if body.guideline is not None:
+            served.predictor.guideline_view(body.guideline)  # an unknown guideline is a 422 before anything runs
+            options["guideline"] = body.guideline
+        results = await served.batcher.submit(body.texts, **options)
         if wanted is not None:
             results = [r.of_types(wanted) for r in results]
         return s.NerResponse(model=served.name, entities=[r.to_dict()["entities"] for r in results])
@@ -144,7 +155,8 @@ def create_app() -> FastAPI:
     async def models() -> list[s.ModelInfo]:
         return [s.ModelInfo(name=m.name, task=m.task, dataset=m.predictor.meta.dataset, labels=m.predictor.meta.labels,
                             base_model=m.predictor.meta.base_model, variant=m.predictor.variant,
-                            metrics=m.predictor.meta.metrics) for m in store().by_name.values()]
+                            metrics=m.predictor.meta.metrics, **_guideline_info(m.predictor))
+                for m in store().by_name.values()]
 
     async def render(text: str, model: str | None) -> HTMLResponse:
         served = store().get(model, *NER)

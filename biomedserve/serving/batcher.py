@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 
@@ -53,10 +54,15 @@ class TokenBatcher:
         self.tasks: list[asyncio.Task] = []
         self.batches = 0  # how many runtime calls were made (observable in tests)
 
-    async def submit(self, items: Sequence[Any]) -> list[Any]:
+    async def submit(self, items: Sequence[Any], **options: Any) -> list[Any]:
+        """``fn(items)``'s results. With ``options`` (``fn(items, **options)``: a request's own
+        guideline), the items run alone on a worker, not merged with others'."""
         if not items:
             return []
         loop = asyncio.get_running_loop()
+        if options:
+            self.batches += 1
+            return await loop.run_in_executor(self.executor, partial(self.fn, list(items), **options))
         if not self.enabled:  # every request runs the model on arrival, ``workers`` at a time
             self.batches += 1
             return await loop.run_in_executor(self.executor, self.fn, list(items))

@@ -28,6 +28,7 @@ KNOWN_COLORS = {
     "CELL_LINE": "#bfeeb7",
     "CELL_TYPE": "#9cc9cc",
     "BIOENTITY": "#f0d0ff",
+    "SPECIES": "#9be77b",
     "PAR": "#bfe1d9",
     "INT": "#ff8197",
     "OUT": "#e4e7d2",

@@ -15,6 +15,7 @@ from biomedserve.serving.settings import SETTINGS
 Text = Annotated[str, StringConstraints(max_length=SETTINGS.max_chars_per_text)]
 ModelName = Annotated[str | None, Field(None, description="model name (GET /models); default: the first of this task")]
 EntityType = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+GuidelineName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
 class _Strict(BaseModel):
@@ -28,6 +29,10 @@ class NerRequest(_Strict):
     types: list[EntityType] | None = Field(None, min_length=1, max_length=64,
                                            description="keep only entities of these types, e.g. [\"GENE\"] "
                                                        "(the model's labels, GET /models); default: every type")
+    guideline: GuidelineName | dict[EntityType, GuidelineName] | None = Field(
+        None, description="a model with a head per annotation guideline (GET /models, `guidelines`): follow this "
+                          "one, e.g. \"BioNLP\" for every type that has it or {\"GENE\": \"BC2GM\"}; default: the "
+                          "model card's choice")
 
     @model_validator(mode="after")
     def _total(self):
@@ -43,6 +48,9 @@ class EntityOut(BaseModel):
     text: str
     label: str
     score: float
+    guideline: str | None = Field(None, description="the guideline its head follows (multi-guideline models)")
+    abbreviation_of: str | None = Field(None, description="the long form, when the entity is an abbreviation "
+                                                          "defined in the same text")
 
 
 class NerResponse(BaseModel):
@@ -124,6 +132,9 @@ class ModelInfo(BaseModel):
     base_model: str
     variant: str
     metrics: dict[str, dict[str, float]]
+    guidelines: dict[str, list[str]] = Field({}, description="per entity type, the annotation guidelines the "
+                                                                  "model has a head for (empty: one per type)")
+    default_guidelines: dict[str, str] = Field({}, description="the guideline each such type follows by default")
 
 
 class VisualizeRequest(_Strict):

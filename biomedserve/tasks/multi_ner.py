@@ -127,15 +127,13 @@ def source_scores(gold: Mapping[str, list[list[str]]], pred: Mapping[str, list[l
 
 def _sources_by_types(spec: DatasetSpec) -> dict[frozenset[str], str]:
     """Each source of ``spec`` by the set of types it annotates: how the Trainer's dev metric, which
-    sees labels but not records, tells a row's source (a -100 column is a type not annotated)."""
-    sources: dict[frozenset[str], str] = {}
+    sees labels but not records, tells a row's source (a -100 column is a type not annotated). Sources
+    that annotate the same types (the four BioNLP protein corpora) are one dev group, named
+    ``<a>+<b>+...``, scored together."""
+    groups: dict[frozenset[str], list[str]] = {}
     for source, types in spec.corpus_types.items():
-        key = frozenset(types)
-        if key in sources:
-            raise BiomedserveError(f"{spec.name}: {sources[key]} and {source} annotate the same types "
-                                   f"({', '.join(sorted(key))}); the dev metric could not tell them apart")
-        sources[key] = source
-    return sources
+        groups.setdefault(frozenset(types), []).append(source)
+    return {key: "+".join(names) for key, names in groups.items()}
 
 
 def trainer_metrics(id2label: dict[int, str], spec: DatasetSpec):

@@ -74,6 +74,9 @@ class TrainOptions:
     # or ``torch`` (the same weights in PyTorch, on the GPU where there is one: for a GPU machine
     # whose ONNX Runtime runs on CPU only, where scoring would otherwise take longer than training)
     score_backend: str = "onnx"
+    # count training memory exactly (parameters, gradients, optimizer state, the peak of saved activations:
+    # biomedserve.training.slimfit.MemoryMeter) into the card; SlimFit recipes always count it
+    measure_memory: bool = False
 
 
 def _encoder(base: str, recipe: Recipe, labels: list[str], task: TaskDefinition, tokenizer):
@@ -273,18 +276,29 @@ def fit(task: TaskDefinition, spec: DatasetSpec, recipe: Recipe, model, tokenize
     else:
         collator = (DataCollatorForTokenClassification if task.token_level else DataCollatorWithPadding)(tokenizer)
     keeper = KeepBest(task.metric, recipe.early_stopping_patience)
+    slimfit = None
+    if recipe.slimfit is not None or options.measure_memory:
+        from biomedserve.training.slimfit import SlimFitRun
+
+        config = recipe.slimfit
+        slimfit = SlimFitRun(model, config.freeze_ratio if config else None, config.interval if config else None,
+                             quantize_activations=bool(config and config.quantize_activations))
     trainer = SampledTrainer(
         model=model, args=args, train_dataset=train_set, eval_dataset=dev_set, data_collator=collator,
         compute_metrics=task.trainer_metrics(model.config.id2label, spec), compute_loss_func=task.compute_loss,
-        optimizers=build_optimizer(model, recipe, total_steps), callbacks=[keeper.callback] if selecting else [],
+        optimizers=build_optimizer(model, recipe, total_steps),
+        callbacks=([keeper.callback] if selecting else []) + ([slimfit.callback] if slimfit else []),
         train_sampler=corpus_sampler(train_set, recipe.corpus_sampling_temperature, recipe.seed, recipe.batch_size,
                                      spec.name))
     quiet_console(trainer)
     if options.progress:
         phase = "training" if epochs is None else "refit on train+dev"
         trainer.add_callback(step_progress(phase, metric=task.metric if selecting else None))
+    started = time.perf_counter()
     trainer.train()
     keeper.restore(trainer.model)
+    trainer.run_record = {"seconds_per_step": round((time.perf_counter() - started) / max(1, trainer.state.global_step), 4),
+                          **(slimfit.report(trainer.state.global_step) if slimfit else {})}
     return trainer
 
 
@@ -311,6 +325,7 @@ class TrainedModel:
     train_loss_curve: list[list[float]]
     train_seconds: float
     pseudo_labels: dict[str, Any] | None = None  # self-training: the teacher and what it labelled per type
+    run_record: dict[str, Any] | None = None  # seconds per step; SlimFit's pattern and the memory count
 
 
 def fine_tune(recipe: Recipe, options: TrainOptions | None = None) -> TrainedModel:
@@ -373,7 +388,7 @@ def fine_tune(recipe: Recipe, options: TrainOptions | None = None) -> TrainedMod
         model=trainer.model, tokenizer=tokenizer, task=task, spec=spec, recipe=recipe, labels=labels, base=base,
         bf16=bf16, history=history, best=best, refit_epochs=refit_epochs,
         train_loss_curve=[[e["step"], round(e["loss"], 4)] for e in trainer.state.log_history if "loss" in e],
-        train_seconds=train_seconds, pseudo_labels=pseudo_labels)
+        train_seconds=train_seconds, pseudo_labels=pseudo_labels, run_record=getattr(trainer, "run_record", None))
 
 
 def save_trained(trained: TrainedModel, out: str | Path, options: TrainOptions | None = None) -> ModelMeta:
@@ -413,6 +428,7 @@ def save_trained(trained: TrainedModel, out: str | Path, options: TrainOptions |
             "refit_epochs_on_train_dev": trained.refit_epochs,
             "train_loss_curve": trained.train_loss_curve,
             "pseudo_labels": trained.pseudo_labels,
+            **(trained.run_record or {}),
         },
         files=record_files(out, model_files(out)),
         train_seconds=round(trained.train_seconds, 1),

@@ -20,6 +20,19 @@ from biomedserve.package_data import RECIPES, package_folder
 RECIPE_DIRS = (Path("train"), package_folder(RECIPES))
 
 
+class SlimFitRecipe(BaseModel):
+    """The ``slimfit:`` block: freeze the layers that change least, chosen anew every ``interval`` steps
+    (:mod:`biomedserve.training.slimfit`, Ardakani et al. 2023)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    freeze_ratio: float = Field(0.75, ge=0.0, le=0.95, description="share of the encoder's layers frozen at a time "
+                                "(its linear layers and its embeddings; the task head always trains); the paper goes up to 0.95")
+    interval: int = Field(50, ge=1, description="optimiser steps between scheduling points")
+    quantize_activations: bool = Field(True, description="keep the activations autograd saves for backward in int8 "
+                                       "(one absmax scale per tensor) instead of fp32")
+
+
 class Recipe(BaseModel):
     """Everything that decides how a model is fine-tuned."""
 
@@ -60,6 +73,9 @@ class Recipe(BaseModel):
         False, description="LP-FT (Kumar et al. 2022): start a pooled classification head at a logistic-regression "
         "probe fitted on the frozen encoder's vectors of the training set, then fine-tune everything")
     prune_top_layers: int = Field(0, ge=0, description="drop the top k layers before fine-tuning")
+    slimfit: SlimFitRecipe | None = Field(
+        None, description="SlimFit: freeze the least-changing layers by their training dynamics, and keep saved "
+        "activations in int8 (memory-efficient fine-tuning); None: every layer trains (bar freeze_layers)")
     # --- what a sequence head reads (biomedserve.modeling.heads); None keeps Hugging Face's head (the pooler) ---
     pooling: Literal["pooler", "cls", "mean", "entity_start"] | None = Field(
         None, description="sequence tasks: the head reads the pooler, [CLS], the masked mean, or (relations) "
@@ -95,6 +111,13 @@ class Recipe(BaseModel):
     def _texts_need_teacher(self) -> "Recipe":
         if self.pseudo_label_texts and not self.pseudo_label_teacher:
             raise ValueError("pseudo_label_texts: unlabeled text is labelled by the teacher; set pseudo_label_teacher")
+        return self
+
+    @model_validator(mode="after")
+    def _one_kind_of_freezing(self) -> "Recipe":
+        if self.slimfit is not None and (self.freeze_layers or self.freeze_embeddings):
+            raise ValueError("slimfit: SlimFit chooses the frozen layers itself; drop freeze_layers / "
+                             "freeze_embeddings (static freezing), or drop slimfit")
         return self
 
     @model_validator(mode="after")

@@ -52,7 +52,8 @@ _ADDED_LATER: dict[str, tuple[Any, ...]] = {"bf16": (False, "auto"), "reinit_poo
                                             "head_bias_prior": (False,), "pooling": (None,), "head": ("cross",),
                                             "corpus_sampling_temperature": (None,), "head_from_probe": (False,),
                                             "truncation_side": ("right",), "pseudo_label_teacher": (None,),
-                                            "pseudo_label_min_score": (0.9,), "pseudo_label_texts": ([],)}
+                                            "pseudo_label_min_score": (0.9,), "pseudo_label_texts": ([],),
+                                            "slimfit": (None,)}
 
 
 def expand(variant: str, recipe: Recipe, seeds: Sequence[int], grid: dict[str, list[Any]] | None = None) -> list[RunSpec]:

@@ -123,6 +123,15 @@ SUMMARY_INSTANCES = {
 
 CASES = [(name, split) for name, splits in EXPECTED.items() for split in splits]
 
+# ../shared/corpora/MANIFEST.md: (sentences, mentions) of the extra NER training corpora per split
+CORPORA_EXPECTED = {
+    "BioNLP09": {"train": (7362, 9215), "dev": (1431, 2048), "test": (2428, 3561)},
+    "BioNLP11EPI": {"train": (5670, 7550), "dev": (1950, 2494), "test": (4105, 5701)},
+    "BioNLP13GE": {"train": (2407, 3561), "dev": (2685, 4126), "test": (3326, 4346)},
+    "Ex-PTM": {"train": (1374, 1786), "dev": (434, 597), "test": (1826, 2304)},
+    "linnaeus": {"train": (11181, 2106), "dev": (3821, 706), "test": (6746, 1428)},
+}
+
 
 @pytest.fixture(scope="module")
 def stats():
@@ -147,7 +156,7 @@ def test_expected_table_is_self_consistent():
 
 
 def test_datasets_and_splits(stats):
-    assert set(stats) == set(EXPECTED)
+    assert set(stats) - set(CORPORA_EXPECTED) == set(EXPECTED)
     for name, splits in EXPECTED.items():
         assert set(stats[name]) == set(splits), name
     assert set(stats["EBM-PICO"]) == {"dev", "test"}  # train is not staged
@@ -186,3 +195,14 @@ def test_joint_bc5cdr_merges_both_layers_with_types():
     assert begins.count("B-CHEMICAL") == 5385 and begins.count("B-DISEASE") == 4424
     assert get_task("ner").labels(spec) == ["O", "B-CHEMICAL", "I-CHEMICAL", "B-DISEASE", "I-DISEASE"]
     assert len(spec.source_paths("test")) == 2
+
+
+def test_the_extra_corpora_are_listed_with_the_manifests_counts(stats):
+    """Every extra corpus staged beside BLURB is in the stats, its counts those of its MANIFEST.md."""
+    staged = [name for name in CORPORA_EXPECTED if name in stats]
+    if not staged:  # pragma: no cover - only without ../shared/corpora
+        pytest.skip("the extra NER corpora are not staged here")
+    assert staged == list(CORPORA_EXPECTED)
+    for name in staged:
+        got = {split: (row["sentences"], row["mentions"]) for split, row in stats[name].items()}
+        assert got == CORPORA_EXPECTED[name], name

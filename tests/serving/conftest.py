@@ -12,8 +12,9 @@ LIMITS = {"BIOMEDSERVE_MAX_CHARS": "3000", "BIOMEDSERVE_MAX_TEXTS": "8", "BIOMED
 
 
 @pytest.fixture(scope="session")
-def served_models(tiny_model, tiny_two_type_model, tiny_task_model):
-    return {"ner": tiny_model, "ner_two_types": tiny_two_type_model, "relation": tiny_task_model("ChemProt")[0], "qa": tiny_task_model("PubMedQA")[0],
+def served_models(tiny_model, tiny_two_type_model, tiny_multicorpus_model, tiny_task_model):
+    return {"ner": tiny_model, "ner_two_types": tiny_two_type_model, "ner_guidelines": tiny_multicorpus_model,
+            "relation": tiny_task_model("ChemProt")[0], "qa": tiny_task_model("PubMedQA")[0],
             "similarity": tiny_task_model("BIOSSES")[0], "doc": tiny_task_model("HoC")[0]}
 
 

@@ -11,8 +11,9 @@ from spacy import displacy
 
 from biomedserve.serving.display import label_colors, render_entities
 
-BIOMEDICAL = ["CHEMICAL", "DISEASE", "GENE", "BIOENTITY", "PROTEIN", "DNA", "RNA", "CELL_LINE", "CELL_TYPE"]
-UNKNOWN = ["SPECIES", "mutation", "Zz_NEVER_SEEN"]
+BIOMEDICAL = ["CHEMICAL", "DISEASE", "GENE", "BIOENTITY", "PROTEIN", "DNA", "RNA", "CELL_LINE", "CELL_TYPE",
+              "SPECIES"]
+UNKNOWN = ["mutation", "Zz_NEVER_SEEN"]
 
 
 def test_every_label_is_rendered_in_a_colour_of_its_own():
@@ -52,3 +53,10 @@ def test_colours_are_the_same_in_every_process():
     runs = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": seed}).stdout.strip() for seed in ("1", "2")}
     assert runs == {str(label_colors(labels))}
+
+
+def test_species_has_a_fixed_colour_of_its_own():
+    from biomedserve.serving.display import KNOWN_COLORS, label_color
+
+    assert label_color("SPECIES") == KNOWN_COLORS["SPECIES"]
+    assert list(KNOWN_COLORS.values()).count(KNOWN_COLORS["SPECIES"]) == 1

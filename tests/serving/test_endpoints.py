@@ -238,3 +238,35 @@ def test_concurrent_requests_get_their_own_results(service, client):
         return [r.json()["entities"][0] for r in responses]
 
     assert asyncio.run(fire()) == expected
+
+
+GENE_TEXTS = ["The androgen receptor (AR) binds IL-2 and TNF in Escherichia coli and human cells.",
+              "p53 and BRCA1 mutations were found in mice."]
+
+
+def test_a_multi_guideline_model_lists_its_guidelines_and_follows_the_one_asked_for(client, served_models):
+    model = served_models["ner_guidelines"].name
+    info = {m["name"]: m for m in client.get("/models").json()}[model]
+    assert info["guidelines"] == {"GENE": ["BC2GM", "BioNLP"]} and info["default_guidelines"] == {"GENE": "BC2GM"}
+    assert {m["name"]: m for m in client.get("/models").json()}[served_models["ner"].name]["guidelines"] == {}
+    for guideline in ("BioNLP", {"GENE": "BioNLP"}, "BC2GM", None):
+        body = {"texts": GENE_TEXTS, "model": model, **({"guideline": guideline} if guideline else {})}
+        response = client.post("/ner", json=body)
+        assert response.status_code == 200, response.text
+        followed = "BioNLP" if guideline in ("BioNLP", {"GENE": "BioNLP"}) else "BC2GM"
+        for text, entities in zip(GENE_TEXTS, response.json()["entities"]):
+            assert all(text[e["start"]:e["end"]] == e["text"] for e in entities)
+            assert all(e["guideline"] == followed for e in entities if e["label"] == "GENE")
+            assert all("guideline" not in e for e in entities if e["label"] != "GENE")
+
+
+@pytest.mark.parametrize("model_key, guideline, needle", [
+    ("ner_guidelines", "GENIA", "knows no guideline 'GENIA'; it knows GENE: BC2GM, BioNLP"),
+    ("ner_guidelines", {"SPECIES": "BioNLP"}, "has no 'SPECIES' head to guideline 'BioNLP'"),
+    ("ner_two_types", "BioNLP", "follows one annotation guideline per entity type"),
+])
+def test_an_unknown_guideline_is_422_naming_what_the_model_knows(client, served_models, model_key, guideline, needle):
+    response = client.post("/ner", json={"texts": GENE_TEXTS, "model": served_models[model_key].name,
+                                         "guideline": guideline})
+    assert response.status_code == 422, response.text
+    assert needle in response.json()["error"]

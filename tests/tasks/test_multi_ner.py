@@ -136,7 +136,7 @@ def test_the_recipes_load_and_sampling_stays_out_of_other_sweep_keys():
     plain = Recipe(dataset="BC5-chem")
     before = {"bf16", "reinit_pooler", "head_bias_prior", "pooling", "head", "corpus_sampling_temperature",
               "head_from_probe", "truncation_side", "pseudo_label_teacher", "pseudo_label_min_score",
-              "pseudo_label_texts"}
+              "pseudo_label_texts", "slimfit"}
     assert RunSpec("standard", plain).key == hashlib.sha1(plain.model_dump_json(exclude=before).encode()).hexdigest()[:16]
     assert RunSpec("standard", plain).key != RunSpec("standard", plain.override(corpus_sampling_temperature=2.0)).key
 
@@ -145,7 +145,7 @@ class _FixedTags:
     """A stand-in NER predictor returning fixed per-type tags (what the scoring helper reads)."""
 
     name = "fixed"
-    entity_types = ["CHEMICAL", "GENE"]
+    entity_types = head_types = ["CHEMICAL", "GENE"]
 
     def __init__(self, layers):
         self.layers = layers

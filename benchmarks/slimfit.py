@@ -1,0 +1,267 @@
+"""Benchmark: SlimFit against full fine-tuning and static freezing, on four BLURB task types.
+
+    python -m benchmarks.slimfit                      # every cell (resumable: a cell measured is kept)
+    python -m benchmarks.slimfit --sets BIOSSES       # one set
+    python -m benchmarks.slimfit --shape-only         # the BERT-base-shaped memory and batch rows alone
+    python -m benchmarks.slimfit --report-only        # rebuild the report from the cells kept
+
+Arms, on the same recipe (``train/<set>/standard.yaml``), seed and budget:
+
+- ``full``: every layer trains;
+- ``static``: the lowest layers frozen throughout (``freeze_embeddings`` and ``freeze_layers: k``), k chosen
+  so the frozen share of SlimFit's units (embeddings + the encoder's linear layers) is nearest SlimFit's
+  freeze ratio: Tinn et al.'s "freeze lower layers", at the same average ratio;
+- ``slimfit``: the recipe plus ``slimfit: {freeze_ratio, interval, quantize_activations: true}``.
+
+Per cell: the test score (the BLURB metric, from the card), peak training memory counted exactly
+(:class:`biomedserve.training.slimfit.MemoryMeter`: parameter + gradient + optimizer-state bytes plus the
+peak of the saved activations, through the saved-tensors hooks; the process peak RSS beside it), seconds
+per step, and SlimFit's freezing pattern. Then a BERT-base-shaped encoder (12 layers, 768 hidden,
+random weights) at batch 32 × 128: counted peak per arm, and the largest batch whose counted peak fits
+``--memory-cap-gib``. Writes ``benchmarks/results/slimfit.{json,md}`` with the machine and CPU flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from benchmarks.machine import cpu_flags, report_context
+from biomedserve.atomic import atomic_write
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SETS = ("BC5-chem", "ChemProt", "HoC", "BIOSSES")  # NER, relation extraction, document classification, similarity
+ARMS = ("full", "static", "slimfit")
+FREEZE_RATIO = 0.75
+INTERVAL = 50
+SEED = 1
+
+
+def static_layers(n_layers: int, ratio: float = FREEZE_RATIO) -> int:
+    """The ``freeze_layers`` (embeddings frozen too) whose share of SlimFit's units is nearest ``ratio``:
+    units are the embeddings plus six linear layers per transformer block."""
+    units = 1 + 6 * n_layers
+    return min(range(n_layers + 1), key=lambda k: abs((1 + 6 * k) / units - ratio))
+
+
+def arm_overrides(arm: str, n_layers: int) -> dict:
+    if arm == "full":
+        return {}
+    if arm == "static":
+        return {"freeze_embeddings": True, "freeze_layers": static_layers(n_layers)}
+    return {"slimfit": {"freeze_ratio": FREEZE_RATIO, "interval": INTERVAL, "quantize_activations": True}}
+
+
+def run_cell(dataset: str, arm: str, work: Path, data_dir: str | None) -> dict:
+    """One arm on one set, in a child process (its peak RSS is its own), the card read back."""
+    from biomedserve.modeling.encoders import default_encoder_path
+
+    n_layers = json.loads((Path(default_encoder_path()) / "config.json").read_text())["num_hidden_layers"]
+    out = work / f"{dataset}-{arm}"
+    code = (
+        "import json, resource, sys\n"
+        "from biomedserve.training.finetune import TrainOptions, train\n"
+        "from biomedserve.training.recipes import find_recipe, load_recipe\n"
+        f"recipe = load_recipe(find_recipe('standard', {dataset!r})).override(seed={SEED}, **{arm_overrides(arm, n_layers)!r})\n"
+        f"meta = train(recipe, {str(out)!r}, TrainOptions(data_dir={data_dir!r}, measure_memory=True))\n"
+        "json.dump({'metrics': meta.metrics, 'provenance': meta.provenance, 'train_seconds': meta.train_seconds,\n"
+        "           'peak_rss_bytes': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}, sys.stdout)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], check=True, stdout=subprocess.PIPE, text=True)
+    card = json.loads(done.stdout.strip().splitlines()[-1])
+    test = next(v for k, v in card["metrics"].items() if k.startswith("test/onnx"))
+    metric = card["provenance"]["metric"]
+    memory = card["provenance"]["training_memory"]
+    return {"dataset": dataset, "arm": arm, "metric": metric, "test": round(test[metric], 2),
+            "peak_bytes": memory["peak_bytes"], "peak_static_bytes": memory["peak_static_bytes"],
+            "peak_saved_activation_bytes": memory["peak_saved_activation_bytes"],
+            "peak_rss_bytes": card["peak_rss_bytes"], "seconds_per_step": card["provenance"]["seconds_per_step"],
+            "train_seconds": card["train_seconds"], "overrides": arm_overrides(arm, n_layers),
+            "slimfit": card["provenance"].get("slimfit"), "cpu_flags": cpu_flags()}
+
+
+def shape_rows(batch: int = 32, tokens: int = 128, steps: int = 3, cap_gib: float = 8.0) -> dict:
+    """The BERT-base shape (random weights): counted peak per arm at ``batch`` × ``tokens``, seconds per
+    step, and the largest batch (powers of two, then halving the gap) whose counted peak fits the cap."""
+    import time
+
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from biomedserve.training.slimfit import MemoryMeter, SlimFitScheduler
+
+    config = BertConfig(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072)
+
+    def peak(arm: str, size: int, timed: bool = False) -> tuple[int, float]:
+        torch.manual_seed(0)
+        model = BertForSequenceClassification(config)
+        model.train()
+        if arm == "static":
+            k = static_layers(12)
+            for p in model.bert.embeddings.parameters():
+                p.requires_grad_(False)
+            for layer in model.bert.encoder.layer[:k]:
+                for p in layer.parameters():
+                    p.requires_grad_(False)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
+        scheduler = SlimFitScheduler(model, FREEZE_RATIO, 1) if arm == "slimfit" else None
+        meter = MemoryMeter(quantize=arm == "slimfit", skip=model.parameters())
+        ids = torch.randint(1000, 20000, (size, tokens))
+        labels = torch.randint(0, 2, (size,))
+        spent = []
+        for step in range(steps if timed else 1):
+            if scheduler is not None:
+                scheduler.schedule(step, optimizer)
+            started = time.perf_counter()
+            with meter.saved_tensors():
+                loss = model(input_ids=ids, labels=labels).loss
+            loss.backward()
+            optimizer.step()
+            meter.observe_static(model, optimizer)
+            optimizer.zero_grad(set_to_none=True)
+            spent.append(time.perf_counter() - started)
+        return meter.peak_bytes, statistics.median(spent[1:] or spent)
+
+    cap = int(cap_gib * 2**30)
+    out = {"shape": "BERT-base (12 layers, 768 hidden), random weights", "batch": batch, "tokens": tokens,
+           "memory_cap_gib": cap_gib, "arms": {}}
+    for arm in ARMS:
+        bytes_, seconds = peak(arm, batch, timed=True)
+        # doubling, then three halvings of the gap: each probe really runs a step at that batch
+        size, fits = 8, 0
+        while size <= 1024:
+            if peak(arm, size)[0] > cap:
+                break
+            fits, size = size, size * 2
+        low, high = fits, size
+        for _ in range(3):
+            if not fits or high - low <= 1:
+                break
+            mid = (low + high) // 2
+            low, high = (mid, high) if peak(arm, mid)[0] <= cap else (low, mid)
+        out["arms"][arm] = {"peak_bytes": bytes_, "seconds_per_step": round(seconds, 3),
+                            "largest_batch_under_cap": low}
+        print(f"shape {arm}: peak {bytes_ / 2**30:.2f} GiB, {seconds:.2f} s/step, batch ≤ {low} under {cap_gib} GiB",
+              flush=True)
+    out["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return out
+
+
+def summarize(cells: dict, shape: dict | None) -> dict:
+    per_set = {}
+    for dataset in SETS:
+        arms = {arm: cells.get(f"{dataset}:{arm}") for arm in ARMS}
+        if all(arms.values()):
+            per_set[dataset] = arms
+    if not per_set:
+        return {"datasets": [], "complete": False}
+    full = [a["full"] for a in per_set.values()]
+    slim = [a["slimfit"] for a in per_set.values()]
+    static = [a["static"] for a in per_set.values()]
+    return {
+        "datasets": list(per_set),
+        "complete": len(per_set) == len(SETS),
+        "memory_reduction": round(statistics.fmean(f["peak_bytes"] / s["peak_bytes"] for f, s in zip(full, slim)), 2),
+        "score_loss_mean": round(statistics.fmean(f["test"] - s["test"] for f, s in zip(full, slim)), 2),
+        "step_speedup_cpu": round(statistics.fmean(f["seconds_per_step"] / s["seconds_per_step"]
+                                                   for f, s in zip(full, slim)), 2),
+        "beats_static_freezing": statistics.fmean(s["test"] for s in slim) >= statistics.fmean(s["test"] for s in static),
+        "mean_test": {arm: round(statistics.fmean(a[arm]["test"] for a in per_set.values()), 2) for arm in ARMS},
+        "freeze_ratio": FREEZE_RATIO, "interval": INTERVAL,
+        "shape_memory_reduction": (round(shape["arms"]["full"]["peak_bytes"] / shape["arms"]["slimfit"]["peak_bytes"], 2)
+                                   if shape else None),
+    }
+
+
+def markdown(report: dict) -> str:
+    s, cells = report["summary"], report["cells"]
+    lines = ["# SlimFit vs full fine-tuning and static freezing", "",
+             f"Measured {report['when']} on {report['machine'].get('cpu')} ({report['machine'].get('usable_cores')} "
+             f"cores; flags {', '.join(report['machine'].get('cpu_flags') or [])}). Embedded MiniLM-L6, standard "
+             f"recipes, seed {SEED}; SlimFit freeze ratio {FREEZE_RATIO}, interval {INTERVAL}, int8 saved activations; "
+             f"static: embeddings + the lowest layers frozen at the nearest share.", "",
+             "| set | arm | test | peak memory (counted) MiB | of which saved activations | peak RSS MiB | s/step |",
+             "|---|---|---|---|---|---|---|"]
+    for dataset in SETS:
+        for arm in ARMS:
+            c = cells.get(f"{dataset}:{arm}")
+            if c:
+                lines.append(f"| {dataset} | {arm} | {c['test']:.2f} | {c['peak_bytes'] / 2**20:.1f} | "
+                             f"{c['peak_saved_activation_bytes'] / 2**20:.1f} | {c['peak_rss_bytes'] / 2**20:.0f} | "
+                             f"{c['seconds_per_step']:.3f} |")
+            else:
+                lines.append(f"| {dataset} | {arm} | not run yet | | | | |")
+    if s.get("datasets"):
+        lines += ["", f"Over {', '.join(s['datasets'])}: memory **{s['memory_reduction']}×** lower than full "
+                  f"fine-tuning, mean score loss **{s['score_loss_mean']:+.2f}** points, steps **{s['step_speedup_cpu']}×** "
+                  f"faster on CPU; SlimFit {'≥' if s['beats_static_freezing'] else '<'} static freezing in mean test "
+                  f"({s['mean_test']['slimfit']} vs {s['mean_test']['static']}; full {s['mean_test']['full']})."]
+        targets = [("peak memory ≥ 2.0× lower", s["memory_reduction"], 2.0, True),
+                   ("mean score loss ≤ 0.4 points", s["score_loss_mean"], 0.4, False),
+                   ("steps ≥ 1.3× faster on CPU", s["step_speedup_cpu"], 1.3, True)]
+        lines += ["", "| target | measured | met |", "|---|---|---|"]
+        for what, value, bound, higher in targets:
+            met = value >= bound if higher else value <= bound
+            lines.append(f"| {what} | {value} | {'yes' if met else '**no**'} |")
+        lines.append(f"| SlimFit at least as accurate as static freezing | {s['mean_test']['slimfit']} vs "
+                     f"{s['mean_test']['static']} | {'yes' if s['beats_static_freezing'] else '**no**'} |")
+    shape = report.get("shape")
+    if shape:
+        lines += ["", f"## {shape['shape']}, batch {shape['batch']} × {shape['tokens']}", "",
+                  f"| arm | counted peak GiB | s/step | largest batch under {shape['memory_cap_gib']} GiB |", "|---|---|---|---|"]
+        for arm, r in shape["arms"].items():
+            lines.append(f"| {arm} | {r['peak_bytes'] / 2**30:.2f} | {r['seconds_per_step']} | {r['largest_batch_under_cap']} |")
+    lines += ["", "SlimFit's freezing pattern per scheduling point is in the JSON (`cells.*.slimfit.schedules`).",
+              "", "Reproduce: `python -m benchmarks.slimfit` (resumable; `--report-only` rebuilds this page).", ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sets", nargs="+", choices=SETS, default=list(SETS))
+    parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
+    parser.add_argument("--shape-only", action="store_true")
+    parser.add_argument("--skip-shape", action="store_true")
+    parser.add_argument("--memory-cap-gib", type=float, default=8.0)
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--results-dir", type=Path, default=RESULTS)
+    parser.add_argument("--report-only", action="store_true")
+    args = parser.parse_args()
+
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    path = args.results_dir / "slimfit.json"
+    report = json.loads(path.read_text()) if path.is_file() else {"cells": {}, "shape": None}
+    when, machine = report_context(path, rebuilt=args.report_only)
+    cells, shape = report.get("cells", {}), report.get("shape")
+
+    def write() -> None:
+        out = {"benchmark": "slimfit", "when": when, "summary": summarize(cells, shape), "cells": cells,
+               "shape": shape, "machine": machine,
+               "command": "python -m benchmarks.slimfit"}
+        atomic_write(path, json.dumps(out, indent=2) + "\n")
+        atomic_write(args.results_dir / "slimfit.md", markdown(out))
+
+    if not args.report_only:
+        if not args.shape_only:
+            with tempfile.TemporaryDirectory(prefix="slimfit-") as work:
+                for dataset in args.sets:
+                    for arm in args.arms:
+                        key = f"{dataset}:{arm}"
+                        if key not in cells:
+                            print(f"measuring {key}", flush=True)
+                            cells[key] = run_cell(dataset, arm, Path(work), args.data_dir)
+                            write()
+        if not args.skip_shape and shape is None:
+            shape = shape_rows(cap_gib=args.memory_cap_gib)
+    write()
+    print(json.dumps(summarize(cells, shape), indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+"""SlimFit: the scheduler freezes what its scores say, frozen layers hold no optimizer state, int8
+activations round-trip within their stated error, the memory count, the recipe block and a real run."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from biomedserve.errors import RecipeError
+from biomedserve.training.recipes import Recipe
+from biomedserve.training.slimfit import MemoryMeter, SlimFitScheduler, freeze_units, pack_int8, unpack_int8
+
+
+@pytest.fixture()
+def tiny(tiny_base):
+    from transformers import AutoModelForTokenClassification
+
+    torch.manual_seed(0)
+    return AutoModelForTokenClassification.from_pretrained(str(tiny_base), num_labels=3)
+
+
+def _move_all_but(units, still: str, step: float = 0.01) -> None:
+    with torch.no_grad():
+        for name, params in units.items():
+            if name != still:
+                for p in params:
+                    p.add_(step * torch.randn_like(p))
+
+
+def test_units_are_the_embeddings_then_every_encoder_linear_layer(tiny):
+    units = freeze_units(tiny)
+    assert list(units)[0] == "embeddings" and len(units) == 1 + 2 * 6  # 2 blocks x (q, k, v, out, ffn in, ffn out)
+    assert all(name.startswith("encoder.layer.") for name in list(units)[1:])
+    assert not any(p is q for params in units.values() for p in params for q in tiny.classifier.parameters())
+
+
+def test_the_scheduler_freezes_the_unit_that_did_not_move(tiny):
+    scheduler = SlimFitScheduler(tiny, freeze_ratio=0.25, interval=10)
+    order = list(scheduler.units)
+    first = scheduler.schedule(0)
+    assert first == order[:3]  # nothing has moved: the lowest units first
+    held = order[7]  # trainable now; it will be the one that does not change
+    _move_all_but(scheduler.units, still=held)
+    frozen = scheduler.schedule(10)
+    # the units frozen before were never trained: +inf, so they train now; the constant one is frozen
+    assert held in frozen and not set(first) & set(frozen)
+    assert scheduler.scores[held] == 0.0
+    assert all(not p.requires_grad for p in scheduler.units[held])
+    assert all(p.requires_grad for name in order if name not in frozen for p in scheduler.units[name])
+    assert all(p.requires_grad for p in tiny.classifier.parameters())  # the head always trains
+    # a frozen unit keeps its score; once every unit has a score, the least-moving share stays frozen
+    _move_all_but(scheduler.units, still="")
+    again = scheduler.schedule(20)
+    assert held in again and len(again) == scheduler.n_frozen
+    summary = scheduler.summary(30)
+    assert [s["step"] for s in summary["schedules"]] == [0, 10, 20]
+    assert summary["frozen_share"][held] == pytest.approx(20 / 30, abs=1e-3)
+
+
+def test_frozen_units_get_no_gradient_and_no_optimizer_state(tiny):
+    scheduler = SlimFitScheduler(tiny, freeze_ratio=0.5, interval=1)
+    optimizer = torch.optim.AdamW(tiny.parameters(), lr=1e-3)
+    ids = torch.randint(1000, 2000, (4, 12))
+    labels = torch.randint(0, 3, (4, 12))
+
+    def step() -> None:
+        tiny(input_ids=ids, labels=labels).loss.backward()
+        optimizer.step()
+
+    frozen = scheduler.schedule(0, optimizer)
+    step()
+    frozen_params = [p for name in frozen for p in scheduler.units[name]]
+    assert all(p.grad is None and p not in optimizer.state for p in frozen_params)
+    assert all(p in optimizer.state for p in tiny.classifier.parameters())
+    optimizer.zero_grad(set_to_none=True)
+    now = scheduler.schedule(1, optimizer)
+    newly = [p for name in set(now) - set(frozen) for p in scheduler.units[name]]
+    assert newly and all(p not in optimizer.state for p in newly)  # state dropped on freezing
+
+
+def test_int8_activations_round_trip_within_half_a_step():
+    torch.manual_seed(1)
+    for tensor in (torch.randn(64, 384), 1e-3 * torch.randn(8, 128), torch.zeros(4, 300)):
+        packed = pack_int8(tensor)
+        assert packed.values.dtype == torch.int8 and packed.values.shape == tensor.shape
+        error = (unpack_int8(packed) - tensor).abs().max()
+        assert float(error) <= packed.scale / 2 + 1e-12
+
+
+def test_the_meter_counts_saved_activations_and_int8_keeps_a_quarter(tiny):
+    ids = torch.randint(1000, 2000, (8, 32))
+    labels = torch.randint(0, 3, (8, 32))
+    peaks = {}
+    for quantize in (False, True):
+        meter = MemoryMeter(quantize=quantize, skip=tiny.parameters())
+        with meter.saved_tensors():
+            loss = tiny(input_ids=ids, labels=labels).loss
+        assert meter.alive > 0
+        loss.backward()
+        assert meter.alive == 0  # every saved tensor released after backward
+        peaks[quantize] = meter.peak_activations
+        assert (meter.quantized > 0) is quantize
+    assert peaks[True] < 0.5 * peaks[False]
+
+
+@pytest.mark.parametrize("block, needle", [
+    ({"freeze_ratio": 0.99}, "slimfit.freeze_ratio"),
+    ({"interval": 0}, "slimfit.interval"),
+    ({"freez_ratio": 0.5}, "slimfit.freez_ratio"),
+])
+def test_a_bad_slimfit_field_is_a_recipe_error_naming_it(block, needle):
+    from pydantic import ValidationError
+
+    from biomedserve.training.recipes import _explain
+
+    with pytest.raises(ValidationError) as info:
+        Recipe(dataset="BC5-chem", slimfit=block)
+    assert needle in _explain(info.value, "test")
+    with pytest.raises(RecipeError, match=needle):
+        Recipe(dataset="BC5-chem").override(slimfit=block)
+
+
+def test_slimfit_and_static_freezing_do_not_mix():
+    with pytest.raises(RecipeError, match="slimfit: SlimFit chooses the frozen layers itself"):
+        Recipe(dataset="BC5-chem").override(slimfit={}, freeze_layers=2)
+
+
+def test_a_slimfit_recipe_trains_exports_and_serves(tiny_base, tmp_path):
+    from biomedserve.modeldir.card import read_meta
+    from biomedserve.runtime import Predictor
+    from biomedserve.training.finetune import TrainOptions, train
+
+    out = tmp_path / "slimfit-bc5chem"
+    recipe = Recipe(dataset="BC5-chem", base_model=str(tiny_base), learning_rate=5e-3, max_steps=24, batch_size=16,
+                    max_length=64, seed=3, slimfit={"freeze_ratio": 0.5, "interval": 8})
+    meta = train(recipe, out, TrainOptions(limit_train=400, limit_eval=40, progress=False))
+    pattern = meta.provenance["slimfit"]
+    assert [s["step"] for s in pattern["schedules"]] == [0, 8, 16, 24]
+    assert all(len(s["frozen"]) == round(0.5 * pattern["units"]) for s in pattern["schedules"])
+    memory = meta.provenance["training_memory"]
+    assert memory["activations_int8"] and memory["peak_saved_activation_bytes"] > 0
+    assert read_meta(out).recipe["slimfit"]["interval"] == 8
+    entities = Predictor.from_dir(out).predict("Naloxone reversed the effect of clonidine.")
+    assert all(e.label == "CHEMICAL" for e in entities)  # an ordinary model directory
