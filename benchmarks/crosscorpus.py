@@ -67,6 +67,13 @@ def score_on_set(predictor, sentences: Sequence[TaggedSentence], spec: DatasetSp
         raise BiomedserveError(f"{predictor.name} returns no {missing[0]} entities, which {spec.name} is scored on; "
                                f"it returns: {', '.join(predictor.head_types)}")
     layers = predictor.predict_words_by_type([s.tokens for s in sentences], progress=progress)
+    return score_layers(layers, sentences, spec, as_model)
+
+
+def score_layers(layers: Sequence[Mapping], sentences: Sequence[TaggedSentence], spec: DatasetSpec,
+                 as_model: Mapping[str, str]) -> dict[str, dict[str, float]]:
+    """:func:`score_on_set` on predictions already made (``predict_words_by_type``'s layers), so one
+    pass over a set can be scored for several heads."""
     gold, pred = [], []
     for sentence, by_type in zip(sentences, layers):
         typed = type_tags(sentence.tags, spec.entity_type)

@@ -8,7 +8,7 @@ trained on BLURB's five NER sets and the five corpora of ``../shared/corpora`` (
 (``GENE@BC2GM``, ``GENE@BioNLP``). Measured as system ``multicorpus``:
 
 1. each BLURB NER test set on the head of its own corpus (BC2GM on ``GENE@BC2GM``), strict and lenient;
-2. each extra corpus's dev and test split on its own head, and the BioNLP protein corpora also on the
+2. each extra corpus's test split on its own head, and the BioNLP protein corpora also on the
    ``GENE@BC2GM`` head: what the model finds there without the BioNLP guideline (the floor the second
    head must beat);
 3. the cross-corpus sets (BioNLP13 PC) with every head that may stand for their type; the head is chosen
@@ -18,7 +18,8 @@ trained on BLURB's five NER sets and the five corpora of ``../shared/corpora`` (
    and extra-corpus split. The staged files keep sentence order but mark no documents, so a document is
    :data:`DOC_SENTENCES` consecutive sentences (about an abstract). It is turned on in the card
    (``--abbreviations on``) only if it lifts the mean strict F1 over the cross-corpus dev splits;
-5. ``annotate`` throughput, the int8 variant where it passes its gate; and in fp32 beside a model of the
+5. ``annotate`` throughput, the int8 variant where it passes its gate (gated on the first
+   :data:`GATE_SENTENCES` dev sentences, which alternate over the ten corpora); and in fp32 beside a model of the
    five-corpus recipe's shape (one training step: speed depends on the graph's shape, not its weights), the
    same job on the same machine, for the ratio to the model served before.
 """
@@ -37,6 +38,8 @@ COMMAND = "biomedserve train -d NER-multicorpus -r standard --seed 1 --out {mode
 # cross-corpus set -> the heads that may stand for its type (chosen on dev)
 CROSS_HEADS = {"BioNLP13PC-chem": ("CHEMICAL",), "BioNLP13PC-ggp": ("GENE@BC2GM", "GENE@BioNLP", "BIOENTITY")}
 DOC_SENTENCES = 10
+# the int8 gate reads this many dev sentences (alternating over the ten corpora), not all 20k
+GATE_SENTENCES = 4000
 SPECIES_CORPUS = "linnaeus"
 
 
@@ -55,6 +58,32 @@ def training_corpora() -> list[str]:
         parts = getattr(get_dataset(source), "sources", ()) or (source,)
         out += list(parts)
     return out
+
+
+# ---------------------------------------------------------------- one prediction pass per split
+_LAYERS: dict[tuple[str, str, str], list] = {}
+
+
+def layers(model: Path, variant: str, name: str, sentences) -> list:
+    """Every head's tags for ``sentences`` (split ``name``), predicted once per model and variant and
+    kept for the other heads and the abbreviation rows."""
+    key = (str(Path(model).resolve()), variant, name)
+    if key not in _LAYERS:
+        from biomedserve.runtime import Predictor
+
+        predictor = Predictor.from_dir(model, variant=variant)
+        _LAYERS[key] = predictor.predict_words_by_type([s.tokens for s in sentences], progress=True)
+    return _LAYERS[key]
+
+
+def score_head(model: Path, variant: str, name: str, sentences, spec, head: str) -> dict:
+    """Strict and lenient scores of ``head`` standing for ``spec``'s type (``ner_multitype``'s row shape)."""
+    from benchmarks.crosscorpus import score_layers
+
+    scores = score_layers(layers(model, variant, name, sentences), sentences, spec, {spec.entity_type: head})
+    return {"strict_f1": round(scores["strict"]["f1"], 2), "lenient_f1": round(scores["lenient"]["f1"], 2),
+            "strict_precision": round(scores["strict"]["precision"], 2),
+            "strict_recall": round(scores["strict"]["recall"], 2), "sentences": len(sentences)}
 
 
 # ---------------------------------------------------------------- abbreviation effect
@@ -78,7 +107,7 @@ def documents(sentences: Sequence, size: int = DOC_SENTENCES) -> list[tuple[str,
     return out
 
 
-def abbreviation_effect(model: Path, sentences, spec, head: str) -> dict:
+def abbreviation_effect(model: Path, sentences, spec, head: str, name: str | None = None) -> dict:
     """Strict and lenient F1 of ``head`` on ``sentences`` without and with abbreviation resolution over
     :func:`documents`; entities that do not fall on token boundaries after resolution are dropped (none
     do: short forms are matched as whole tokens)."""
@@ -88,15 +117,17 @@ def abbreviation_effect(model: Path, sentences, spec, head: str) -> dict:
     from biomedserve.tasks.ner import entity_scores, lenient_scores, type_tags
     from biomedserve.text.decoding import tags_to_spans
 
-    predictor = Predictor.from_dir(model, variant="fp32")
-    layers = predictor.predict_words_by_type([s.tokens for s in sentences])
+    if name is None:
+        tagged = Predictor.from_dir(model, variant="fp32").predict_words_by_type([s.tokens for s in sentences])
+    else:
+        tagged = layers(model, "fp32", name, sentences)
     label = spec.entity_type
     gold, plain, resolved, pairs = [], [], [], 0
     index = 0
     for text, spans in documents(sentences):
         found = []
         for own in spans:
-            tags = layers[index][head].tags
+            tags = tagged[index][head].tags
             found += [Entity(own[s.start][0], own[s.end - 1][1], text[own[s.start][0]:own[s.end - 1][1]], label, 1.0)
                       for s in tags_to_spans(tags)]
             gold.append(type_tags(sentences[index].tags, label))
@@ -122,7 +153,7 @@ def abbreviation_effect(model: Path, sentences, spec, head: str) -> dict:
 
 
 # ---------------------------------------------------------------- measuring
-def measure(args, partial, tests: dict, cross: dict, score_model, best_on_dev, cli, gate_int8, int8_gated,
+def measure(args, partial, tests: dict, cross: dict, best_on_dev, cli, int8_gated,
             card_record, annotate_speed=None, speed_corpus=None) -> None:
     """Every ``multicorpus`` row (the helpers are ``ner_multitype``'s, passed in so both studies share
     one scorer, one row store and one choice rule)."""
@@ -131,22 +162,23 @@ def measure(args, partial, tests: dict, cross: dict, score_model, best_on_dev, c
         cli(*COMMAND.format(model=model).split()[1:], *(["--data-dir", args.data_dir] if args.data_dir else []))
     fp32 = [(model, "fp32")]
     for dataset, (spec, sentences) in tests.items():
-        partial.get(f"blurb:{SYSTEM}-fp32:{dataset}", score_model,
-                    (model, "fp32", sentences, spec, {spec.entity_type: own_head(dataset)}), fp32)
-    extra = {(name, split): get_dataset(name).load(split, args.data_dir) for name in CORPORA for split in ("dev", "test")}
+        partial.get(f"blurb:{SYSTEM}-fp32:{dataset}", score_head,
+                    (model, "fp32", f"{dataset}:test", sentences, spec, own_head(dataset)), fp32)
+    # each extra corpus's own test split (nothing is chosen on their dev splits)
+    extra = {(name, "test"): get_dataset(name).load("test", args.data_dir) for name in CORPORA}
     for (name, split), sentences in extra.items():
         spec = get_dataset(name)
         heads = dict.fromkeys([own_head(name), *(["GENE@BC2GM"] if spec.entity_type == "GENE" else [])])
         for head in heads:
-            partial.get(f"corpus:{SYSTEM}:{head}:{name}:{split}", score_model,
-                        (model, "fp32", sentences, spec, {spec.entity_type: head}), fp32)
+            partial.get(f"corpus:{SYSTEM}:{head}:{name}:{split}", score_head,
+                        (model, "fp32", f"{name}:{split}", sentences, spec, head), fp32)
     from benchmarks.crosscorpus import CROSS_CORPUS
 
     for (name, split), sentences in cross.items():
         target = CROSS_CORPUS[name]
         for head in CROSS_HEADS[name]:
-            partial.get(f"cross:{SYSTEM}:{head}:{name}:{split}", score_model,
-                        (model, "fp32", sentences, target, {target.entity_type: head}), fp32)
+            partial.get(f"cross:{SYSTEM}:{head}:{name}:{split}", score_head,
+                        (model, "fp32", f"{name}:{split}", sentences, target, head), fp32)
     # the default gene view: the gene head chosen on the cross-corpus gene set's dev split
     genes = gene_view(partial.rows, best_on_dev)
     from biomedserve.modeldir.card import read_meta
@@ -158,19 +190,21 @@ def measure(args, partial, tests: dict, cross: dict, score_model, best_on_dev, c
         head = best_on_dev(partial.rows, SYSTEM, name, CROSS_HEADS[name])
         for split in ("dev", "test"):
             partial.get(f"abbrev:{SYSTEM}:{name}:{split}", abbreviation_effect,
-                        (model, cross[(name, split)], CROSS_CORPUS[name], head), fp32)
+                        (model, cross[(name, split)], CROSS_CORPUS[name], head, f"{name}:{split}"), fp32)
     for (name, split), sentences in extra.items():
         partial.get(f"abbrev:{SYSTEM}:{name}:{split}", abbreviation_effect,
-                    (model, sentences, get_dataset(name), own_head(name)), fp32)
+                    (model, sentences, get_dataset(name), own_head(name), f"{name}:{split}"), fp32)
     on = abbreviations_help(partial.rows)
     if on is not None and read_meta(model).resolve_abbreviations != on:
         cli("export", str(model), "--abbreviations", "on" if on else "off")
-    gate_int8(model, args.data_dir)
+    if "int8" not in read_meta(model).variants:  # gated on the first GATE_SENTENCES dev sentences
+        cli("export", str(model), "--quantize", "int8", "--limit", str(GATE_SENTENCES),
+            *(["--data-dir", args.data_dir] if args.data_dir else []))
     partial.get(f"card:{SYSTEM}", card_record, (model,), [(model, None)])
     if int8_gated(model):
         for dataset, (spec, sentences) in tests.items():
-            partial.get(f"blurb:{SYSTEM}-int8:{dataset}", score_model,
-                        (model, "int8", sentences, spec, {spec.entity_type: own_head(dataset)}), [(model, "int8")])
+            partial.get(f"blurb:{SYSTEM}-int8:{dataset}", score_head,
+                        (model, "int8", f"{dataset}:test", sentences, spec, own_head(dataset)), [(model, "int8")])
     if annotate_speed is not None and speed_corpus is not None:
         jsonl, out, n_words = speed_corpus
         partial.get(f"speed:{SYSTEM}", annotate_speed, ([model], jsonl, out, n_words), [(model, None)])
@@ -182,8 +216,8 @@ def measure(args, partial, tests: dict, cross: dict, score_model, best_on_dev, c
             cli("train", "-d", "NER-multitype", "--max-steps", "1", "--limit-train", "64", "--limit-eval", "32",
                 "--out", str(shape), "--overwrite")
         for system, path in ((f"{SYSTEM}-fp32", model), ("five-corpus-shape-fp32", shape)):
-            partial.get(f"speed:{system}", annotate_speed, ([path], jsonl, out.with_name(system), n_words, "fp32"),
-                        [(path, "fp32")])
+            partial.get(f"speed:{system}", annotate_speed,
+                        ([path], jsonl, out.with_name(system), n_words, "fp32", path == shape), [(path, "fp32")])
 
 
 def gene_view(rows: dict, best_on_dev) -> str | None:

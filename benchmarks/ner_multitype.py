@@ -195,8 +195,10 @@ def score_spacy(pipeline: Path, sentences, spec, label: str) -> dict:
 
 
 # ---------------------------------------------------------------- throughput
-def annotate_speed(models: list[Path], jsonl: Path, out: Path, n_words: int, variant: str = "auto") -> dict:
-    """One ``annotate`` job over the corpus with these models (variant auto: int8 where gated)."""
+def annotate_speed(models: list[Path], jsonl: Path, out: Path, n_words: int, variant: str = "auto",
+                   allow_collapsed: bool = False) -> dict:
+    """One ``annotate`` job over the corpus with these models (variant auto: int8 where gated;
+    ``allow_collapsed`` for a model that stands in for another's shape, timed only)."""
     from benchmarks.annotate import Timed
     from benchmarks.machine import cpu_flags
     from biomedserve.annotate.annotator import ModelSpec, order_models
@@ -205,7 +207,7 @@ def annotate_speed(models: list[Path], jsonl: Path, out: Path, n_words: int, var
     from biomedserve.data.document_readers import resolve_inputs
     from biomedserve.hardware import usable_cores
 
-    specs, infos = order_models([ModelSpec(str(m), variant) for m in models])
+    specs, infos = order_models([ModelSpec(str(m), variant, allow_collapsed=allow_collapsed) for m in models])
     config = JobConfig(resolve_inputs([str(jsonl)]), specs, infos, "jsonl")
     engine = Timed(LocalEngine())
     summary, total, _ = engine.run_job(config, out, progress=True)
@@ -642,23 +644,23 @@ def measure_multicorpus(args, partial: Partial, tests: dict, cross: dict) -> Non
         if not args.skip_throughput:
             docs = corpus(args.docs, seed=0)
             speed = (write_jsonl(docs, Path(tmp) / "corpus.jsonl"), Path(tmp) / "mc", sum(words(d) for d in docs))
-        ner_multicorpus.measure(args, partial, tests, cross, score_model, best_on_dev, cli, gate_int8, int8_gated,
-                                card_record, annotate_speed, speed)
+        ner_multicorpus.measure(args, partial, tests, cross, best_on_dev, cli, int8_gated, card_record,
+                                annotate_speed, speed)
 
 
 def measure(args, partial: Partial) -> None:
     """Every row, the multi-type model's first (the per-set models may still be training in the BLURB study)."""
-    if not (args.multitype / "biomedserve.json").is_file():
-        cli(*MULTITYPE_COMMAND.format(recipe="standard", seed=1, model=args.multitype).split()[1:],
-            *(["--data-dir", args.data_dir] if args.data_dir else []))
     tests = {d: (get_dataset(d), get_dataset(d).load("test", args.data_dir)) for d in NER_SETS}
     cross = {(name, split): load_crosscorpus(name, split, args.crosscorpus_dir)
              for name in CROSS for split in ("dev", "test")}
+    if args.only_multicorpus:  # needs neither the five-corpus model nor the per-set models
+        measure_multicorpus(args, partial, tests, cross)
+        return
+    if not (args.multitype / "biomedserve.json").is_file():
+        cli(*MULTITYPE_COMMAND.format(recipe="standard", seed=1, model=args.multitype).split()[1:],
+            *(["--data-dir", args.data_dir] if args.data_dir else []))
     if args.only_attempts:
         measure_attempts(args, partial, tests, cross)
-        return
-    if args.only_multicorpus:
-        measure_multicorpus(args, partial, tests, cross)
         return
     gate_int8(args.multitype, args.data_dir)
     partial.get("card:multitype", card_record, (args.multitype,), [(args.multitype, None)])

@@ -35,3 +35,8 @@ class ModelDirError(BiomedserveError):
 
 class RecipeError(BiomedserveError):
     """A training recipe could not be found or failed validation."""
+
+
+class CollapsedModelError(ModelDirError):
+    """A model whose card says it sits on its task's trivial floor (``collapsed: true``): the front-ends
+    refuse it unless told ``--allow-collapsed``."""

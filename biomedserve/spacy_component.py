@@ -37,7 +37,7 @@ from spacy.util import minibatch
 from biomedserve.errors import BiomedserveError, ModelDirError
 from biomedserve.modeldir.files import carried_files, saved_variants
 from biomedserve.modeldir.task_types import OutputKind
-from biomedserve.runtime import Entities, Entity, Predictor
+from biomedserve.runtime import Entities, Entity, Predictor, refuse_collapsed
 
 SPANS_KEY = "biomedserve"  # the default ``spans_key``
 MODEL_FOLDER = "model"
@@ -55,9 +55,11 @@ if not Span.has_extension("biomedserve_score"):
                        setter=lambda span, score: span.doc.user_data.__setitem__(_score_key(span), score))
 
 
-def load_entity_model(path: Path, variant: str) -> Predictor:
-    """The predictor of ``path``, which must return entities (its task type's output kind)."""
+def load_entity_model(path: Path, variant: str, allow_collapsed: bool = False) -> Predictor:
+    """The predictor of ``path``, which must return entities (its task type's output kind) and, unless
+    ``allow_collapsed``, not be collapsed onto its task's trivial answer."""
     predictor = Predictor.from_dir(path, variant=variant)
+    refuse_collapsed(predictor.meta, path, allow_collapsed)
     if predictor.task_type.output_kind is not OutputKind.ENTITIES:
         raise ModelDirError(f"{path} is a {predictor.meta.task!r} model; biomedserve_ner needs one that "
                             "finds entities")
@@ -102,7 +104,7 @@ def merge_entities(existing: Iterable[Span], predicted: Iterable[tuple[Span, flo
 class BiomedserveNER:
     def __init__(self, nlp: Language, name: str, model: str | None, batch_size: int, alignment_mode: str,
                  variant: str, overwrite_ents: bool = False, spans_key: str = SPANS_KEY,
-                 guideline: str | dict[str, str] | None = None):
+                 guideline: str | dict[str, str] | None = None, allow_collapsed: bool = False):
         if alignment_mode not in ALIGNMENT_MODES:
             raise ValueError(f"alignment_mode must be one of {ALIGNMENT_MODES}, not {alignment_mode!r}")
         if not isinstance(spans_key, str) or not spans_key:
@@ -116,11 +118,12 @@ class BiomedserveNER:
         if guideline is not None and not isinstance(guideline, (str, dict)):
             raise ValueError(f"guideline must be a guideline name or a {{type: name}} table, not {guideline!r}")
         self.guideline = dict(guideline) if isinstance(guideline, dict) else guideline
+        self.allow_collapsed = allow_collapsed
         self.model_path = Path(model) if model else None
         # spacy.load() builds the component from its config before from_disk() brings the model
         # files: a configured path that is not on this machine is therefore not an error yet.
         exists = self.model_path is not None and self.model_path.exists()
-        self.predictor = load_entity_model(self.model_path, variant) if exists else None
+        self.predictor = load_entity_model(self.model_path, variant, allow_collapsed) if exists else None
         self._check_guideline()
 
     def _check_guideline(self) -> None:
@@ -205,7 +208,7 @@ class BiomedserveNER:
         not saved is an error naming it and the ones that were."""
         folder = Path(path) / MODEL_FOLDER
         try:
-            predictor = load_entity_model(folder, self.variant)
+            predictor = load_entity_model(folder, self.variant, self.allow_collapsed)
         except ModelDirError as exc:
             saved = ", ".join(saved_variants(folder)) or "none"
             raise ModelDirError(f"{self.name}: variant {self.variant!r} cannot be loaded from {folder} ({exc}); "
@@ -218,10 +221,11 @@ class BiomedserveNER:
 @Language.factory(
     "biomedserve_ner",
     default_config={"model": None, "batch_size": 64, "alignment_mode": "expand", "variant": "auto",
-                    "overwrite_ents": False, "spans_key": SPANS_KEY, "guideline": None},
+                    "overwrite_ents": False, "spans_key": SPANS_KEY, "guideline": None, "allow_collapsed": False},
     assigns=["doc.ents", "token.ent_iob", "token.ent_type", "doc.spans"],
 )
 def make_biomedserve_ner(nlp: Language, name: str, model: str | None, batch_size: int, alignment_mode: str,
                          variant: str, overwrite_ents: bool, spans_key: str,
-                         guideline: str | dict[str, str] | None) -> BiomedserveNER:
-    return BiomedserveNER(nlp, name, model, batch_size, alignment_mode, variant, overwrite_ents, spans_key, guideline)
+                         guideline: str | dict[str, str] | None, allow_collapsed: bool) -> BiomedserveNER:
+    return BiomedserveNER(nlp, name, model, batch_size, alignment_mode, variant, overwrite_ents, spans_key, guideline,
+                          allow_collapsed)

@@ -41,7 +41,7 @@ def test_the_runtime_opens_it_with_its_own_predictor(toy_model):
 def test_the_cli_reads_pairs_for_it(toy_model):
     from biomedserve.cli import app
 
-    result = CliRunner().invoke(app, ["predict", str(toy_model), "aspirin\tnaloxone"])
+    result = CliRunner().invoke(app, ["predict", str(toy_model), "--allow-collapsed", "aspirin\tnaloxone"])
     assert result.exit_code == 0, result.output
     line = json.loads(result.stdout.strip().splitlines()[-1])
     assert line["text"] == "aspirin\tnaloxone" and line["label"] in toy_task.LABELS
@@ -56,7 +56,7 @@ def test_the_service_serves_it_where_text_pairs_get_a_label(toy_model):
     from biomedserve.serving.store import ModelStore
 
     app = create_app()
-    app.state.store = ModelStore.load(str(toy_model))
+    app.state.store = ModelStore.load(str(toy_model), allow_collapsed=True)  # a few steps: on its floor
     with TestClient(app) as client:
         answer = client.post("/qa", json={"question": "aspirin", "context": "aspirin"})
         assert answer.status_code == 200, answer.text

@@ -131,7 +131,8 @@ def test_serve_runs_the_packaged_service(installed, wheel_model):
     port = free_port()
     log = installed["tmp"] / "serve.log"
     with log.open("w") as sink:
-        server = subprocess.Popen([str(installed["bin"]), "serve", "--models", str(wheel_model), "--port", str(port)],
+        server = subprocess.Popen([str(installed["bin"]), "serve", "--models", str(wheel_model), "--port", str(port),
+                                   "--allow-collapsed"],
                                   cwd=installed["work"], env=clean_env(installed["tmp"]), stdout=sink,
                                   stderr=subprocess.STDOUT)
     try:
@@ -158,7 +159,8 @@ def test_serve_runs_the_packaged_service(installed, wheel_model):
 def test_annotate_with_the_installed_script(installed, wheel_model):
     work = installed["work"]
     (work / "doc.txt").write_text(TEXT + "\n")
-    run([str(installed["bin"]), "annotate", "doc.txt", "-m", str(wheel_model), "-o", "out.jsonl", "--no-progress"],
+    run([str(installed["bin"]), "annotate", "doc.txt", "-m", str(wheel_model), "-o", "out.jsonl", "--no-progress",
+         "--allow-collapsed"],
         work, clean_env(installed["tmp"]))
     records = [json.loads(line) for line in (work / "out.jsonl").read_text().splitlines()]
     assert len(records) == 1 and "entities" in records[0]

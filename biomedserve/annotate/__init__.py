@@ -52,7 +52,7 @@ def annotate(inputs: Sequence[str], models: Sequence[str], out: str | Path, form
              chunk_size: int = 2000, errors: str | Path | None = None, threads: int | None = None,
              ray_address: str | None = None, concurrency: int | None = None, cpus_per_actor: int = 1,
              progress: bool = True, log: Callable[[str], None] | None = None,
-             guideline: str | dict[str, str] | None = None) -> Summary:
+             guideline: str | dict[str, str] | None = None, allow_collapsed: bool = False) -> Summary:
     """Annotate ``inputs`` with ``models`` into ``out``; resumes a job interrupted earlier.
 
     ``group_size`` documents go through the models together (it is part of the job's identity:
@@ -64,7 +64,8 @@ def annotate(inputs: Sequence[str], models: Sequence[str], out: str | Path, form
     if group_size < 1 or chunk_size < 1:
         raise BiomedserveError("--group-size and --chunk-size must be at least 1")
     sources = resolve_inputs(list(inputs))
-    specs, infos = order_models(with_guideline([ModelSpec(str(m), variant) for m in models], guideline))
+    specs, infos = order_models(with_guideline([ModelSpec(str(m), variant, allow_collapsed=allow_collapsed)
+                                                for m in models], guideline))
     config = JobConfig(sources=sources, specs=specs, models=infos, format=normalise_format(format, Path(out).name),
                        group_size=group_size, chunk_size=chunk_size)
     if engine == "ray":

@@ -44,6 +44,7 @@ class ModelSpec:
     variant: str = "auto"
     threads: int | None = None
     guideline: str | dict[str, str] | None = None
+    allow_collapsed: bool = False  # a model whose card says it collapsed is refused otherwise
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,10 @@ def describe_model(spec: ModelSpec) -> ModelInfo:
     from biomedserve.checksums import file_sha256
     from biomedserve.modeldir.card import read_meta
     from biomedserve.modeldir.variant_choice import choose_variant
-    from biomedserve.runtime import builtin  # noqa: F401  (registers the built-in task types)
+    from biomedserve.runtime import (
+        builtin,  # noqa: F401  (registers the built-in task types)
+        refuse_collapsed,
+    )
 
     meta = read_meta(spec.path)
     task_type = TASK_TYPES.get(meta.task)
@@ -78,6 +82,7 @@ def describe_model(spec: ModelSpec) -> ModelInfo:
         raise UnsupportedModelError(
             f"{spec.path} is a {meta.task!r} model; annotate runs NER ({', '.join(task_types_of(*ENTITY_MODELS))}) "
             f"and document classification ({', '.join(task_types_of(InputKind.DOCUMENT))}) models")
+    refuse_collapsed(meta, spec.path, spec.allow_collapsed)
     graph = choose_variant(meta, spec.variant, None).graph_file
     record = meta.files.get(graph)
     digest = record.sha256 if record is not None else file_sha256(Path(spec.path) / graph)

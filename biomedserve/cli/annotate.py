@@ -42,6 +42,8 @@ def annotate(
     guideline: Optional[list[str]] = typer.Option(
         None, "--guideline", help="Models with a head per annotation guideline follow this one: a name (BioNLP) "
         "or TYPE=NAME (repeatable). Default: each card's choice."),
+    allow_collapsed: bool = typer.Option(False, "--allow-collapsed", help="Use models whose cards say they collapsed "
+                                         "onto their task's trivial answer (refused otherwise)."),
 ) -> None:
     """Annotate documents in bulk: entities (and HoC classes) per abstract, resumably.
 
@@ -78,7 +80,7 @@ def annotate(
                                overwrite=overwrite, group_size=group_size, chunk_size=chunk_size, errors=errors,
                                threads=threads, ray_address=ray_address, concurrency=concurrency,
                                cpus_per_actor=cpus_per_actor, progress=progress, log=say,
-                               guideline=parse_guideline(guideline))
+                               guideline=parse_guideline(guideline), allow_collapsed=allow_collapsed)
     except BiomedserveError as exc:
         fail(exc)
     table = Table(title=f"annotate → {escape(str(summary.out))} ({summary.format})")

@@ -50,6 +50,8 @@ def predict(
     guideline: Optional[list[str]] = typer.Option(
         None, "--guideline", help="NER models with a head per annotation guideline: follow this one, as a "
         "name for every type that has it (BioNLP) or TYPE=NAME (repeatable). Default: the card's choice."),
+    allow_collapsed: bool = typer.Option(False, "--allow-collapsed", help="Use a model whose card says it collapsed "
+                                         "onto its task's trivial answer (refused otherwise)."),
 ) -> None:
     """Print predictions as JSON, one object per text (NER: entities with start, end, text, label, score).
 
@@ -57,7 +59,7 @@ def predict(
     line; similarity models 'sentence1<TAB>sentence2'; HoC models an abstract.
     """
     from biomedserve.modeldir.task_types import InputKind, OutputKind
-    from biomedserve.runtime import Predictor
+    from biomedserve.runtime import Predictor, refuse_collapsed
 
     quiet_libraries()
     if not texts or texts == ["-"]:
@@ -66,6 +68,7 @@ def predict(
         fail("no input text: give texts as arguments, or lines on stdin ('-')")
     try:
         predictor = Predictor.from_dir(model, backend=backend)
+        refuse_collapsed(predictor.meta, model, allow_collapsed)
         pairs = predictor.task_type.input_kind is InputKind.TEXT_PAIR
         inputs = [tuple(t.split("\t", 1)) if pairs else t for t in texts]
         if pairs and any(len(i) != 2 for i in inputs):

@@ -67,4 +67,7 @@ def build_model_dir(model_dir: Path, meta: ModelMeta, evaluate: Sequence[str] = 
         for split in evaluate:
             evaluate_model(model_dir, split=split, backend=backend, data_dir=data_dir, limit=limit, record=True,
                            progress=progress, predictor=predictor)
+        from biomedserve.export.floors import assess
+
+        assess(model_dir, predictor, evaluate, data_dir=data_dir, limit=limit)
     return read_meta(model_dir)

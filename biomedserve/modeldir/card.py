@@ -180,6 +180,12 @@ class ModelMeta(BaseModel):
     provenance: dict[str, Any] = {}
     files: dict[str, FileRecord] = {}
     train_seconds: float | None = None
+    # the trivial floor of the task on each scored split (the training set's majority answer through the
+    # same metric) and whether the model sits on it (biomedserve.export.floors): front-ends refuse a
+    # collapsed model unless told --allow-collapsed
+    floor: dict[str, Any] | None = None
+    collapsed: bool = False
+    collapse_reason: str = ""
     # faster forms of model.onnx (biomedserve.export.variants), each gated on dev against fp32
     variants: dict[str, VariantRecord] = {}
     default_variant: str = "fp32"
@@ -312,6 +318,12 @@ def render_card(meta: ModelMeta) -> str:
             lines.append(f"| {key} | " + " | ".join(f"{scores[c]:.2f}" if c in scores else "" for c in columns) + " |")
     else:
         lines.append("Not evaluated yet: `biomedserve evaluate --record`.")
+    if meta.floor:
+        scored = ", ".join(f"{split} {meta.floor[split]:.2f}" for split in ("dev", "test") if split in meta.floor)
+        lines += ["", f"Trivial floor ({meta.floor.get('answer')}): {scored}."]
+        if meta.collapsed:
+            lines += ["", f"**Collapsed**: {meta.collapse_reason}. `serve`, `predict`, the spaCy component and "
+                      "`annotate` refuse this model unless told `--allow-collapsed`."]
     if meta.variants:
         lines += ["", "## Variants", "",
                   f"Default on CPU: **{meta.default_variant}**; on GPU: **{meta.default_gpu_variant or 'fp32'}**.",

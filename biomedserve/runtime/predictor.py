@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from biomedserve.errors import BiomedserveError, ModelDirError
+from biomedserve.errors import BiomedserveError, CollapsedModelError, ModelDirError
 from biomedserve.modeldir.card import TOKENIZER_FILES, TORCH_FILES, ModelMeta, read_meta, verify_files
 from biomedserve.modeldir.task_types import TASK_TYPES, TaskType
 from biomedserve.modeldir.variant_choice import GraphChoice, choose_variant, explicit_graph
@@ -35,6 +35,19 @@ log = logging.getLogger(__name__)
 
 class InputError(BiomedserveError, TypeError):
     """The caller passed something the model cannot take: not text, or an entity type it does not find."""
+
+
+def refuse_collapsed(meta, model_dir: str | Path, allow: bool = False) -> None:
+    """A :class:`CollapsedModelError` naming the floor and the score, for a model whose card says it
+    collapsed onto its task's trivial answer (``biomedserve.export.floors``), unless ``allow``. Every
+    front-end that serves a model (``serve``, ``predict``, the spaCy component, ``annotate``) calls it."""
+    if not getattr(meta, "collapsed", False) or allow:
+        return
+    floor = meta.floor or {}
+    raise CollapsedModelError(
+        f"{model_dir}: refused, the model is collapsed: {meta.collapse_reason}. Its task's trivial floor "
+        f"({floor.get('answer')}) scores {floor.get('dev')} on dev and {floor.get('test')} on test "
+        f"({floor.get('metric')}). Pass --allow-collapsed (allow_collapsed=True) to use it anyway.")
 
 
 def entity_types(tags: Iterable[str]) -> list[str]:

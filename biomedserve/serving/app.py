@@ -155,7 +155,8 @@ def create_app() -> FastAPI:
     async def models() -> list[s.ModelInfo]:
         return [s.ModelInfo(name=m.name, task=m.task, dataset=m.predictor.meta.dataset, labels=m.predictor.meta.labels,
                             base_model=m.predictor.meta.base_model, variant=m.predictor.variant,
-                            metrics=m.predictor.meta.metrics, **_guideline_info(m.predictor))
+                            metrics=m.predictor.meta.metrics, collapsed=m.predictor.meta.collapsed,
+                            floor=m.predictor.meta.floor, **_guideline_info(m.predictor))
                 for m in store().by_name.values()]
 
     async def render(text: str, model: str | None) -> HTMLResponse:

@@ -135,6 +135,9 @@ class ModelInfo(BaseModel):
     guidelines: dict[str, list[str]] = Field({}, description="per entity type, the annotation guidelines the "
                                                                   "model has a head for (empty: one per type)")
     default_guidelines: dict[str, str] = Field({}, description="the guideline each such type follows by default")
+    collapsed: bool = Field(False, description="the card says the model sits on its task's trivial floor (served "
+                                               "only with --allow-collapsed)")
+    floor: dict | None = Field(None, description="the trivial answer's scores on the model's splits")
 
 
 class VisualizeRequest(_Strict):

@@ -9,11 +9,12 @@ from pathlib import Path
 from biomedserve.errors import BiomedserveError, ModelDirError
 from biomedserve.modeldir.card import META_FILE
 from biomedserve.modeldir.task_types import InputKind, OutputKind, task_types_of
-from biomedserve.runtime import Predictor
+from biomedserve.runtime import Predictor, refuse_collapsed
 from biomedserve.serving.batcher import TokenBatcher
 from biomedserve.serving.settings import SETTINGS, Settings
 
 MODELS_ENV = "BIOMEDSERVE_MODELS"
+ALLOW_COLLAPSED_ENV = "BIOMEDSERVE_ALLOW_COLLAPSED"  # "1": serve models whose cards say they collapsed
 
 
 class UnknownModel(BiomedserveError):
@@ -48,9 +49,13 @@ class ModelStore:
         self.by_name = {s.name: s for s in served}
 
     @classmethod
-    def load(cls, spec: str | None = None, settings: Settings = SETTINGS) -> "ModelStore":
-        """Open every model now, so a missing or corrupt one stops the service at start-up."""
+    def load(cls, spec: str | None = None, settings: Settings = SETTINGS,
+             allow_collapsed: bool | None = None) -> "ModelStore":
+        """Open every model now, so a missing, corrupt or collapsed one stops the service at start-up
+        (``allow_collapsed``, default ``$BIOMEDSERVE_ALLOW_COLLAPSED``, serves a collapsed one anyway)."""
         spec = spec if spec is not None else os.environ.get(MODELS_ENV)
+        if allow_collapsed is None:
+            allow_collapsed = os.environ.get(ALLOW_COLLAPSED_ENV) == "1"
         from biomedserve.runtime.backends import default_threads
 
         workers = settings.workers or default_threads()
@@ -58,6 +63,7 @@ class ModelStore:
         for path in model_dirs(spec):
             # one ONNX Runtime thread per call, ``workers`` calls at once (see TokenBatcher)
             predictor = Predictor.from_dir(path, threads=1)
+            refuse_collapsed(predictor.meta, path, allow_collapsed)
             batcher = TokenBatcher(predictor.predict, settings.batch_max_tokens, settings.batch_max_items,
                                    settings.batch_max_latency_ms, enabled=settings.batching, workers=workers)
             served.append(Served(predictor, batcher))
