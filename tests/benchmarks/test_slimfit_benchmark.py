@@ -43,3 +43,13 @@ def test_the_summary_compares_the_arms_per_set_and_reports_missed_targets():
                         "machine": {"cpu": "x", "usable_cores": 2, "cpu_flags": ["avx2"]}})
     assert "| BIOSSES | slimfit | not run yet |" in page and "| steps ≥ 1.3× faster on CPU | 1.43 | yes |" in page
     assert sf.summarize({}, None) == {"datasets": [], "complete": False}
+
+
+def test_every_set_has_the_recipe_the_arms_override_and_takes_each_arm():
+    from biomedserve.training.recipes import find_recipe, load_recipe
+
+    for dataset in sf.SETS:
+        base = load_recipe(find_recipe(sf.RECIPE, dataset))
+        for arm in sf.ARMS:
+            recipe = base.override(**sf.arm_overrides(arm, 6))
+            assert recipe.dataset == dataset and recipe.epochs == base.epochs
