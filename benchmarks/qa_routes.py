@@ -32,6 +32,7 @@ the stabilised fine-tuned seeds kept in ``results/blurb_runs/minilm``). Writes
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import time
@@ -52,14 +53,20 @@ TARGET_MARGIN = 5.0  # issue 33: PubMedQA at least its floor + 5
 
 
 # ---------------------------------------------------------------- data
-def examples(dataset: str, split: str, data_dir) -> list[dict]:
-    """Question, context sentences (spaCy's rule-based sentencizer) and answer of every record."""
+@functools.cache
+def _sentencizer():
     import spacy
-
-    from biomedserve.data.registry import get_dataset
 
     nlp = spacy.blank("en")
     nlp.add_pipe("sentencizer")
+    return nlp
+
+
+def examples(dataset: str, split: str, data_dir) -> list[dict]:
+    """Question, context sentences (spaCy's rule-based sentencizer) and answer of every record."""
+    from biomedserve.data.registry import get_dataset
+
+    nlp = _sentencizer()
     records = get_dataset(dataset).load(split, data_dir)
     out = []
     for record, doc in zip(records, nlp.pipe(r.text_b for r in records)):
@@ -85,16 +92,16 @@ class SentenceEncoder:
         from transformers import AutoModel, AutoTokenizer
 
         from biomedserve.modeling.encoders import resolve_base_model
+        from biomedserve.modeling.heads import BiEncoder
 
         path = resolve_base_model(base_model)
-        self.tokenizer, self.model = AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        self.model = BiEncoder(AutoModel.from_pretrained(path)).eval()  # its embed: the bi-encoder head's vectors
         self.max_length, self.cache = max_length, {}
 
     def __call__(self, texts: list[str], batch: int = 64) -> np.ndarray:
         import torch
         from tqdm import tqdm
-
-        from biomedserve.modeling.encoders import mean_pool
 
         todo = sorted(dict.fromkeys(t for t in texts if t not in self.cache), key=len)  # similar lengths batch tighter
         with torch.no_grad():
@@ -102,8 +109,7 @@ class SentenceEncoder:
                 chunk = todo[start:start + batch]
                 encoded = self.tokenizer(chunk, padding=True, truncation=True, max_length=self.max_length,
                                          return_tensors="pt")
-                vectors = torch.nn.functional.normalize(
-                    mean_pool(self.model(**encoded).last_hidden_state, encoded["attention_mask"]), dim=-1)
+                vectors = self.model.embed(encoded["input_ids"], encoded["attention_mask"])
                 self.cache.update(zip(chunk, vectors.numpy()))
         return np.stack([self.cache[t] for t in texts])
 
