@@ -154,7 +154,8 @@ def test_train_console_has_one_bar_per_phase_and_no_raw_dicts(tiny_base, tmp_pat
     recipe = tmp_path / "tiny.yaml"
     recipe.write_text(f"dataset: BC5-chem\nbase_model: {tiny_base}\nepochs: 2\nbatch_size: 16\nmax_length: 32\n")
     result = subprocess.run([sys.executable, "-m", "biomedserve.cli", "train", "-d", "BC5-chem", "-r", str(recipe),
-                             "--limit-train", "48", "--limit-eval", "16", "--out", str(tmp_path / "m")],
+                             "--limit-train", "48", "--limit-eval", "16", "--out", str(tmp_path / "m"),
+                             "--checkpoint-dir", str(tmp_path / "ckpt"), "--checkpoint-every", "2"],
                             capture_output=True, text=True, check=True)
     console = result.stdout + result.stderr
     assert "{'loss'" not in console and "{'eval_" not in console and "{'train_runtime'" not in console
@@ -165,12 +166,14 @@ def test_train_console_has_one_bar_per_phase_and_no_raw_dicts(tiny_base, tmp_pat
     assert any(line.startswith("epoch 2: dev f1 ") for line in lines)
     assert any(line.startswith("scoring test") for line in lines)
     assert "wrote " in result.stderr
+    assert not (tmp_path / "ckpt").exists() and "resuming" not in console  # a whole run leaves no checkpoints
 
 
 def test_train_help_names_slimfit_and_explains_it_in_a_paragraph():
-    result = runner.invoke(app, ["train", "--help"], terminal_width=200)
+    result = runner.invoke(app, ["train", "--help"], terminal_width=200, env={"COLUMNS": "200", "TERMINAL_WIDTH": "200"})
     assert result.exit_code == 0
-    for text in ("--slimfit", "--slimfit-freeze-ratio", "--measure-memory", "Ardakani", "least-moving", "int8"):
+    for text in ("--slimfit", "--slimfit-freeze-ratio", "--measure-memory", "Ardakani", "least-moving", "int8",
+                 "--checkpoint-dir", "--checkpoint-every", "resumes"):
         assert text in result.output, text
 
 

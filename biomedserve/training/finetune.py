@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 import warnings
 from collections import Counter
@@ -47,6 +48,8 @@ from biomedserve.modeling.heads import (
 )
 from biomedserve.tasks import get_task
 from biomedserve.tasks.base import TaskDefinition
+from biomedserve.training import checkpoints
+from biomedserve.training.checkpoints import Checkpointing
 from biomedserve.training.provenance import provenance
 from biomedserve.training.recipes import Recipe
 from biomedserve.training.stabilise import (
@@ -77,6 +80,9 @@ class TrainOptions:
     # count training memory exactly (parameters, gradients, optimizer state, the peak of saved activations:
     # biomedserve.training.slimfit.MemoryMeter) into the card; SlimFit recipes always count it
     measure_memory: bool = False
+    # save resumable checkpoints there, and resume from the last one when the same run is started again
+    # (biomedserve.training.checkpoints); None trains in memory, keeping only the best epoch
+    checkpoint: Checkpointing | None = None
 
 
 def _encoder(base: str, recipe: Recipe, labels: list[str], task: TaskDefinition, tokenizer):
@@ -226,12 +232,21 @@ class KeepBest:
         if self.best_state is not None:
             model.load_state_dict(self.best_state)
 
+    def state(self) -> dict[str, Any]:
+        """What a checkpoint keeps of it (:mod:`biomedserve.training.checkpoints`)."""
+        return {"best": self.best, "best_state": self.best_state, "since_best": self.since_best}
+
+    def load(self, state: dict[str, Any]) -> None:
+        self.best, self.best_state, self.since_best = state["best"], state["best_state"], state["since_best"]
+
 
 def fit(task: TaskDefinition, spec: DatasetSpec, recipe: Recipe, model, tokenizer, train_set: list[dict],
         dev_set: list[dict] | None, work: Path, options: TrainOptions, bf16: bool, epochs: float | None = None):
     """Run the Trainer; with a dev set, evaluate each epoch and keep the best. Returns the Trainer.
 
     ``bf16`` is the recipe's setting resolved on this host (:func:`biomedserve.hardware.decide_bf16`).
+    With ``options.checkpoint`` the run checkpoints into ``work`` and resumes from its last complete
+    checkpoint there; the Trainer's ``resumed_seconds`` are the training seconds before this process.
     """
     import torch
     from transformers import DataCollatorForTokenClassification, DataCollatorWithPadding, TrainingArguments
@@ -258,7 +273,10 @@ def fit(task: TaskDefinition, spec: DatasetSpec, recipe: Recipe, model, tokenize
         per_device_eval_batch_size=recipe.eval_batch_size,
         eval_strategy="steps" if selecting else "no",
         eval_steps=eval_steps,
-        save_strategy="no",  # the best epoch is kept in memory by KeepBest
+        # the best epoch is kept in memory by KeepBest (and in each checkpoint when checkpointing)
+        save_strategy="steps" if options.checkpoint else "no",
+        save_steps=options.checkpoint.every if options.checkpoint else 500,
+        save_total_limit=checkpoints.KEEP,
         group_by_length=True,
         seed=recipe.seed,
         data_seed=recipe.seed,
@@ -277,6 +295,9 @@ def fit(task: TaskDefinition, spec: DatasetSpec, recipe: Recipe, model, tokenize
         collator = (DataCollatorForTokenClassification if task.token_level else DataCollatorWithPadding)(tokenizer)
     keeper = KeepBest(task.metric, recipe.early_stopping_patience)
     slimfit = None
+    if options.checkpoint and (recipe.slimfit is not None or options.measure_memory):
+        raise RecipeError("slimfit: checkpoints are not supported with SlimFit or --measure-memory yet (the layer "
+                          "scores and memory counts live in memory); train without a checkpoint directory")
     if recipe.slimfit is not None or options.measure_memory:
         from biomedserve.training.slimfit import SlimFitRun
 
@@ -295,9 +316,25 @@ def fit(task: TaskDefinition, spec: DatasetSpec, recipe: Recipe, model, tokenize
         phase = "training" if epochs is None else "refit on train+dev"
         trainer.add_callback(step_progress(phase, metric=task.metric if selecting else None))
     started = time.perf_counter()
-    trainer.train()
+    resume, trainer.resumed_seconds, first_step = None, 0.0, 0
+    if options.checkpoint:
+        def snapshot() -> dict[str, Any]:
+            return {"keep_best": keeper.state(),
+                    "train_seconds": trainer.resumed_seconds + time.perf_counter() - started}
+
+        trainer.add_callback(checkpoints.state_callback(snapshot))
+        resume = checkpoints.last_complete(work)
+        if resume is not None:
+            state = checkpoints.load_state(resume)
+            keeper.load(state["keep_best"])
+            trainer.resumed_seconds = state["train_seconds"]
+            first_step = int(resume.name.rsplit("-", 1)[1])
+            if options.progress:
+                print(f"resuming from {resume} (step {first_step} of {total_steps})", file=sys.stderr)
+    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     keeper.restore(trainer.model)
-    trainer.run_record = {"seconds_per_step": round((time.perf_counter() - started) / max(1, trainer.state.global_step), 4),
+    steps_here = max(1, trainer.state.global_step - first_step)
+    trainer.run_record = {"seconds_per_step": round((time.perf_counter() - started) / steps_here, 4),
                           **(slimfit.report(trainer.state.global_step) if slimfit else {})}
     return trainer
 
@@ -368,13 +405,23 @@ def fine_tune(recipe: Recipe, options: TrainOptions | None = None) -> TrainedMod
     if bf16.used and not bf16.native:
         warnings.warn(f"bf16: true on a host without native bfloat16 will train slowly ({bf16.reason}); "
                       "use bf16: auto", stacklevel=2)
+    checkpoint = options.checkpoint
+    if checkpoint:
+        checkpoints.claim(checkpoint.directory, checkpoints.identity(
+            recipe.model_dump(), {"limit_train": options.limit_train, "limit_eval": options.limit_eval,
+                                  "data_dir": str(options.data_dir) if options.data_dir else None},
+            train_set, dev_set))
     with tempfile.TemporaryDirectory(prefix="biomedserve-train-") as work:
         started = time.perf_counter()
         def model_for(examples: list[dict]):
             return build_model(task, base, labels, recipe, examples, tokenizer, markers)
 
+        def work_dir(phase: str) -> Path:
+            return checkpoint.phase(phase) if checkpoint else Path(work)
+
         trainer = fit(task, spec, recipe, model_for(train_set), tokenizer,
-                      train_set, dev_set, Path(work), options, bf16.used)
+                      train_set, dev_set, work_dir("train"), options, bf16.used)
+        resumed_seconds = trainer.resumed_seconds
         history = _dev_history(trainer, task.metric, steps_per_epoch)
         best = max(history, key=lambda e: e[task.metric]) if history else None
         refit_epochs = None
@@ -382,8 +429,11 @@ def fine_tune(recipe: Recipe, options: TrainOptions | None = None) -> TrainedMod
             # the selected epoch count, now on train+dev, from the same initialisation; no dev left to select on
             refit_epochs = max(best["epoch"], 1 / steps_per_epoch)
             trainer = fit(task, spec, recipe, model_for(train_set + dev_set),
-                          tokenizer, train_set + dev_set, None, Path(work), options, bf16.used, epochs=refit_epochs)
-        train_seconds = time.perf_counter() - started
+                          tokenizer, train_set + dev_set, None, work_dir("refit"), options, bf16.used,
+                          epochs=refit_epochs)
+            resumed_seconds += trainer.resumed_seconds
+        # a resumed run counts the seconds its checkpoints recorded (not those lost after the last one)
+        train_seconds = time.perf_counter() - started + resumed_seconds
     return TrainedModel(
         model=trainer.model, tokenizer=tokenizer, task=task, spec=spec, recipe=recipe, labels=labels, base=base,
         bf16=bf16, history=history, best=best, refit_epochs=refit_epochs,
@@ -445,5 +495,8 @@ def train(recipe: Recipe, out: str | Path, options: TrainOptions | None = None) 
     trained = fine_tune(recipe, options)
     meta = save_trained(trained, out, options)
     splits = tuple(s for s in options.evaluate_splits if s in trained.spec.available_splits(options.data_dir))
-    return build_model_dir(Path(out), meta, evaluate=splits, data_dir=options.data_dir, limit=options.limit_eval,
+    meta = build_model_dir(Path(out), meta, evaluate=splits, data_dir=options.data_dir, limit=options.limit_eval,
                            progress=options.progress, backend=options.score_backend)
+    if options.checkpoint:  # the model directory is whole: its checkpoints have nothing left to give
+        checkpoints.clear(options.checkpoint.directory)
+    return meta
