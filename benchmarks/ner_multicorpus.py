@@ -5,7 +5,9 @@
 The model (``train/NER-multicorpus/standard.yaml``, seed 1, at ``models/ner-multicorpus-minilm``) is
 trained on BLURB's five NER sets and the five corpora of ``../shared/corpora`` (BioNLP 2009, 2011 EPI,
 2013 GE, Ex-PTM: proteins to the BioNLP guideline; LINNAEUS: species), with a head per gene guideline
-(``GENE@BC2GM``, ``GENE@BioNLP``). Measured as system ``multicorpus``:
+(``GENE@BC2GM``, ``GENE@BioNLP``). Measured as system ``multicorpus``, and each model of :data:`TEN_CORPUS` (the same
+recipe with one change, e.g. ``multicorpus-3ep``: three epochs, trained with ``--checkpoint-dir`` so that
+the hours it takes on CPU may span sessions) as its own system, chosen among on dev like the rest:
 
 1. each BLURB NER test set on the head of its own corpus (BC2GM on ``GENE@BC2GM``), strict and lenient;
 2. each extra corpus's test split on its own head, and the BioNLP protein corpora also on the
@@ -28,13 +30,35 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from biomedserve.data.registry import CORPORA, get_dataset
 
 SYSTEM = "multicorpus"
 DATASET = "NER-multicorpus"
-COMMAND = "biomedserve train -d NER-multicorpus -r standard --seed 1 --out {model} --overwrite"
+
+
+@dataclass(frozen=True)
+class TenCorpusModel:
+    """One ten-corpus model of the study: where it is kept, the command that trains it, what it changes."""
+
+    path: str  # default model directory (``--<system>`` overrides it)
+    command: str  # ``biomedserve train ...`` with ``{model}`` (and ``{checkpoints}``) to fill in
+    what: str
+
+
+# system -> model; the first is the recipe as committed, the others one change each, chosen among on dev
+TEN_CORPUS = {
+    SYSTEM: TenCorpusModel("models/ner-multicorpus-minilm",
+                           "biomedserve train -d NER-multicorpus -r standard --seed 1 --out {model} --overwrite",
+                           "one epoch (train/NER-multicorpus/standard.yaml)"),
+    f"{SYSTEM}-3ep": TenCorpusModel(
+        "models/ner-multicorpus-minilm-3ep",
+        "biomedserve train -d NER-multicorpus -r standard --seed 1 --epochs 3 --out {model} --overwrite "
+        "--checkpoint-dir {checkpoints}",
+        "three epochs (the five-corpus model's budget; resumable: hours on two CPU cores)"),
+}
 # cross-corpus set -> the heads that may stand for its type (chosen on dev)
 CROSS_HEADS = {"BioNLP13PC-chem": ("CHEMICAL",), "BioNLP13PC-ggp": ("GENE@BC2GM", "GENE@BioNLP", "BIOENTITY")}
 DOC_SENTENCES = 10
@@ -153,16 +177,24 @@ def abbreviation_effect(model: Path, sentences, spec, head: str, name: str | Non
 
 
 # ---------------------------------------------------------------- measuring
+def checkpoints_of(model: Path) -> Path:
+    """Where a ten-corpus model's training checkpoints (``--checkpoint-dir``) are kept until it is written."""
+    return model.parent / "checkpoints" / model.name
+
+
 def measure(args, partial, tests: dict, cross: dict, best_on_dev, cli, int8_gated,
-            card_record, annotate_speed=None, speed_corpus=None) -> None:
-    """Every ``multicorpus`` row (the helpers are ``ner_multitype``'s, passed in so both studies share
-    one scorer, one row store and one choice rule)."""
-    model = args.multicorpus
+            card_record, annotate_speed=None, speed_corpus=None, system: str = SYSTEM, model: Path | None = None
+            ) -> None:
+    """Every row of ten-corpus ``system`` (:data:`TEN_CORPUS`; its model at ``model``, trained when missing).
+    The helpers are ``ner_multitype``'s, passed in so both studies share one scorer, one row store and
+    one choice rule."""
+    model = Path(model or TEN_CORPUS[system].path)
     if not (model / "biomedserve.json").is_file():
-        cli(*COMMAND.format(model=model).split()[1:], *(["--data-dir", args.data_dir] if args.data_dir else []))
+        command = TEN_CORPUS[system].command.format(model=model, checkpoints=checkpoints_of(model))
+        cli(*command.split()[1:], *(["--data-dir", args.data_dir] if args.data_dir else []))
     fp32 = [(model, "fp32")]
     for dataset, (spec, sentences) in tests.items():
-        partial.get(f"blurb:{SYSTEM}-fp32:{dataset}", score_head,
+        partial.get(f"blurb:{system}-fp32:{dataset}", score_head,
                     (model, "fp32", f"{dataset}:test", sentences, spec, own_head(dataset)), fp32)
     # each extra corpus's own test split (nothing is chosen on their dev splits)
     extra = {(name, "test"): get_dataset(name).load("test", args.data_dir) for name in CORPORA}
@@ -170,44 +202,44 @@ def measure(args, partial, tests: dict, cross: dict, best_on_dev, cli, int8_gate
         spec = get_dataset(name)
         heads = dict.fromkeys([own_head(name), *(["GENE@BC2GM"] if spec.entity_type == "GENE" else [])])
         for head in heads:
-            partial.get(f"corpus:{SYSTEM}:{head}:{name}:{split}", score_head,
+            partial.get(f"corpus:{system}:{head}:{name}:{split}", score_head,
                         (model, "fp32", f"{name}:{split}", sentences, spec, head), fp32)
     from benchmarks.crosscorpus import CROSS_CORPUS
 
     for (name, split), sentences in cross.items():
         target = CROSS_CORPUS[name]
         for head in CROSS_HEADS[name]:
-            partial.get(f"cross:{SYSTEM}:{head}:{name}:{split}", score_head,
+            partial.get(f"cross:{system}:{head}:{name}:{split}", score_head,
                         (model, "fp32", f"{name}:{split}", sentences, target, head), fp32)
     # the default gene view: the gene head chosen on the cross-corpus gene set's dev split
-    genes = gene_view(partial.rows, best_on_dev)
+    genes = gene_view(partial.rows, best_on_dev, system)
     from biomedserve.modeldir.card import read_meta
 
     if genes and read_meta(model).guideline_defaults.get("GENE") != genes.partition("@")[2]:
         cli("export", str(model), "--guideline", f"GENE={genes.partition('@')[2]}")
     # abbreviation resolution, on the heads chosen on dev (each extra corpus on its own head)
     for name in CROSS_HEADS:
-        head = best_on_dev(partial.rows, SYSTEM, name, CROSS_HEADS[name])
+        head = best_on_dev(partial.rows, system, name, CROSS_HEADS[name])
         for split in ("dev", "test"):
-            partial.get(f"abbrev:{SYSTEM}:{name}:{split}", abbreviation_effect,
+            partial.get(f"abbrev:{system}:{name}:{split}", abbreviation_effect,
                         (model, cross[(name, split)], CROSS_CORPUS[name], head, f"{name}:{split}"), fp32)
     for (name, split), sentences in extra.items():
-        partial.get(f"abbrev:{SYSTEM}:{name}:{split}", abbreviation_effect,
+        partial.get(f"abbrev:{system}:{name}:{split}", abbreviation_effect,
                     (model, sentences, get_dataset(name), own_head(name), f"{name}:{split}"), fp32)
-    on = abbreviations_help(partial.rows)
+    on = abbreviations_help(partial.rows, system)
     if on is not None and read_meta(model).resolve_abbreviations != on:
         cli("export", str(model), "--abbreviations", "on" if on else "off")
     if "int8" not in read_meta(model).variants:  # gated on the first GATE_SENTENCES dev sentences
         cli("export", str(model), "--quantize", "int8", "--limit", str(GATE_SENTENCES),
             *(["--data-dir", args.data_dir] if args.data_dir else []))
-    partial.get(f"card:{SYSTEM}", card_record, (model,), [(model, None)])
+    partial.get(f"card:{system}", card_record, (model,), [(model, None)])
     if int8_gated(model):
         for dataset, (spec, sentences) in tests.items():
-            partial.get(f"blurb:{SYSTEM}-int8:{dataset}", score_head,
+            partial.get(f"blurb:{system}-int8:{dataset}", score_head,
                         (model, "int8", f"{dataset}:test", sentences, spec, own_head(dataset)), [(model, "int8")])
     if annotate_speed is not None and speed_corpus is not None:
         jsonl, out, n_words = speed_corpus
-        partial.get(f"speed:{SYSTEM}", annotate_speed, ([model], jsonl, out, n_words), [(model, None)])
+        partial.get(f"speed:{system}", annotate_speed, ([model], jsonl, out, n_words), [(model, None)])
         # the five-corpus model's speed on this machine: the models that measured it are not kept here, and
         # speed depends on the graph's shape only (MiniLM-L6, 12 outputs against 18), so a one-step model of
         # the five-corpus recipe stands in; both in fp32, the same job
@@ -215,54 +247,54 @@ def measure(args, partial, tests: dict, cross: dict, best_on_dev, cli, int8_gate
         if not (shape / "biomedserve.json").is_file():
             cli("train", "-d", "NER-multitype", "--max-steps", "1", "--limit-train", "64", "--limit-eval", "32",
                 "--out", str(shape), "--overwrite")
-        for system, path in ((f"{SYSTEM}-fp32", model), ("five-corpus-shape-fp32", shape)):
-            partial.get(f"speed:{system}", annotate_speed,
-                        ([path], jsonl, out.with_name(system), n_words, "fp32", path == shape), [(path, "fp32")])
+        for key, path in ((f"{system}-fp32", model), ("five-corpus-shape-fp32", shape)):
+            partial.get(f"speed:{key}", annotate_speed,
+                        ([path], jsonl, out.with_name(key), n_words, "fp32", path == shape), [(path, "fp32")])
 
 
-def gene_view(rows: dict, best_on_dev) -> str | None:
+def gene_view(rows: dict, best_on_dev, system: str = SYSTEM) -> str | None:
     """The gene head the served model answers ``GENE`` with: the better of the two on the cross-corpus
     gene set's dev split (None while either is unmeasured)."""
-    return best_on_dev(rows, SYSTEM, "BioNLP13PC-ggp", [h for h in CROSS_HEADS["BioNLP13PC-ggp"] if "@" in h])
+    return best_on_dev(rows, system, "BioNLP13PC-ggp", [h for h in CROSS_HEADS["BioNLP13PC-ggp"] if "@" in h])
 
 
-def abbreviations_help(rows: dict) -> bool | None:
+def abbreviations_help(rows: dict, system: str = SYSTEM) -> bool | None:
     """Whether resolution lifts the mean strict F1 over the cross-corpus dev splits (None: unmeasured)."""
-    deltas = [rows.get(f"abbrev:{SYSTEM}:{name}:dev", {}).get("delta_strict") for name in CROSS_HEADS]
+    deltas = [rows.get(f"abbrev:{system}:{name}:dev", {}).get("delta_strict") for name in CROSS_HEADS]
     return None if None in deltas else statistics.fmean(deltas) > 0
 
 
 # ---------------------------------------------------------------- report
-def summary(rows: dict, best_on_dev) -> dict | None:
+def summary(rows: dict, best_on_dev, system: str = SYSTEM) -> dict | None:
     """What the report's summary says of the ten-corpus model (None before it is measured)."""
-    if f"card:{SYSTEM}" not in rows:
+    if f"card:{system}" not in rows:
         return None
-    genes = gene_view(rows, best_on_dev)
-    species = rows.get(f"corpus:{SYSTEM}:SPECIES:{SPECIES_CORPUS}:test", {}).get("strict_f1")
+    genes = gene_view(rows, best_on_dev, system)
+    species = rows.get(f"corpus:{system}:SPECIES:{SPECIES_CORPUS}:test", {}).get("strict_f1")
     cross = {}
     for name, heads in CROSS_HEADS.items():
-        head = best_on_dev(rows, SYSTEM, name, heads)
+        head = best_on_dev(rows, system, name, heads)
         if head:
-            cross[name] = {"head": head, "dev": rows[f"cross:{SYSTEM}:{head}:{name}:dev"]["strict_f1"],
-                           "test": rows[f"cross:{SYSTEM}:{head}:{name}:test"]["strict_f1"]}
+            cross[name] = {"head": head, "dev": rows[f"cross:{system}:{head}:{name}:dev"]["strict_f1"],
+                           "test": rows[f"cross:{system}:{head}:{name}:test"]["strict_f1"]}
     corpora = {}
     for name in CORPORA:
         head = own_head(name)
-        row = rows.get(f"corpus:{SYSTEM}:{head}:{name}:test")
+        row = rows.get(f"corpus:{system}:{head}:{name}:test")
         if row:
-            floor = rows.get(f"corpus:{SYSTEM}:GENE@BC2GM:{name}:test") if head != "GENE@BC2GM" else None
+            floor = rows.get(f"corpus:{system}:GENE@BC2GM:{name}:test") if head != "GENE@BC2GM" else None
             corpora[name] = {"head": head, "strict_f1": row["strict_f1"], "lenient_f1": row["lenient_f1"],
                              **({"bc2gm_head_strict_f1": floor["strict_f1"]} if floor else {})}
-    abbreviations = {k.removeprefix(f"abbrev:{SYSTEM}:"): {"off": r["off_strict_f1"], "on": r["on_strict_f1"],
+    abbreviations = {k.removeprefix(f"abbrev:{system}:"): {"off": r["off_strict_f1"], "on": r["on_strict_f1"],
                                                            "delta": r["delta_strict"]}
-                     for k, r in sorted(rows.items()) if k.startswith(f"abbrev:{SYSTEM}:")}
-    mine, before = rows.get(f"speed:{SYSTEM}-fp32"), rows.get("speed:five-corpus-shape-fp32")
+                     for k, r in sorted(rows.items()) if k.startswith(f"abbrev:{system}:")}
+    mine, before = rows.get(f"speed:{system}-fp32"), rows.get("speed:five-corpus-shape-fp32")
     speed = ({"docs_per_s_fp32": mine["docs_per_s"], "five_corpus_docs_per_s_fp32": before["docs_per_s"],
               "ratio": round(mine["docs_per_s"] / before["docs_per_s"], 2), "cpu_flags": mine.get("cpu_flags"),
-              "docs_per_s_served_variant": rows.get(f"speed:{SYSTEM}", {}).get("docs_per_s")}
+              "docs_per_s_served_variant": rows.get(f"speed:{system}", {}).get("docs_per_s")}
              if mine and before else None)
     return {"training_corpora": training_corpora(), "species_test_f1": species, "annotate_speed": speed,
-            "abbreviation_resolution": bool(abbreviations_help(rows)), "crosscorpus": cross,
+            "abbreviation_resolution": bool(abbreviations_help(rows, system)), "crosscorpus": cross,
             "corpora_test": corpora, "abbreviations_strict_f1": abbreviations,
             "default_guidelines": {"GENE": genes.partition("@")[2]} if genes else {}}
 
@@ -271,11 +303,13 @@ def _pair(row: dict | None) -> str:
     return f"{row['strict_f1']:.2f} / {row['lenient_f1']:.2f}" if row else "–"
 
 
-def markdown(rows: dict, facts: dict | None) -> list[str]:
+def markdown(rows: dict, facts: dict | None, system: str = SYSTEM) -> list[str]:
     """The report's section on the ten-corpus model (nothing before it is measured)."""
     if not facts:
         return []
-    lines = ["", "## Ten corpora, a head per gene guideline (`train/NER-multicorpus/standard.yaml`)", "",
+    title = ("a head per gene guideline (`train/NER-multicorpus/standard.yaml`)" if system == SYSTEM
+             else f"{TEN_CORPUS[system].what} (system `{system}`)")
+    lines = ["", f"## Ten corpora, {title}", "",
              f"Trained on {len(facts['training_corpora'])} corpora: {', '.join(facts['training_corpora'])}. "
              "Each extra corpus's own test split, on the head of its guideline; the BioNLP protein corpora also on "
              "the BC2GM gene head, the floor the BioNLP head must beat. Strict / lenient F1.", "",
@@ -287,7 +321,7 @@ def markdown(rows: dict, facts: dict | None) -> list[str]:
               "| set | head | dev strict / lenient | test strict / lenient |", "|---|---|---|---|"]
     for name, heads in CROSS_HEADS.items():
         for head in heads:
-            dev, test = rows.get(f"cross:{SYSTEM}:{head}:{name}:dev"), rows.get(f"cross:{SYSTEM}:{head}:{name}:test")
+            dev, test = rows.get(f"cross:{system}:{head}:{name}:dev"), rows.get(f"cross:{system}:{head}:{name}:test")
             chosen = " (chosen)" if facts["crosscorpus"].get(name, {}).get("head") == head else ""
             lines.append(f"| {name} | {head}{chosen} | {_pair(dev)} | {_pair(test)} |")
     view = facts.get("default_guidelines") or {}

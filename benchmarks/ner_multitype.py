@@ -238,7 +238,7 @@ def system_crosscorpus(rows: dict, system: str) -> dict:
     out = {}
     for name, (sets, model_types) in CROSS.items():
         candidates = (sets if system == "per-set" else ner_multicorpus.CROSS_HEADS[name]
-                      if system == ner_multicorpus.SYSTEM else model_types)
+                      if system in ner_multicorpus.TEN_CORPUS else model_types)
         best = best_on_dev(rows, system, name, candidates)
         if best is not None and f"cross:{system}:{best}:{name}:test" in rows:
             out[name] = {"type": best, "dev": rows[f"cross:{system}:{best}:{name}:dev"]["strict_f1"],
@@ -251,7 +251,7 @@ def served_system(rows: dict) -> tuple[str, dict[str, float]]:
     attempt measured on both cross-corpus sets, the best mean strict F1 over the sets' dev splits (one
     model serves every type, so one choice for both sets). The standard model until a choice can be made."""
     means = {}
-    for system in ("multitype", *(f"multitype-{label}" for label in ATTEMPTS), ner_multicorpus.SYSTEM):
+    for system in ("multitype", *(f"multitype-{label}" for label in ATTEMPTS), *ner_multicorpus.TEN_CORPUS):
         cross = system_crosscorpus(rows, system)
         if len(cross) == len(CROSS):
             means[system] = round(statistics.mean(c["dev"] for c in cross.values()), 2)
@@ -294,25 +294,39 @@ def summarize(rows: dict, types: list[str], machine: dict) -> dict:
                             "docs_per_s": rows.get("speed:multitype", {}).get("docs_per_s")},
         "attempts": attempts(rows),
         **served_model_facts(rows, served),
-        "multicorpus": ner_multicorpus.summary(rows, best_on_dev),
+        "multicorpus_system": ten_corpus_choice(dev_means),
+        "multicorpus": ner_multicorpus.summary(rows, best_on_dev, ten_corpus_choice(dev_means)),
+        "multicorpus_systems": {system: {"what": model.what, "cross_dev_mean": dev_means.get(system),
+                                         "blurb_ner_mean": blurb_mean(rows, f"{system}-fp32"),
+                                         **ner_multicorpus.summary(rows, best_on_dev, system)}
+                                for system, model in ner_multicorpus.TEN_CORPUS.items()
+                                if ner_multicorpus.summary(rows, best_on_dev, system)},
     }
+
+
+def ten_corpus_choice(dev_means: dict[str, float]) -> str:
+    """The ten-corpus model the summary's ``multicorpus`` facts are of: the best of them by the served
+    model's rule (mean strict F1 over the cross-corpus dev splits); the committed recipe's until one
+    other is measured."""
+    measured = {s: v for s, v in dev_means.items() if s in ner_multicorpus.TEN_CORPUS}
+    return max(measured, key=measured.get) if measured else ner_multicorpus.SYSTEM
 
 
 def recipe_change(system: str) -> str:
     """What the served system's recipe changes against the standard multi-type recipe."""
     if system == "multitype":
         return "none: train/NER-multitype/standard.yaml"
-    if system == ner_multicorpus.SYSTEM:
+    if system in ner_multicorpus.TEN_CORPUS:
         return ("ten corpora (BLURB's five NER sets and ../shared/corpora's five), a head per gene guideline "
-                "(train/NER-multicorpus/standard.yaml)")
+                f"(train/NER-multicorpus/standard.yaml), {ner_multicorpus.TEN_CORPUS[system].what}")
     return ATTEMPTS[system.removeprefix("multitype-")].what
 
 
 def served_model_facts(rows: dict, served: str) -> dict:
     """The served model's training corpora, LINNAEUS species test strict F1 and whether it resolves
     abbreviations (the ten-corpus model's from its rows; the five-corpus models know no species)."""
-    if served == ner_multicorpus.SYSTEM:
-        facts = ner_multicorpus.summary(rows, best_on_dev) or {}
+    if served in ner_multicorpus.TEN_CORPUS:
+        facts = ner_multicorpus.summary(rows, best_on_dev, served) or {}
         return {k: facts.get(k) for k in ("training_corpora", "species_test_f1", "abbreviation_resolution")}
     return {"training_corpora": list(NER_SETS), "species_test_f1": None, "abbreviation_resolution": False}
 
@@ -363,8 +377,10 @@ def markdown(report: dict) -> str:
     s, rows = report["summary"], report["rows"]
     systems = [("multitype-fp32", "multi-type fp32"), ("multitype-int8", "multi-type int8"),
                ("per-set", "per-set model"), ("spacy-merged", "spaCy recipe, merged data")]
-    if any(key.startswith(f"blurb:{ner_multicorpus.SYSTEM}-") for key in rows):
-        systems += [(f"{ner_multicorpus.SYSTEM}-fp32", "ten corpora fp32"), (f"{ner_multicorpus.SYSTEM}-int8", "ten corpora int8")]
+    for system in ner_multicorpus.TEN_CORPUS:
+        if any(key.startswith(f"blurb:{system}-") for key in rows):
+            name = "ten corpora" if system == ner_multicorpus.SYSTEM else f"ten corpora, {system.rpartition('-')[2]}"
+            systems += [(f"{system}-fp32", f"{name} fp32"), (f"{system}-int8", f"{name} int8")]
     lines = [
         "# One multi-type NER model vs five per-set models",
         "",
@@ -473,7 +489,8 @@ def markdown(report: dict) -> str:
             lines += ["", f"{name}: {m['train_seconds']:.0f} s of training (bf16: {(m['bf16'] or {}).get('used')}); "
                       f"int8 gate {'passed' if gate.get('passed') else 'not passed'}: dev {gate.get('dev')} vs fp32 "
                       f"{gate.get('reference_dev')} ({gate.get('remedy')}); every attempt is in the JSON."]
-    lines += ner_multicorpus.markdown(rows, s.get("multicorpus"))
+    for system, facts in (s.get("multicorpus_systems") or {}).items():
+        lines += ner_multicorpus.markdown(rows, facts, system)
     lines += ["", "Reproduce: `python -m benchmarks.ner_multitype` (resumable; `--report-only` rebuilds this page).", ""]
     return "\n".join(lines)
 
@@ -493,8 +510,12 @@ def main() -> None:
                         help="the attempts alone (the main model must exist): for a second job beside a full run")
     parser.add_argument("--multicorpus", type=Path, default=Path("models/ner-multicorpus-minilm"),
                         help="the ten-corpus model (train/NER-multicorpus/standard.yaml; trained when missing)")
+    parser.add_argument("--multicorpus-3ep", type=Path, default=Path(ner_multicorpus.TEN_CORPUS["multicorpus-3ep"].path),
+                        help="the ten-corpus model at three epochs (trained, resumably, when missing)")
     parser.add_argument("--only-multicorpus", action="store_true",
-                        help="the ten-corpus model's rows alone (benchmarks/ner_multicorpus.py)")
+                        help="the ten-corpus models' rows alone (benchmarks/ner_multicorpus.py)")
+    parser.add_argument("--ten-corpus", nargs="+", choices=list(ner_multicorpus.TEN_CORPUS),
+                        default=list(ner_multicorpus.TEN_CORPUS), help="which ten-corpus models to measure")
     parser.add_argument("--skip-spacy", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true", help="accuracy rows only")
     parser.add_argument("--no-train-per-set", action="store_true",
@@ -630,8 +651,8 @@ def served_path(args, system: str) -> Path:
     """The model directory of a system of this study."""
     if system == "multitype":
         return args.multitype
-    if system == ner_multicorpus.SYSTEM:
-        return args.multicorpus
+    if system in ner_multicorpus.TEN_CORPUS:
+        return getattr(args, system.replace("-", "_"))
     return attempt_model(args, system.removeprefix("multitype-"))
 
 
@@ -644,8 +665,9 @@ def measure_multicorpus(args, partial: Partial, tests: dict, cross: dict) -> Non
         if not args.skip_throughput:
             docs = corpus(args.docs, seed=0)
             speed = (write_jsonl(docs, Path(tmp) / "corpus.jsonl"), Path(tmp) / "mc", sum(words(d) for d in docs))
-        ner_multicorpus.measure(args, partial, tests, cross, best_on_dev, cli, int8_gated, card_record,
-                                annotate_speed, speed)
+        for system in args.ten_corpus:
+            ner_multicorpus.measure(args, partial, tests, cross, best_on_dev, cli, int8_gated, card_record,
+                                    annotate_speed, speed, system, served_path(args, system))
 
 
 def measure(args, partial: Partial) -> None:

@@ -65,3 +65,25 @@ def test_the_summary_chooses_heads_and_abbreviations_on_dev():
     page = "\n".join(mc.markdown(rows, facts))
     assert "GENE@BioNLP (chosen)" in page and "| BioNLP13PC-ggp:dev | 50.00 | 49.90 | -0.10 |" in page
     assert mc.summary({}, mt.best_on_dev) is None and mc.markdown({}, None) == []
+
+
+def test_of_two_ten_corpus_models_the_summary_takes_the_one_better_on_dev():
+    """Each ten-corpus model (one epoch, three) keeps its own rows; the summary's facts are those of the
+    model with the better mean cross-corpus dev strict F1, whatever test says."""
+    rows = {}
+    for system, chem_dev, gene_dev, chem_test in (("multicorpus", 50.0, 70.0, 60.0),
+                                                   ("multicorpus-3ep", 55.0, 71.0, 40.0)):
+        rows[f"card:{system}"] = {}
+        for head in mc.CROSS_HEADS["BioNLP13PC-ggp"]:
+            rows[f"cross:{system}:{head}:BioNLP13PC-ggp:dev"] = _row(gene_dev if head == "GENE@BioNLP" else 10.0)
+            rows[f"cross:{system}:{head}:BioNLP13PC-ggp:test"] = _row(70.0)
+        rows[f"cross:{system}:CHEMICAL:BioNLP13PC-chem:dev"] = _row(chem_dev)
+        rows[f"cross:{system}:CHEMICAL:BioNLP13PC-chem:test"] = _row(chem_test)
+    served, means = mt.served_system(rows)
+    assert means == {"multicorpus": 60.0, "multicorpus-3ep": 63.0} and served == "multicorpus-3ep"
+    assert mt.ten_corpus_choice(means) == "multicorpus-3ep"
+    assert mt.ten_corpus_choice({"multitype": 99.0}) == "multicorpus"  # none measured: the committed recipe's
+    assert mc.summary(rows, mt.best_on_dev, "multicorpus-3ep")["crosscorpus"]["BioNLP13PC-chem"]["test"] == 40.0
+    assert "three epochs" in mt.recipe_change("multicorpus-3ep")
+    page = "\n".join(mc.markdown(rows, mc.summary(rows, mt.best_on_dev, "multicorpus-3ep"), "multicorpus-3ep"))
+    assert "## Ten corpora, three epochs" in page and "(system `multicorpus-3ep`)" in page
