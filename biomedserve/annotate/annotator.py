@@ -93,11 +93,12 @@ def describe_model(spec: ModelSpec) -> ModelInfo:
 
 def _output_options(meta, spec: ModelSpec) -> str:
     """What besides the graph changes a model's entities (the guideline followed, abbreviation
-    resolution), as a version suffix: a resumed job with other settings is refused, not mixed."""
+    resolution, the species lexicon), as a version suffix: a resumed job with other settings is refused, not mixed."""
     view = spec.guideline if spec.guideline is not None else meta.guideline_defaults
     if isinstance(view, dict):
         view = ",".join(f"{t}={g}" for t, g in sorted(view.items()))
-    return (f"+guideline:{view}" if view else "") + ("+abbreviations" if meta.resolve_abbreviations else "")
+    return ((f"+guideline:{view}" if view else "") + ("+abbreviations" if meta.resolve_abbreviations else "")
+            + ("+species-lexicon" if meta.species_lexicon else ""))
 
 
 def order_models(specs: Sequence[ModelSpec]) -> tuple[list[ModelSpec], list[ModelInfo]]:

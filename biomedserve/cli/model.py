@@ -83,9 +83,14 @@ def predict(
         print(json.dumps({"text": text, **result.to_dict()}, ensure_ascii=False))
 
 
-def _set_card_defaults(model: Path, guideline: list[str] | None, abbreviations: str | None) -> None:
-    """``--guideline`` / ``--abbreviations``: write the served defaults into the card."""
-    from biomedserve.export.card_defaults import set_abbreviation_resolution, set_guideline_defaults
+def _set_card_defaults(model: Path, guideline: list[str] | None, abbreviations: str | None,
+                       species_lexicon: str | None = None) -> None:
+    """``--guideline`` / ``--abbreviations`` / ``--species-lexicon``: write the served defaults into the card."""
+    from biomedserve.export.card_defaults import (
+        set_abbreviation_resolution,
+        set_guideline_defaults,
+        set_species_lexicon,
+    )
 
     if guideline:
         view = parse_guideline(guideline)
@@ -96,6 +101,9 @@ def _set_card_defaults(model: Path, guideline: list[str] | None, abbreviations: 
     if abbreviations:
         set_abbreviation_resolution(model, abbreviations == "on")
         err.print(f"[green]abbreviation resolution of {escape(str(model))}:[/] {abbreviations}")
+    if species_lexicon:
+        set_species_lexicon(model, species_lexicon == "on")
+        err.print(f"[green]species lexicon of {escape(str(model))}:[/] {species_lexicon}")
 
 
 def export(
@@ -112,6 +120,9 @@ def export(
     abbreviations: Optional[str] = typer.Option(
         None, "--abbreviations", help="on or off: whether the NER model resolves the abbreviations a text defines "
         "by default (an abbreviation takes its long form's type everywhere in the text)."),
+    species_lexicon: Optional[str] = typer.Option(
+        None, "--species-lexicon", help="on or off: whether a model that finds SPECIES merges in the NCBI "
+        "Taxonomy's species names it missed or cut (`E. coli`, `potato`) by default."),
 ) -> None:
     """Export to ONNX, or build a faster variant beside model.onnx and gate it on dev.
 
@@ -127,11 +138,12 @@ def export(
     from biomedserve.modeldir.card import ONNX_FILE, read_meta
 
     quiet_libraries()
-    if abbreviations not in (None, "on", "off"):
-        fail(f"--abbreviations must be on or off, not {abbreviations!r}")
+    for flag, value in (("--abbreviations", abbreviations), ("--species-lexicon", species_lexicon)):
+        if value not in (None, "on", "off"):
+            fail(f"{flag} must be on or off, not {value!r}")
     try:
-        if guideline or abbreviations:
-            _set_card_defaults(model, guideline, abbreviations)
+        if guideline or abbreviations or species_lexicon:
+            _set_card_defaults(model, guideline, abbreviations, species_lexicon)
             if not (optimize or quantize or fp16):
                 return
         if not (optimize or quantize or fp16):

@@ -6,6 +6,8 @@ written into its card, like the default ONNX variant.
   answers for ``GENE`` is ``guideline_defaults`` (``biomedserve export --guideline GENE=BioNLP``).
 - Abbreviation resolution (:mod:`biomedserve.runtime.abbreviations`): ``resolve_abbreviations``
   (``biomedserve export --abbreviations on``).
+- The species lexicon (:mod:`biomedserve.runtime.species_lexicon`): ``species_lexicon``
+  (``biomedserve export --species-lexicon on``), for models that find SPECIES.
 """
 
 from __future__ import annotations
@@ -51,4 +53,16 @@ def set_abbreviation_resolution(model_dir: str | Path, on: bool) -> None:
     if task_type is None or task_type.output_kind is not OutputKind.ENTITIES:
         raise ModelDirError(f"{model_dir} is a {meta.task} model; abbreviations are resolved on NER entities only")
     meta.resolve_abbreviations = on
+    write_meta(model_dir, meta)
+
+
+def set_species_lexicon(model_dir: str | Path, on: bool) -> None:
+    """Whether the model merges the NCBI Taxonomy lexicon's species into its entities by default; only
+    a model that finds SPECIES can (turning it off is always allowed)."""
+    model_dir = Path(model_dir)
+    meta = read_meta(model_dir)
+    if on and "SPECIES" not in (meta.entity_types or []):
+        raise ModelDirError(f"{model_dir} finds no SPECIES (its types: {', '.join(meta.entity_types or []) or 'none'}); "
+                            "the species lexicon adds to a species tagger")
+    meta.species_lexicon = on
     write_meta(model_dir, meta)

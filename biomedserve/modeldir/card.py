@@ -171,6 +171,9 @@ class ModelMeta(BaseModel):
     # NER models: whether predict() resolves the abbreviations a text defines unless the caller says
     # (biomedserve.runtime.abbreviations; chosen on dev, set by `biomedserve export --abbreviations on`)
     resolve_abbreviations: bool = False
+    # NER models that find SPECIES: whether predict() merges in the NCBI Taxonomy lexicon's names
+    # (biomedserve.runtime.species_lexicon; chosen on dev, set by `biomedserve export --species-lexicon on`)
+    species_lexicon: bool = False
     # a biomedserve.modeling.heads head (pooling, or the bi-encoder's scale and shift); None: Hugging Face's own
     head: dict[str, Any] | None = None
     max_length: int

@@ -24,6 +24,7 @@ from biomedserve.modeldir.variant_choice import GraphChoice, choose_variant, exp
 from biomedserve.runtime.abbreviations import resolve_abbreviations
 from biomedserve.runtime.backends import OnnxBackend, TorchBackend
 from biomedserve.runtime.results import Entities, Entity, TaggedWords
+from biomedserve.runtime.species_lexicon import add_lexicon_species
 from biomedserve.runtime.tokenizer import RuntimeTokenizer
 from biomedserve.text.decoding import TagSpan, io_tags_to_spans, tags_to_spans
 from biomedserve.text.encoding import Window, best_window_per_word, make_windows, word_pieces_batch
@@ -235,6 +236,13 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 class NerPredictor(Predictor):
     """Entities in raw text (or tags for pre-split words), any length, many texts per call."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.uses_species_lexicon:  # at load, so a missing index fails here and no request waits for the build
+            from biomedserve.text.species_names import lexicon
+
+            lexicon()
+
     @property
     def io_scheme(self) -> bool:
         """PICO's IO tags (no ``B-``): an entity is a run of one ``I-`` label."""
@@ -260,6 +268,11 @@ class NerPredictor(Predictor):
     def resolves_abbreviations(self) -> bool:
         """Whether :meth:`predict` resolves abbreviations when the caller does not say (the card's choice)."""
         return bool(getattr(self.meta, "resolve_abbreviations", False))
+
+    @property
+    def uses_species_lexicon(self) -> bool:
+        """Whether :meth:`predict` merges in the species lexicon when the caller does not say (the card's choice)."""
+        return bool(getattr(self.meta, "species_lexicon", False))
 
     @property
     def default_guidelines(self) -> dict[str, str]:
@@ -338,7 +351,8 @@ class NerPredictor(Predictor):
 
     def predict(self, texts: str | Sequence[str], types: Iterable[str] | None = None,
                 guideline: str | Mapping[str, str] | None = None,
-                abbreviations: bool | None = None) -> Entities | list[Entities]:
+                abbreviations: bool | None = None, species_lexicon: bool | None = None
+                ) -> Entities | list[Entities]:
         """Entities per text. A single string gives one :class:`Entities`; a list of strings a list of them.
 
         ``types`` keeps only entities of those types (``None``: every type the model finds, see
@@ -348,12 +362,17 @@ class NerPredictor(Predictor):
         for every type that has it (``"BioNLP"``), or ``{type: name}``; ``None``: the card's default.
         ``abbreviations`` resolves the abbreviations each text defines (an abbreviation takes its long
         form's type everywhere in the text: :mod:`biomedserve.runtime.abbreviations`); ``None``: the
-        card's ``resolve_abbreviations``.
+        card's ``resolve_abbreviations``. ``species_lexicon`` merges the NCBI Taxonomy's species names
+        the model missed or cut into its SPECIES entities (:mod:`biomedserve.runtime.species_lexicon`;
+        before abbreviations are resolved); ``None``: the card's ``species_lexicon``.
         Empty or whitespace-only text yields no entities. Anything that is not a string raises
         :class:`InputError` naming its position, and so does a type the model does not return.
         """
         wanted = select_types(types, self.entity_types, self.name) or frozenset(self.entity_types)
         view = self.guideline_view(guideline)
+        if species_lexicon and "SPECIES" not in self.entity_types:
+            raise InputError(f"{self.name} finds no SPECIES (its types: {', '.join(self.entity_types)}): the "
+                             "species lexicon adds to a species tagger")
         single = isinstance(texts, str)
         batch = [texts] if single else texts
         if not isinstance(batch, Sequence):
@@ -364,6 +383,9 @@ class NerPredictor(Predictor):
         words = [split_words(text) for text in batch]
         rows = self._sentence_rows(batch, words)
         results = [self._entities(text, ws, text_rows, wanted, view) for text, ws, text_rows in zip(batch, words, rows)]
+        lexicon = self.uses_species_lexicon if species_lexicon is None else species_lexicon
+        if lexicon and "SPECIES" in wanted:
+            results = [add_lexicon_species(text, found) for text, found in zip(batch, results)]
         if self.resolves_abbreviations if abbreviations is None else abbreviations:
             results = [resolve_abbreviations(text, found) for text, found in zip(batch, results)]
         return results[0] if single else results
