@@ -87,3 +87,22 @@ def test_of_two_ten_corpus_models_the_summary_takes_the_one_better_on_dev():
     assert "three epochs" in mt.recipe_change("multicorpus-3ep")
     page = "\n".join(mc.markdown(rows, mc.summary(rows, mt.best_on_dev, "multicorpus-3ep"), "multicorpus-3ep"))
     assert "## Ten corpora, three epochs" in page and "(system `multicorpus-3ep`)" in page
+
+
+def test_the_species_lexicon_is_served_only_if_dev_says_and_then_its_test_score_is_reported():
+    rows = {"card:multicorpus": {}, "corpus:multicorpus:SPECIES:linnaeus:test": _row(67.0)}
+
+    def lexicon(dev_delta: float) -> None:
+        for split, off, delta in (("dev", 70.0, dev_delta), ("test", 67.0, 7.0)):
+            rows[f"lexicon:multicorpus:linnaeus:{split}"] = {"off_strict_f1": off, "on_strict_f1": off + delta,
+                                                             "delta_strict": delta, "lexicon_entities": 5}
+
+    assert mc.lexicon_helps(rows) is None and mc.summary(rows, mt.best_on_dev)["species_test_f1"] == 67.0
+    lexicon(-0.5)  # dev says no: the tagger's own test score, however test would have moved
+    facts = mc.summary(rows, mt.best_on_dev)
+    assert facts["species_lexicon"] is False and facts["species_test_f1"] == 67.0
+    lexicon(+15.0)
+    facts = mc.summary(rows, mt.best_on_dev)
+    assert facts["species_lexicon"] is True and facts["species_test_f1"] == 74.0
+    assert facts["species_test_f1_tagger_alone"] == 67.0
+    assert "| linnaeus:dev | 70.00 | 85.00 | +15.00 | 5 |" in "\n".join(mc.markdown(rows, facts))
