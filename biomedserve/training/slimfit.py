@@ -52,14 +52,19 @@ class PackedInt8:
 
 
 def pack_int8(tensor: torch.Tensor) -> PackedInt8:
-    """Symmetric per-tensor int8: ``round(x / s)`` with ``s = max|x| / 127``; ``|x − unpack| ≤ s / 2``."""
-    scale = float(tensor.detach().abs().max()) / 127.0 or 1.0
-    values = torch.clamp(torch.round(tensor.detach() / scale), -127, 127).to(torch.int8)
+    """Symmetric per-tensor int8: ``round(x / s)`` with ``s = max|x| / 127``; ``|x − unpack| ≤ s / 2``.
+
+    Two passes over the tensor (``aminmax``, then divide-round-clamp in place on one temporary): this
+    runs in a saved-tensor hook on every activation of every step, where each extra pass is time."""
+    detached = tensor.detach()
+    low, high = torch.aminmax(detached)
+    scale = max(-float(low), float(high)) / 127.0 or 1.0
+    values = torch.div(detached, scale).round_().clamp_(-127, 127).to(torch.int8)
     return PackedInt8(values, scale, tensor.dtype)
 
 
 def unpack_int8(packed: PackedInt8) -> torch.Tensor:
-    return packed.values.to(packed.dtype) * packed.scale
+    return packed.values.to(packed.dtype).mul_(packed.scale)
 
 
 class MemoryMeter:
