@@ -270,6 +270,9 @@ def summarize(rows: dict, types: list[str], machine: dict) -> dict:
                        "multitype_type": served_cross.get(name, {}).get("type"),
                        "per_set_model": per_set_cross.get(name, {}).get("type")}
     speed = {k: rows.get(f"speed:{k}", {}) for k in (served, "per_set")}
+    ten_corpus = ten_corpus_choice(dev_means)
+    ten_corpus_facts = {system: facts for system in ner_multicorpus.TEN_CORPUS
+                        if (facts := ner_multicorpus.summary(rows, best_on_dev, system))}
     return {
         "types": types,
         "multitype_served": {"system": served, "recipe_change": recipe_change(served),
@@ -294,13 +297,12 @@ def summarize(rows: dict, types: list[str], machine: dict) -> dict:
                             "docs_per_s": rows.get("speed:multitype", {}).get("docs_per_s")},
         "attempts": attempts(rows),
         **served_model_facts(rows, served),
-        "multicorpus_system": ten_corpus_choice(dev_means),
-        "multicorpus": ner_multicorpus.summary(rows, best_on_dev, ten_corpus_choice(dev_means)),
-        "multicorpus_systems": {system: {"what": model.what, "cross_dev_mean": dev_means.get(system),
-                                         "blurb_ner_mean": blurb_mean(rows, f"{system}-fp32"),
-                                         **ner_multicorpus.summary(rows, best_on_dev, system)}
-                                for system, model in ner_multicorpus.TEN_CORPUS.items()
-                                if ner_multicorpus.summary(rows, best_on_dev, system)},
+        "multicorpus_system": ten_corpus,
+        "multicorpus": ten_corpus_facts.get(ten_corpus),
+        "multicorpus_systems": {system: {"what": ner_multicorpus.TEN_CORPUS[system].what,
+                                         "cross_dev_mean": dev_means.get(system),
+                                         "blurb_ner_mean": blurb_mean(rows, f"{system}-fp32"), **facts}
+                                for system, facts in ten_corpus_facts.items()},
     }
 
 
@@ -508,7 +510,7 @@ def main() -> None:
                         help="measure only these attempts (default: all); two jobs can then share the work")
     parser.add_argument("--only-attempts", action="store_true",
                         help="the attempts alone (the main model must exist): for a second job beside a full run")
-    parser.add_argument("--multicorpus", type=Path, default=Path("models/ner-multicorpus-minilm"),
+    parser.add_argument("--multicorpus", type=Path, default=Path(ner_multicorpus.TEN_CORPUS["multicorpus"].path),
                         help="the ten-corpus model (train/NER-multicorpus/standard.yaml; trained when missing)")
     parser.add_argument("--multicorpus-3ep", type=Path, default=Path(ner_multicorpus.TEN_CORPUS["multicorpus-3ep"].path),
                         help="the ten-corpus model at three epochs (trained, resumably, when missing)")

@@ -24,6 +24,7 @@ from biomedserve.modeldir.variant_choice import GraphChoice, choose_variant, exp
 from biomedserve.runtime.abbreviations import resolve_abbreviations
 from biomedserve.runtime.backends import OnnxBackend, TorchBackend
 from biomedserve.runtime.results import Entities, Entity, TaggedWords
+from biomedserve.runtime.species_lexicon import LABEL as SPECIES
 from biomedserve.runtime.species_lexicon import add_lexicon_species
 from biomedserve.runtime.tokenizer import RuntimeTokenizer
 from biomedserve.text.decoding import TagSpan, io_tags_to_spans, tags_to_spans
@@ -370,7 +371,7 @@ class NerPredictor(Predictor):
         """
         wanted = select_types(types, self.entity_types, self.name) or frozenset(self.entity_types)
         view = self.guideline_view(guideline)
-        if species_lexicon and "SPECIES" not in self.entity_types:
+        if species_lexicon and SPECIES not in self.entity_types:
             raise InputError(f"{self.name} finds no SPECIES (its types: {', '.join(self.entity_types)}): the "
                              "species lexicon adds to a species tagger")
         single = isinstance(texts, str)
@@ -384,8 +385,8 @@ class NerPredictor(Predictor):
         rows = self._sentence_rows(batch, words)
         results = [self._entities(text, ws, text_rows, wanted, view) for text, ws, text_rows in zip(batch, words, rows)]
         lexicon = self.uses_species_lexicon if species_lexicon is None else species_lexicon
-        if lexicon and "SPECIES" in wanted:
-            results = [add_lexicon_species(text, found) for text, found in zip(batch, results)]
+        if lexicon and SPECIES in wanted:
+            results = [add_lexicon_species(text, found, words=ws) for text, found, ws in zip(batch, results, words)]
         if self.resolves_abbreviations if abbreviations is None else abbreviations:
             results = [resolve_abbreviations(text, found) for text, found in zip(batch, results)]
         return results[0] if single else results

@@ -17,15 +17,18 @@ from collections.abc import Sequence
 
 from biomedserve.runtime.results import Entities, Entity
 from biomedserve.text.species_names import find_species
+from biomedserve.text.words import Word
 
 LABEL = "SPECIES"
 
 
-def add_lexicon_species(text: str, entities: Sequence[Entity], label: str = LABEL) -> Entities:
-    """``entities`` of ``text`` with the lexicon's species merged in (see the module), in text order."""
+def add_lexicon_species(text: str, entities: Sequence[Entity], label: str = LABEL,
+                        words: Sequence[Word] | None = None) -> Entities:
+    """``entities`` of ``text`` with the lexicon's species merged in (see the module), in text order;
+    ``words``: the text's :func:`biomedserve.text.words.split_words`, where the caller has them already."""
     species = [e for e in entities if e.label == label]
     others = [e for e in entities if e.label != label]
-    for start, end in find_species(text):
+    for start, end in find_species(text, words):
         overlapping = [e for e in species if e.start < end and start < e.end]
         if overlapping and not all(start <= e.start and e.end <= end for e in overlapping):
             continue

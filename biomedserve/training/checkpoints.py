@@ -86,12 +86,17 @@ def _differences(a: dict, b: dict, prefix: str = "") -> list[str]:
     return out
 
 
+def step_of(checkpoint: Path) -> int:
+    """The optimizer step a ``checkpoint-<step>`` folder was saved at."""
+    return int(_CHECKPOINT.match(checkpoint.name).group(1))
+
+
 def last_complete(directory: Path) -> Path | None:
     """The newest checkpoint whose :data:`STATE_FILE` was written (so all of it was), or None."""
     if not directory.is_dir():
         return None
-    found = [(int(m.group(1)), p) for p in directory.iterdir() if (m := _CHECKPOINT.match(p.name)) and p.is_dir()]
-    for _, path in sorted(found, reverse=True):
+    found = [p for p in directory.iterdir() if _CHECKPOINT.match(p.name) and p.is_dir()]
+    for path in sorted(found, key=step_of, reverse=True):
         if (path / STATE_FILE).exists():
             return path
     return None

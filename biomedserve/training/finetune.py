@@ -328,7 +328,7 @@ def fit(task: TaskDefinition, spec: DatasetSpec, recipe: Recipe, model, tokenize
             state = checkpoints.load_state(resume)
             keeper.load(state["keep_best"])
             trainer.resumed_seconds = state["train_seconds"]
-            first_step = int(resume.name.rsplit("-", 1)[1])
+            first_step = checkpoints.step_of(resume)
             if options.progress:
                 print(f"resuming from {resume} (step {first_step} of {total_steps})", file=sys.stderr)
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
