@@ -43,13 +43,15 @@ SETS = ("BIOSSES", "BC5-chem", "HoC", "ChemProt")
 ARMS = ("full", "static", "slimfit")
 FREEZE_RATIO = 0.75
 INTERVAL = 50
+QUANTIZE_ACTIVATIONS = True
 SEED = 1
 RECIPE = "stabilised"
 
 
-def static_layers(n_layers: int, ratio: float = FREEZE_RATIO) -> int:
-    """The ``freeze_layers`` (embeddings frozen too) whose share of SlimFit's units is nearest ``ratio``:
-    units are the embeddings plus six linear layers per transformer block."""
+def static_layers(n_layers: int, ratio: float | None = None) -> int:
+    """The ``freeze_layers`` (embeddings frozen too) whose share of SlimFit's units is nearest ``ratio``
+    (default :data:`FREEZE_RATIO`): units are the embeddings plus six linear layers per transformer block."""
+    ratio = FREEZE_RATIO if ratio is None else ratio
     units = 1 + 6 * n_layers
     return min(range(n_layers + 1), key=lambda k: abs((1 + 6 * k) / units - ratio))
 
@@ -59,7 +61,7 @@ def arm_overrides(arm: str, n_layers: int) -> dict:
         return {}
     if arm == "static":
         return {"freeze_embeddings": True, "freeze_layers": static_layers(n_layers)}
-    return {"slimfit": {"freeze_ratio": FREEZE_RATIO, "interval": INTERVAL, "quantize_activations": True}}
+    return {"slimfit": {"freeze_ratio": FREEZE_RATIO, "interval": INTERVAL, "quantize_activations": QUANTIZE_ACTIVATIONS}}
 
 
 def run_cell(dataset: str, arm: str, work: Path, data_dir: str | None) -> dict:
@@ -90,57 +92,130 @@ def run_cell(dataset: str, arm: str, work: Path, data_dir: str | None) -> dict:
             "slimfit": card["provenance"].get("slimfit"), "cpu_flags": cpu_flags()}
 
 
-def shape_rows(batch: int = 32, tokens: int = 128, steps: int = 3, cap_gib: float = 8.0) -> dict:
-    """The BERT-base shape (random weights): counted peak per arm at ``batch`` × ``tokens``, seconds per
-    step, and the largest batch (powers of two, then halving the gap) whose counted peak fits the cap."""
-    import time
+def freeze_static(model, k: int) -> None:
+    """The static arm on a live model: embeddings and the lowest ``k`` transformer blocks frozen."""
+    base = model.base_model
+    for p in base.embeddings.parameters():
+        p.requires_grad_(False)
+    for layer in base.encoder.layer[:k]:
+        for p in layer.parameters():
+            p.requires_grad_(False)
 
+
+class ArmStepper:
+    """One arm's training step on a live model, outside the Trainer: what the cells run, with the same
+    meter, scheduler and AdamW, so that arms can be timed side by side on one batch."""
+
+    def __init__(self, model, arm: str, n_layers: int, interval: int = INTERVAL):
+        import torch
+
+        from biomedserve.training.slimfit import MemoryMeter, SlimFitScheduler
+
+        self.model = model.train()
+        if arm == "static":
+            freeze_static(model, static_layers(n_layers))
+        self.optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
+        self.scheduler = SlimFitScheduler(model, FREEZE_RATIO, interval) if arm == "slimfit" else None
+        self.meter = MemoryMeter(quantize=arm == "slimfit" and QUANTIZE_ACTIVATIONS, skip=model.parameters())
+        self.steps = 0
+        self.scheduling_seconds = 0.0
+
+    def step(self, inputs: dict) -> float:
+        """One optimiser step; returns its seconds, SlimFit's scheduling (every ``interval`` steps)
+        spread over the steps it covers."""
+        import time
+
+        if self.scheduler is not None and self.steps % self.scheduler.interval == 0:
+            started = time.perf_counter()
+            self.scheduler.schedule(self.steps, self.optimizer)
+            self.scheduling_seconds = (time.perf_counter() - started) / self.scheduler.interval
+        started = time.perf_counter()
+        with self.meter.saved_tensors():
+            loss = self.model(**inputs).loss
+        loss.backward()
+        self.optimizer.step()
+        self.meter.observe_static(self.model, self.optimizer)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.steps += 1
+        return time.perf_counter() - started + self.scheduling_seconds
+
+
+def step_timing(make_model, n_layers: int, inputs: dict, rounds: int = 4, steps: int = 5) -> dict:
+    """Seconds per step of each arm, interleaved: ``rounds`` rounds of ``steps`` steps per arm in turn,
+    the first round a warm-up, so that load from other work on the host falls on every arm alike (the
+    cells' own s/step come from runs hours apart). Median over the timed steps; SlimFit schedules every
+    ``steps`` steps here, so its pattern changes between rounds, and pays its scheduling per step."""
+    import statistics as stats
+
+    steppers = {arm: ArmStepper(make_model(), arm, n_layers, interval=steps) for arm in ARMS}
+    spent: dict[str, list[float]] = {arm: [] for arm in ARMS}
+    for round_ in range(rounds):
+        for arm, stepper in steppers.items():
+            times = [stepper.step(inputs) for _ in range(steps)]
+            if round_:
+                spent[arm] += times
+    out = {arm: {"seconds_per_step": round(stats.median(t), 4), "steps_timed": len(t),
+                 "peak_bytes": steppers[arm].meter.peak_bytes} for arm, t in spent.items()}
+    out["speedup"] = {arm: round(out["full"]["seconds_per_step"] / out[arm]["seconds_per_step"], 2)
+                      for arm in ("static", "slimfit")}
+    return out
+
+
+def embedded_timing(batch: int = 32, tokens: int = 128) -> dict:
+    """:func:`step_timing` on the embedded encoder with a token-classification head (the NER cells' model),
+    one batch of ``batch`` × ``tokens`` random word pieces."""
+    import torch
+    from transformers import AutoModelForTokenClassification
+
+    from biomedserve.modeling.encoders import default_encoder_path
+
+    path = default_encoder_path()
+    n_layers = json.loads((Path(path) / "config.json").read_text())["num_hidden_layers"]
+
+    def make_model():
+        torch.manual_seed(SEED)
+        return AutoModelForTokenClassification.from_pretrained(path, num_labels=3)
+
+    torch.manual_seed(SEED)
+    inputs = {"input_ids": torch.randint(1000, 20000, (batch, tokens)),
+              "labels": torch.randint(0, 3, (batch, tokens))}
+    out = step_timing(make_model, n_layers, inputs)
+    out.update({"model": "embedded MiniLM-L6, token classification", "batch": batch, "tokens": tokens,
+                "cpu_flags": cpu_flags(), "torch_threads": torch.get_num_threads()})
+    print(f"timing: {out['speedup']} (full {out['full']['seconds_per_step']} s/step)", flush=True)
+    return out
+
+
+def shape_rows(batch: int = 32, tokens: int = 128, cap_gib: float = 8.0) -> dict:
+    """The BERT-base shape (random weights): counted peak per arm at ``batch`` × ``tokens``, seconds per
+    step (interleaved, :func:`step_timing`), and the largest batch (powers of two, then halving the gap)
+    whose counted peak fits the cap."""
     import torch
     from transformers import BertConfig, BertForSequenceClassification
 
-    from biomedserve.training.slimfit import MemoryMeter, SlimFitScheduler
-
     config = BertConfig(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072)
 
-    def peak(arm: str, size: int, timed: bool = False) -> tuple[int, float]:
+    def make_model():
         torch.manual_seed(0)
-        model = BertForSequenceClassification(config)
-        model.train()
-        if arm == "static":
-            k = static_layers(12)
-            for p in model.bert.embeddings.parameters():
-                p.requires_grad_(False)
-            for layer in model.bert.encoder.layer[:k]:
-                for p in layer.parameters():
-                    p.requires_grad_(False)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
-        scheduler = SlimFitScheduler(model, FREEZE_RATIO, 1) if arm == "slimfit" else None
-        meter = MemoryMeter(quantize=arm == "slimfit", skip=model.parameters())
-        ids = torch.randint(1000, 20000, (size, tokens))
-        labels = torch.randint(0, 2, (size,))
-        spent = []
-        for step in range(steps if timed else 1):
-            if scheduler is not None:
-                scheduler.schedule(step, optimizer)
-            started = time.perf_counter()
-            with meter.saved_tensors():
-                loss = model(input_ids=ids, labels=labels).loss
-            loss.backward()
-            optimizer.step()
-            meter.observe_static(model, optimizer)
-            optimizer.zero_grad(set_to_none=True)
-            spent.append(time.perf_counter() - started)
-        return meter.peak_bytes, statistics.median(spent[1:] or spent)
+        return BertForSequenceClassification(config)
+
+    def inputs(size: int) -> dict:
+        return {"input_ids": torch.randint(1000, 20000, (size, tokens)), "labels": torch.randint(0, 2, (size,))}
+
+    def peak(arm: str, size: int) -> int:
+        stepper = ArmStepper(make_model(), arm, 12)
+        stepper.step(inputs(size))
+        return stepper.meter.peak_bytes
 
     cap = int(cap_gib * 2**30)
+    timing = step_timing(make_model, 12, inputs(batch), rounds=2, steps=3)
     out = {"shape": "BERT-base (12 layers, 768 hidden), random weights", "batch": batch, "tokens": tokens,
-           "memory_cap_gib": cap_gib, "arms": {}}
+           "memory_cap_gib": cap_gib, "arms": {}, "cpu_flags": cpu_flags()}
     for arm in ARMS:
-        bytes_, seconds = peak(arm, batch, timed=True)
         # doubling, then three halvings of the gap: each probe really runs a step at that batch
         size, fits = 8, 0
         while size <= 1024:
-            if peak(arm, size)[0] > cap:
+            if peak(arm, size) > cap:
                 break
             fits, size = size, size * 2
         low, high = fits, size
@@ -148,16 +223,19 @@ def shape_rows(batch: int = 32, tokens: int = 128, steps: int = 3, cap_gib: floa
             if not fits or high - low <= 1:
                 break
             mid = (low + high) // 2
-            low, high = (mid, high) if peak(arm, mid)[0] <= cap else (low, mid)
-        out["arms"][arm] = {"peak_bytes": bytes_, "seconds_per_step": round(seconds, 3),
-                            "largest_batch_under_cap": low}
-        print(f"shape {arm}: peak {bytes_ / 2**30:.2f} GiB, {seconds:.2f} s/step, batch ≤ {low} under {cap_gib} GiB",
-              flush=True)
+            low, high = (mid, high) if peak(arm, mid) <= cap else (low, mid)
+        out["arms"][arm] = {"peak_bytes": timing[arm]["peak_bytes"],
+                            "seconds_per_step": timing[arm]["seconds_per_step"], "largest_batch_under_cap": low}
+        print(f"shape {arm}: peak {timing[arm]['peak_bytes'] / 2**30:.2f} GiB, {timing[arm]['seconds_per_step']:.2f} "
+              f"s/step, batch ≤ {low} under {cap_gib} GiB", flush=True)
     out["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return out
 
 
-def summarize(cells: dict, shape: dict | None) -> dict:
+def summarize(cells: dict, shape: dict | None, timing: dict | None = None) -> dict:
+    """The issue's keys over the sets whose three arms are measured. ``step_speedup_cpu`` is full over
+    SlimFit seconds per step from the interleaved timing (:func:`embedded_timing`) where it is measured,
+    else the cells' mean; the cells' own ratio is kept beside it either way."""
     per_set = {}
     for dataset in SETS:
         arms = {arm: cells.get(f"{dataset}:{arm}") for arm in ARMS}
@@ -168,13 +246,14 @@ def summarize(cells: dict, shape: dict | None) -> dict:
     full = [a["full"] for a in per_set.values()]
     slim = [a["slimfit"] for a in per_set.values()]
     static = [a["static"] for a in per_set.values()]
+    cells_speedup = round(statistics.fmean(f["seconds_per_step"] / s["seconds_per_step"] for f, s in zip(full, slim)), 2)
     return {
         "datasets": list(per_set),
         "complete": len(per_set) == len(SETS),
         "memory_reduction": round(statistics.fmean(f["peak_bytes"] / s["peak_bytes"] for f, s in zip(full, slim)), 2),
         "score_loss_mean": round(statistics.fmean(f["test"] - s["test"] for f, s in zip(full, slim)), 2),
-        "step_speedup_cpu": round(statistics.fmean(f["seconds_per_step"] / s["seconds_per_step"]
-                                                   for f, s in zip(full, slim)), 2),
+        "step_speedup_cpu": timing["speedup"]["slimfit"] if timing else cells_speedup,
+        "step_speedup_cpu_cells": cells_speedup,
         "beats_static_freezing": statistics.fmean(s["test"] for s in slim) >= statistics.fmean(s["test"] for s in static),
         "mean_test": {arm: round(statistics.fmean(a[arm]["test"] for a in per_set.values()), 2) for arm in ARMS},
         "freeze_ratio": FREEZE_RATIO, "interval": INTERVAL,
@@ -204,7 +283,8 @@ def markdown(report: dict) -> str:
     if s.get("datasets"):
         lines += ["", f"Over {', '.join(s['datasets'])}: memory **{s['memory_reduction']}×** lower than full "
                   f"fine-tuning, mean score loss **{s['score_loss_mean']:+.2f}** points, steps **{s['step_speedup_cpu']}×** "
-                  f"faster on CPU; SlimFit {'≥' if s['beats_static_freezing'] else '<'} static freezing in mean test "
+                  f"faster on CPU ({'interleaved timing below' if report.get('timing') else 'the cells'}; the cells' own "
+                  f"s/step, from runs hours apart on a shared host, give {s['step_speedup_cpu_cells']}×); SlimFit {'≥' if s['beats_static_freezing'] else '<'} static freezing in mean test "
                   f"({s['mean_test']['slimfit']} vs {s['mean_test']['static']}; full {s['mean_test']['full']})."]
         targets = [("peak memory ≥ 2.0× lower", s["memory_reduction"], 2.0, True),
                    ("mean score loss ≤ 0.4 points", s["score_loss_mean"], 0.4, False),
@@ -215,6 +295,16 @@ def markdown(report: dict) -> str:
             lines.append(f"| {what} | {value} | {'yes' if met else '**no**'} |")
         lines.append(f"| SlimFit at least as accurate as static freezing | {s['mean_test']['slimfit']} vs "
                      f"{s['mean_test']['static']} | {'yes' if s['beats_static_freezing'] else '**no**'} |")
+    timing = report.get("timing")
+    if timing:
+        lines += ["", f"## Seconds per step, interleaved ({timing['model']}, batch {timing['batch']} × {timing['tokens']}, "
+                  f"{timing['torch_threads']} threads)", "",
+                  "Each arm in turn for a few steps, over several rounds (the first a warm-up), on one batch: load from "
+                  "other work falls on every arm alike. SlimFit's scheduling is included, spread over its interval.", "",
+                  "| arm | s/step (median) | speed-up over full |", "|---|---|---|"]
+        for arm in ARMS:
+            lines.append(f"| {arm} | {timing[arm]['seconds_per_step']} | "
+                         f"{timing['speedup'].get(arm, 1.0)}× |")
     shape = report.get("shape")
     if shape:
         lines += ["", f"## {shape['shape']}, batch {shape['batch']} × {shape['tokens']}", "",
@@ -230,8 +320,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sets", nargs="+", choices=SETS, default=list(SETS))
     parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
-    parser.add_argument("--shape-only", action="store_true")
+    parser.add_argument("--shape-only", action="store_true", help="the BERT-base-shaped rows alone")
     parser.add_argument("--skip-shape", action="store_true")
+    parser.add_argument("--timing-only", action="store_true", help="the interleaved seconds-per-step rows alone")
     parser.add_argument("--memory-cap-gib", type=float, default=8.0)
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
@@ -242,17 +333,20 @@ def main() -> None:
     path = args.results_dir / "slimfit.json"
     report = json.loads(path.read_text()) if path.is_file() else {"cells": {}, "shape": None}
     when, machine = report_context(path, rebuilt=args.report_only)
-    cells, shape = report.get("cells", {}), report.get("shape")
+    cells, shape, timing = report.get("cells", {}), report.get("shape"), report.get("timing")
 
     def write() -> None:
-        out = {"benchmark": "slimfit", "when": when, "summary": summarize(cells, shape), "cells": cells,
-               "shape": shape, "machine": machine,
+        out = {"benchmark": "slimfit", "when": when, "summary": summarize(cells, shape, timing), "cells": cells,
+               "timing": timing, "shape": shape, "machine": machine,
                "command": "python -m benchmarks.slimfit"}
         atomic_write(path, json.dumps(out, indent=2) + "\n")
         atomic_write(args.results_dir / "slimfit.md", markdown(out))
 
     if not args.report_only:
-        if not args.shape_only:
+        if timing is None and not args.shape_only:
+            timing = embedded_timing()
+            write()
+        if not (args.shape_only or args.timing_only):
             with tempfile.TemporaryDirectory(prefix="slimfit-") as work:
                 for dataset in args.sets:
                     for arm in args.arms:
@@ -261,10 +355,10 @@ def main() -> None:
                             print(f"measuring {key}", flush=True)
                             cells[key] = run_cell(dataset, arm, Path(work), args.data_dir)
                             write()
-        if not args.skip_shape and shape is None:
+        if not (args.skip_shape or args.timing_only) and shape is None:
             shape = shape_rows(cap_gib=args.memory_cap_gib)
     write()
-    print(json.dumps(summarize(cells, shape), indent=2))
+    print(json.dumps(summarize(cells, shape, timing), indent=2))
 
 
 if __name__ == "__main__":

@@ -110,17 +110,42 @@ def lexicon():
 
 
 def find_species(text: str, words: Sequence[Word] | None = None) -> list[tuple[int, int]]:
-    """Character spans of the lexicon's names in ``text``, longest match first, none overlapping."""
+    """Character spans of the lexicon's names in ``text``, longest match first, none overlapping.
+
+    The words are joined once per document; at each word one trie query (``prefixes``) returns every
+    name the next :data:`MAX_WORDS` words start with, and a name counts where it ends at a word end.
+    Common names are matched the same way on the lower-cased words, over runs of words written in
+    lower case only. This runs on every text served, so it is one C call per word and form."""
     names = lexicon()
     words = split_words(text) if words is None else words
+    texts = [w.text for w in words]
+    longest = [0] * len(texts)
+    lower = [t.lower() for t in texts]
+    run = [0] * (len(texts) + 1)  # how many words from here on are written in lower case
+    for i in range(len(texts) - 1, -1, -1):
+        run[i] = run[i + 1] + 1 if texts[i] == lower[i] else 0
+    for prefix, forms, reach in (("", texts, None), (_COMMON_PREFIX, lower, run)):
+        joined = " ".join(forms)
+        starts, ends, position = [], {}, 0
+        for i, form in enumerate(forms):
+            starts.append(position)
+            position += len(form)
+            ends[position] = i
+            position += 1
+        for i, start in enumerate(starts):
+            size = min(MAX_WORDS, len(forms) - i, reach[i] if reach else MAX_WORDS)
+            if not size:
+                continue
+            last = i + size - 1
+            for name in names.prefixes(prefix + joined[start:starts[last] + len(forms[last])]):
+                end = ends.get(start + len(name) - len(prefix))
+                if end is not None:
+                    longest[i] = max(longest[i], end - i + 1)
     found, index = [], 0
-    while index < len(words):
-        for size in range(min(MAX_WORDS, len(words) - index), 0, -1):
-            span = [w.text for w in words[index:index + size]]
-            if key(span) in names or (span == [w.lower() for w in span] and _COMMON_PREFIX + key(span) in names):
-                found.append((words[index].start, words[index + size - 1].end))
-                index += size
-                break
+    while index < len(texts):
+        if longest[index]:
+            found.append((words[index].start, words[index + longest[index] - 1].end))
+            index += longest[index]
         else:
             index += 1
     return found

@@ -22,7 +22,8 @@ What this module does, exactly:
   per tensor (error at most ``scale / 2`` per element, :func:`pack_int8`) and restored to its dtype for
   backward. Smaller tensors (biases, LayerNorm statistics) stay as they are.
 - **Accounting** (:class:`MemoryMeter`): parameter, gradient and optimizer-state bytes, and the peak of
-  the bytes the saved-tensor hooks hold at once, counted exactly, step by step.
+  the bytes the saved-tensor hooks hold at once, counted exactly, step by step; a tensor several
+  operations save (a block's input, to its query, key and value layers) is held, packed and counted once.
 
 The freezing pattern over time goes into the model card (``provenance.slimfit``).
 """
@@ -30,6 +31,7 @@ The freezing pattern over time goes into the model card (``provenance.slimfit``)
 from __future__ import annotations
 
 import math
+import warnings
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -44,26 +46,46 @@ MIN_QUANTIZED_NUMEL = 1024
 # ---------------------------------------------------------------- activations
 @dataclass
 class PackedInt8:
-    """A saved activation kept as int8 values and one float scale (see :func:`pack_int8`)."""
+    """A saved activation kept in 8 bits and one float scale (see :func:`pack_int8`): ``values`` is a
+    ``torch.qint8`` tensor where torch's fused quantizer serves, else a plain ``torch.int8`` one."""
 
     values: torch.Tensor
     scale: float
     dtype: torch.dtype
 
 
+def _fused_quantize(tensor: torch.Tensor, scale: float) -> torch.Tensor | None:
+    """``torch.quantize_per_tensor``: one fused pass (about 4× faster on CPU than the separate ops).
+    Torch marks it deprecated (a warning, once per process, silenced here); None where it is gone."""
+    if tensor.dtype != torch.float32:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.quantize_per_tensor(tensor, scale, 0, torch.qint8)
+    except (AttributeError, RuntimeError, NotImplementedError):
+        return None
+
+
 def pack_int8(tensor: torch.Tensor) -> PackedInt8:
     """Symmetric per-tensor int8: ``round(x / s)`` with ``s = max|x| / 127``; ``|x − unpack| ≤ s / 2``.
 
-    Two passes over the tensor (``aminmax``, then divide-round-clamp in place on one temporary): this
-    runs in a saved-tensor hook on every activation of every step, where each extra pass is time."""
+    This runs in a saved-tensor hook on every activation of every step, where each pass is time: one
+    ``aminmax``, then torch's fused quantizer (:func:`_fused_quantize`), or else a multiply by ``1/s``,
+    rounding in place and the cast. No clamp is needed: ``|x| ≤ max|x|`` gives ``|x / s| ≤ 127`` up to
+    float rounding, which rounds back to 127."""
     detached = tensor.detach()
     low, high = torch.aminmax(detached)
     scale = max(-float(low), float(high)) / 127.0 or 1.0
-    values = torch.div(detached, scale).round_().clamp_(-127, 127).to(torch.int8)
+    values = _fused_quantize(detached, scale)
+    if values is None:
+        values = torch.mul(detached, 1.0 / scale).round_().to(torch.int8)
     return PackedInt8(values, scale, tensor.dtype)
 
 
 def unpack_int8(packed: PackedInt8) -> torch.Tensor:
+    if packed.values.is_quantized:
+        return packed.values.dequantize().to(packed.dtype)
     return packed.values.to(packed.dtype).mul_(packed.scale)
 
 
@@ -74,6 +96,10 @@ class MemoryMeter:
     autograd saves passes through it, so the bytes alive at once are counted exactly (a saved tensor
     is released when backward is done with it; a finalizer subtracts it then). With ``quantize``,
     large floating-point tensors are packed to int8 (:func:`pack_int8`) and counted at that size.
+
+    One tensor saved by several operations (a block's input, saved by its query, key and value layers)
+    is held, counted and packed once: later saves of the same live tensor — the same object, or a view
+    of the same live base with the same offset, shape, strides and version — share the first holder.
     """
 
     def __init__(self, quantize: bool = False, skip: Iterator[nn.Parameter] = ()):
@@ -86,26 +112,41 @@ class MemoryMeter:
         self.peak_static = 0
         self.quantized = 0  # tensors packed to int8
         self.kept = 0  # tensors kept as they were
+        self.shared = 0  # saves answered by a holder made for an earlier save of the same tensor
+        # (data_ptr, shape, strides, version) -> (the live object it came from, its holder), both weak
+        self._holders: dict[tuple, tuple[weakref.ref, weakref.ref]] = {}
 
-    def _hold(self, obj: Any, nbytes: int) -> Any:
+    def _hold(self, obj: Any, nbytes: int, key: tuple, source: torch.Tensor) -> Any:
         self.alive += nbytes
         self.peak_activations = max(self.peak_activations, self.alive)
         holder = _Held(obj)
-        weakref.finalize(holder, self._release, nbytes)
+        self._holders[key] = (weakref.ref(source), weakref.ref(holder))
+        weakref.finalize(holder, self._release, nbytes, key)
         return holder
 
-    def _release(self, nbytes: int) -> None:
+    def _release(self, nbytes: int, key: tuple) -> None:
         self.alive -= nbytes
+        entry = self._holders.get(key)
+        if entry is not None and entry[1]() is None:
+            del self._holders[key]
 
     def _pack(self, tensor: torch.Tensor) -> Any:
         if tensor.data_ptr() in self._skip:
             return _Held(tensor)
+        # the object that keeps the memory alive: a view's base (a layer's input reshaped inside
+        # ``linear`` is a fresh view per call; its base is the one block input all three share)
+        source = tensor._base if tensor._base is not None else tensor
+        key = (tensor.data_ptr(), tuple(tensor.shape), tensor.stride(), tensor._version)
+        entry = self._holders.get(key)
+        if entry is not None and entry[0]() is source and (holder := entry[1]()) is not None:
+            self.shared += 1
+            return holder
         if self.quantize and tensor.is_floating_point() and tensor.numel() >= MIN_QUANTIZED_NUMEL:
             self.quantized += 1
             packed = pack_int8(tensor)
-            return self._hold(packed, packed.values.numel())
+            return self._hold(packed, packed.values.numel(), key, source)
         self.kept += 1
-        return self._hold(tensor, tensor.numel() * tensor.element_size())
+        return self._hold(tensor, tensor.numel() * tensor.element_size(), key, source)
 
     @staticmethod
     def _unpack(holder: "_Held") -> torch.Tensor:

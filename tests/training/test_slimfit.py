@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from biomedserve.errors import RecipeError
+from biomedserve.training import slimfit
 from biomedserve.training.recipes import Recipe
 from biomedserve.training.slimfit import MemoryMeter, SlimFitScheduler, freeze_units, pack_int8, unpack_int8
 
@@ -78,13 +79,22 @@ def test_frozen_units_get_no_gradient_and_no_optimizer_state(tiny):
     assert newly and all(p not in optimizer.state for p in newly)  # state dropped on freezing
 
 
-def test_int8_activations_round_trip_within_half_a_step():
+@pytest.mark.parametrize("fused", [True, False])
+def test_int8_activations_round_trip_within_half_a_step(fused, monkeypatch):
+    if not fused:  # the fallback where torch's fused quantizer is gone
+        monkeypatch.setattr(slimfit, "_fused_quantize", lambda tensor, scale: None)
     torch.manual_seed(1)
-    for tensor in (torch.randn(64, 384), 1e-3 * torch.randn(8, 128), torch.zeros(4, 300)):
+    for tensor in (torch.randn(64, 384), 1e-3 * torch.randn(8, 128), torch.zeros(4, 300),
+                   torch.randn(16, 64).to(torch.bfloat16)):
         packed = pack_int8(tensor)
-        assert packed.values.dtype == torch.int8 and packed.values.shape == tensor.shape
-        error = (unpack_int8(packed) - tensor).abs().max()
-        assert float(error) <= packed.scale / 2 + 1e-12
+        assert packed.values.dtype in (torch.int8, torch.qint8) and packed.values.element_size() == 1
+        assert packed.values.shape == tensor.shape
+        restored = unpack_int8(packed)
+        assert restored.dtype == tensor.dtype
+        error = (restored.float() - tensor.float()).abs().max()
+        # bf16 keeps 8 significant bits: its own rounding comes on top of the int8 step
+        bound = packed.scale / 2 + (float(tensor.float().abs().max()) / 2**8 if tensor.dtype == torch.bfloat16 else 0)
+        assert float(error) <= bound + 1e-12
 
 
 def test_the_meter_counts_saved_activations_and_int8_keeps_a_quarter(tiny):
@@ -101,6 +111,31 @@ def test_the_meter_counts_saved_activations_and_int8_keeps_a_quarter(tiny):
         peaks[quantize] = meter.peak_activations
         assert (meter.quantized > 0) is quantize
     assert peaks[True] < 0.5 * peaks[False]
+
+
+def test_a_tensor_saved_by_several_layers_is_held_and_counted_once(tiny):
+    """A block's input is saved by its query, key and value layers: one holder, counted once (the count
+    is the distinct saved tensors' bytes, found by an independent hook), packed once under int8."""
+    ids = torch.randint(1000, 2000, (4, 16))
+    labels = torch.randint(0, 3, (4, 16))
+    params = {p.data_ptr() for p in tiny.parameters()}
+    distinct = {}
+
+    def record(t):
+        if t.data_ptr() not in params:
+            distinct[(t.data_ptr(), tuple(t.shape), t.stride())] = t.numel() * t.element_size()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(record, lambda t: t):
+        tiny(input_ids=ids, labels=labels).loss.backward()
+    tiny.zero_grad()
+    meter = MemoryMeter(skip=tiny.parameters())
+    with meter.saved_tensors():
+        loss = tiny(input_ids=ids, labels=labels).loss
+    assert meter.shared >= tiny.config.num_hidden_layers * 2  # key and value reuse the query's holder
+    assert meter.peak_activations == sum(distinct.values())
+    loss.backward()
+    assert meter.alive == 0
 
 
 @pytest.mark.parametrize("block, needle", [
