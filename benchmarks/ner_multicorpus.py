@@ -273,11 +273,13 @@ def measure(args, partial, tests: dict, cross: dict, best_on_dev, cli, int8_gate
                         (model, "int8", f"{dataset}:test", sentences, spec, own_head(dataset)), [(model, "int8")])
     if annotate_speed is not None and speed_corpus is not None:
         jsonl, out, n_words = speed_corpus
-        partial.get(f"speed:{system}", annotate_speed, ([model], jsonl, out, n_words), [(model, None)])
+        # one output folder per system: annotate resumes a folder only for the job that began it
+        partial.get(f"speed:{system}", annotate_speed, ([model], jsonl, out.with_name(f"{out.name}-{system}"), n_words),
+                    [(model, None)])
         # the five-corpus model's speed on this machine: the models that measured it are not kept here, and
         # speed depends on the graph's shape only (MiniLM-L6, 12 outputs against 18), so a one-step model of
         # the five-corpus recipe stands in; both in fp32, the same job
-        shape = model.with_name(f"{model.name}-five-corpus-shape")
+        shape = model.with_name(f"{Path(TEN_CORPUS[SYSTEM].path).name}-five-corpus-shape")  # one for every system
         if not (shape / "biomedserve.json").is_file():
             cli("train", "-d", "NER-multitype", "--max-steps", "1", "--limit-train", "64", "--limit-eval", "32",
                 "--out", str(shape), "--overwrite")
