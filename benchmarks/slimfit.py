@@ -92,16 +92,6 @@ def run_cell(dataset: str, arm: str, work: Path, data_dir: str | None) -> dict:
             "slimfit": card["provenance"].get("slimfit"), "cpu_flags": cpu_flags()}
 
 
-def freeze_static(model, k: int) -> None:
-    """The static arm on a live model: embeddings and the lowest ``k`` transformer blocks frozen."""
-    base = model.base_model
-    for p in base.embeddings.parameters():
-        p.requires_grad_(False)
-    for layer in base.encoder.layer[:k]:
-        for p in layer.parameters():
-            p.requires_grad_(False)
-
-
 class ArmStepper:
     """One arm's training step on a live model, outside the Trainer: what the cells run, with the same
     meter, scheduler and AdamW, so that arms can be timed side by side on one batch."""
@@ -110,10 +100,11 @@ class ArmStepper:
         import torch
 
         from biomedserve.training.slimfit import MemoryMeter, SlimFitScheduler
+        from biomedserve.training.stabilise import freeze_lower
 
         self.model = model.train()
-        if arm == "static":
-            freeze_static(model, static_layers(n_layers))
+        if arm == "static":  # what the static cells' recipe (freeze_embeddings, freeze_layers) does in training
+            freeze_lower(model, embeddings=True, k=static_layers(n_layers))
         self.optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
         self.scheduler = SlimFitScheduler(model, FREEZE_RATIO, interval) if arm == "slimfit" else None
         self.meter = MemoryMeter(quantize=arm == "slimfit" and QUANTIZE_ACTIVATIONS, skip=model.parameters())

@@ -125,7 +125,7 @@ def find_species(text: str, words: Sequence[Word] | None = None) -> list[tuple[i
     for i in range(len(texts) - 1, -1, -1):
         run[i] = run[i + 1] + 1 if texts[i] == lower[i] else 0
     for prefix, forms, reach in (("", texts, None), (_COMMON_PREFIX, lower, run)):
-        joined = " ".join(forms)
+        joined = key(forms)  # the words joined as the trie's keys are, so offsets below line up
         starts, ends, position = [], {}, 0
         for i, form in enumerate(forms):
             starts.append(position)

@@ -54,16 +54,19 @@ class PackedInt8:
     dtype: torch.dtype
 
 
+_QUANTIZE_PER_TENSOR = getattr(torch, "quantize_per_tensor", None)
+
+
 def _fused_quantize(tensor: torch.Tensor, scale: float) -> torch.Tensor | None:
-    """``torch.quantize_per_tensor``: one fused pass (about 4× faster on CPU than the separate ops).
-    Torch marks it deprecated (a warning, once per process, silenced here); None where it is gone."""
-    if tensor.dtype != torch.float32:
+    """``torch.quantize_per_tensor``: one fused pass where the separate operations take four. Torch
+    marks it deprecated (a warning, once per process, silenced here); None where it is gone."""
+    if _QUANTIZE_PER_TENSOR is None or tensor.dtype != torch.float32:
         return None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return torch.quantize_per_tensor(tensor, scale, 0, torch.qint8)
-    except (AttributeError, RuntimeError, NotImplementedError):
+            return _QUANTIZE_PER_TENSOR(tensor, scale, 0, torch.qint8)
+    except (RuntimeError, NotImplementedError):
         return None
 
 
