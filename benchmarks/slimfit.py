@@ -89,7 +89,8 @@ def run_cell(dataset: str, arm: str, work: Path, data_dir: str | None) -> dict:
             "peak_saved_activation_bytes": memory["peak_saved_activation_bytes"],
             "peak_rss_bytes": card["peak_rss_bytes"], "seconds_per_step": card["provenance"]["seconds_per_step"],
             "train_seconds": card["train_seconds"], "overrides": arm_overrides(arm, n_layers),
-            "slimfit": card["provenance"].get("slimfit"), "cpu_flags": cpu_flags()}
+            "slimfit": card["provenance"].get("slimfit"),
+            "lr_scale": (card["provenance"].get("slimfit") or {}).get("lr_scale"), "cpu_flags": cpu_flags()}
 
 
 class ArmStepper:
@@ -247,10 +248,19 @@ def summarize(cells: dict, shape: dict | None, timing: dict | None = None) -> di
         "step_speedup_cpu_cells": cells_speedup,
         "beats_static_freezing": statistics.fmean(s["test"] for s in slim) >= statistics.fmean(s["test"] for s in static),
         "mean_test": {arm: round(statistics.fmean(a[arm]["test"] for a in per_set.values()), 2) for arm in ARMS},
-        "freeze_ratio": FREEZE_RATIO, "interval": INTERVAL,
+        "freeze_ratio": FREEZE_RATIO, "interval": INTERVAL, "lr_scale": _lr_scale(slim),
         "shape_memory_reduction": (round(shape["arms"]["full"]["peak_bytes"] / shape["arms"]["slimfit"]["peak_bytes"], 2)
                                    if shape else None),
     }
+
+
+def _lr_scale(slim_cells: list[dict]) -> float | None:
+    """The scheduled layers' learning-rate multiplier the SlimFit cells ran with (None: before it existed,
+    the same as 1); the cells disagreeing is an error, not an average."""
+    scales = {c.get("lr_scale") for c in slim_cells}
+    if len(scales) > 1:
+        raise ValueError(f"SlimFit cells ran with different learning-rate scales {sorted(map(str, scales))}: rerun them")
+    return scales.pop()
 
 
 def markdown(report: dict) -> str:
@@ -258,7 +268,8 @@ def markdown(report: dict) -> str:
     lines = ["# SlimFit vs full fine-tuning and static freezing", "",
              f"Measured {report['when']} on {report['machine'].get('cpu')} ({report['machine'].get('usable_cores')} "
              f"cores; flags {', '.join(report['machine'].get('cpu_flags') or [])}). Embedded MiniLM-L6, {RECIPE} "
-             f"recipes, seed {SEED}; SlimFit freeze ratio {FREEZE_RATIO}, interval {INTERVAL}, int8 saved activations; "
+             f"recipes, seed {SEED}; SlimFit freeze ratio {s.get('freeze_ratio', FREEZE_RATIO)}, interval "
+             f"{s.get('interval', INTERVAL)}, the scheduled layers' learning rate × {s.get('lr_scale') or 1.0}, int8 saved activations; "
              f"static: embeddings + the lowest layers frozen at the nearest share.", "",
              "| set | arm | test | peak memory (counted) MiB | of which saved activations | peak RSS MiB | s/step |",
              "|---|---|---|---|---|---|---|"]

@@ -186,10 +186,15 @@ def fit_biencoder_scale(model: BiEncoder, train_set: list[dict], tokenizer, batc
 
 
 def build_optimizer(model, recipe: Recipe, total_steps: int):
-    """AdamW (bias correction per recipe) over layerwise groups, linear decay after warm-up."""
+    """AdamW (bias correction per recipe) over layerwise groups, linear decay after warm-up; under SlimFit
+    the scheduled layers' rate is scaled (``slimfit.lr_scale``)."""
     from transformers import get_linear_schedule_with_warmup
 
     groups = parameter_groups(model, recipe.learning_rate, recipe.weight_decay, recipe.layerwise_lr_decay)
+    if recipe.slimfit is not None:  # the scheduled layers train part of the time, at a rate scaled to match
+        from biomedserve.training.slimfit import scale_unit_lr
+
+        groups = scale_unit_lr(groups, model, recipe.slimfit.unit_lr_scale)
     optimizer = AdamW(groups, lr=recipe.learning_rate, eps=recipe.adam_epsilon,
                       weight_decay=recipe.weight_decay, bias_correction=recipe.bias_correction)
     schedule = get_linear_schedule_with_warmup(optimizer, int(recipe.warmup_ratio * total_steps), total_steps)
@@ -303,7 +308,8 @@ def fit(task: TaskDefinition, spec: DatasetSpec, recipe: Recipe, model, tokenize
 
         config = recipe.slimfit
         slimfit = SlimFitRun(model, config.freeze_ratio if config else None, config.interval if config else None,
-                             quantize_activations=bool(config and config.quantize_activations))
+                             quantize_activations=bool(config and config.quantize_activations),
+                             lr_scale=config.unit_lr_scale if config else None)
     trainer = SampledTrainer(
         model=model, args=args, train_dataset=train_set, eval_dataset=dev_set, data_collator=collator,
         compute_metrics=task.trainer_metrics(model.config.id2label, spec), compute_loss_func=task.compute_loss,

@@ -31,6 +31,14 @@ class SlimFitRecipe(BaseModel):
     interval: int = Field(50, ge=1, description="optimiser steps between scheduling points")
     quantize_activations: bool = Field(True, description="keep the activations autograd saves for backward in int8 "
                                        "(one absmax scale per tensor) instead of fp32")
+    lr_scale: float | None = Field(None, gt=0, le=20, description="learning-rate multiplier for the scheduled layers "
+                                   "(the task head keeps the recipe's rate); default 1 / (1 - freeze_ratio), so that a "
+                                   "layer trained that share of the steps moves about as far as one trained at every step")
+
+    @property
+    def unit_lr_scale(self) -> float:
+        """The multiplier in force: :attr:`lr_scale`, or ``1 / (1 − freeze_ratio)`` when unset."""
+        return self.lr_scale if self.lr_scale is not None else 1.0 / (1.0 - self.freeze_ratio)
 
 
 class Recipe(BaseModel):

@@ -138,9 +138,29 @@ def test_a_tensor_saved_by_several_layers_is_held_and_counted_once(tiny):
     assert meter.alive == 0
 
 
+def test_the_scheduled_units_train_at_the_scaled_rate_and_the_head_at_the_recipes(tiny):
+    from biomedserve.training.finetune import build_optimizer
+
+    settings = {"dataset": "BC5-chem", "learning_rate": 1e-4, "layerwise_lr_decay": 0.9}
+    recipe = Recipe(**settings, slimfit={"freeze_ratio": 0.75})
+    assert recipe.slimfit.unit_lr_scale == pytest.approx(4.0)
+    plain, _ = build_optimizer(tiny, Recipe(**settings), 10)
+    scaled, _ = build_optimizer(tiny, recipe, 10)
+    rate = {id(p): g["lr"] for g in plain.param_groups for p in g["params"]}
+    units = {id(p) for params in freeze_units(tiny).values() for p in params}
+    seen = 0
+    for group in scaled.param_groups:
+        for p in group["params"]:
+            seen += 1
+            assert group["lr"] == pytest.approx(rate[id(p)] * (4.0 if id(p) in units else 1.0))
+    assert seen == len(rate) == len(list(tiny.parameters()))  # every parameter once, none lost in the split
+    assert Recipe(dataset="BC5-chem", slimfit={"freeze_ratio": 0.5, "lr_scale": 1.0}).slimfit.unit_lr_scale == 1.0
+
+
 @pytest.mark.parametrize("block, needle", [
     ({"freeze_ratio": 0.99}, "slimfit.freeze_ratio"),
     ({"interval": 0}, "slimfit.interval"),
+    ({"lr_scale": 0}, "slimfit.lr_scale"),
     ({"freez_ratio": 0.5}, "slimfit.freez_ratio"),
 ])
 def test_a_bad_slimfit_field_is_a_recipe_error_naming_it(block, needle):
@@ -172,6 +192,7 @@ def test_a_slimfit_recipe_trains_exports_and_serves(tiny_base, tmp_path):
     pattern = meta.provenance["slimfit"]
     assert [s["step"] for s in pattern["schedules"]] == [0, 8, 16, 24]
     assert all(len(s["frozen"]) == round(0.5 * pattern["units"]) for s in pattern["schedules"])
+    assert pattern["lr_scale"] == pytest.approx(2.0)  # 1 / (1 - 0.5), the default, recorded in the card
     memory = meta.provenance["training_memory"]
     assert memory["activations_int8"] and memory["peak_saved_activation_bytes"] > 0
     assert read_meta(out).recipe["slimfit"]["interval"] == 8
