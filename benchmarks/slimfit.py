@@ -95,7 +95,8 @@ def run_cell(dataset: str, arm: str, work: Path, data_dir: str | None) -> dict:
 
 class ArmStepper:
     """One arm's training step on a live model, outside the Trainer: what the cells run, with the same
-    meter, scheduler and AdamW, so that arms can be timed side by side on one batch."""
+    meter and scheduler, so that arms can be timed side by side on one batch. Its AdamW runs one rate for
+    every parameter: a learning rate changes what a step does, not what it costs."""
 
     def __init__(self, model, arm: str, n_layers: int, interval: int = INTERVAL):
         import torch
