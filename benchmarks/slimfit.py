@@ -89,8 +89,7 @@ def run_cell(dataset: str, arm: str, work: Path, data_dir: str | None) -> dict:
             "peak_saved_activation_bytes": memory["peak_saved_activation_bytes"],
             "peak_rss_bytes": card["peak_rss_bytes"], "seconds_per_step": card["provenance"]["seconds_per_step"],
             "train_seconds": card["train_seconds"], "overrides": arm_overrides(arm, n_layers),
-            "slimfit": card["provenance"].get("slimfit"),
-            "lr_scale": (card["provenance"].get("slimfit") or {}).get("lr_scale"), "cpu_flags": cpu_flags()}
+            "slimfit": card["provenance"].get("slimfit"), "cpu_flags": cpu_flags()}
 
 
 class ArmStepper:
@@ -256,9 +255,9 @@ def summarize(cells: dict, shape: dict | None, timing: dict | None = None) -> di
 
 
 def _lr_scale(slim_cells: list[dict]) -> float | None:
-    """The scheduled layers' learning-rate multiplier the SlimFit cells ran with (None: before it existed,
-    the same as 1); the cells disagreeing is an error, not an average."""
-    scales = {c.get("lr_scale") for c in slim_cells}
+    """The scheduled layers' learning-rate multiplier the SlimFit cells ran with, from their cards'
+    ``slimfit.lr_scale`` (None: before it existed, the same as 1); cells disagreeing is an error, not an average."""
+    scales = {(c.get("slimfit") or {}).get("lr_scale") for c in slim_cells}
     if len(scales) > 1:
         raise ValueError(f"SlimFit cells ran with different learning-rate scales {sorted(map(str, scales))}: rerun them")
     return scales.pop()

@@ -208,8 +208,8 @@ def scale_unit_lr(groups: list[dict], model: nn.Module, scale: float) -> list[di
     """Optimiser groups with the :func:`freeze_units` parameters split off at ``lr × scale``.
 
     A unit frozen a share ``r`` of the steps takes ``1 − r`` of the updates a fully trained one does;
-    at ``scale = 1 / (1 − r)`` it covers about the same distance in the same budget (the reference
-    code trains BERT-base at ten times the usual rate with 91% of its layers frozen). The task head,
+    at ``scale = 1 / (1 − r)`` it covers about the same distance in the same budget (the authors' public
+    code fine-tunes BERT-base at lr 2e-4 with 91% of its layers frozen at a time). The task head,
     never frozen, keeps its rate. Layerwise decay and weight decay carry over group by group."""
     if scale == 1.0:
         return groups
@@ -310,7 +310,8 @@ class SlimFitRun:
     hooks that route every training forward pass's saved tensors through :class:`MemoryMeter`.
 
     ``freeze_ratio``/``interval`` None: no scheduling, only the count (the full fine-tuning arm of a
-    measurement). ``lr_scale`` is only recorded: the optimiser's groups apply it (:func:`scale_unit_lr`). :meth:`report` detaches the hooks and says what happened.
+    measurement). ``lr_scale`` is only recorded in the card: the optimiser's groups apply it
+    (:func:`scale_unit_lr`). :meth:`report` detaches the hooks and says what happened.
     """
 
     def __init__(self, model: nn.Module, freeze_ratio: float | None = None, interval: int | None = None,
@@ -320,7 +321,7 @@ class SlimFitRun:
         self.scheduler = (SlimFitScheduler(model, freeze_ratio, interval)
                           if freeze_ratio is not None and interval is not None else None)
         self.meter = MemoryMeter(quantize=quantize_activations, skip=model.parameters())
-        self.lr_scale = lr_scale  # applied by the optimiser's groups (:func:`scale_unit_lr`); recorded here
+        self.lr_scale = lr_scale
         self._context = None
         self._handles = [model.register_forward_pre_hook(self._enter), model.register_forward_hook(self._exit)]
         run = self
