@@ -107,8 +107,10 @@ def stage_sections(report: dict, plan: dict) -> list[str]:
     if report["ablation"]:
         lines += ["## Ablation (Table 4 shape): one technique on top of the standard recipe", "",
                   "| dataset | baseline | freeze (emb + 2 lowest) | layerwise decay ξ=0.8 | re-init top layer |", "|---|---|---|---|---|"]
+        variants = ("baseline", "freeze", "layerwise_decay", "reinit")
         for dataset, row in report["ablation"].items():
-            lines.append(f"| {dataset} | " + " | ".join(_cell(row.get(v)) for v in ("baseline", "freeze", "layerwise_decay", "reinit")) + " |")
+            lines.append(f"| {dataset} | " + " | ".join(_cell(row.get(v)) for v in variants) + " |")
+        lines += ablation_summary_rows(report["ablation"], plan.get("paper_ablation", {}), variants)
         lines.append("")
     if report["pruning"]:
         pp = plan["paper_pruning"]
@@ -139,6 +141,20 @@ def stage_sections(report: dict, plan: dict) -> list[str]:
         "results). Training pairs cut: " + "; ".join(
             f"{d} " + ", ".join(f"{pct:.0f}% at {n}" for n, pct in cut.items())
             for d, cut in report.get("qa_context", {}).get("cut", {}).items()) + ".")
+    return lines
+
+
+def ablation_summary_rows(ablation: dict, paper: dict, variants: tuple[str, ...]) -> list[str]:
+    """The paper's Table 4 reading, SS / QA (BIOSSES Pearson / mean of PubMedQA and BioASQ), ours beside
+    the paper's BERT-base row; a QA cell needs both sets' runs, else it reads "–"."""
+    def mean(row: str | None, datasets: tuple[str, ...]) -> str:
+        cells = [ablation.get(d, {}).get(row) for d in datasets]
+        return "–" if not all(cells) else f"{sum(c['mean'] for c in cells) / len(cells):.2f}"
+    ours = [f"{mean(v, ('BIOSSES',))} / {mean(v, ('PubMedQA', 'BioASQ'))}" for v in variants]
+    lines = ["| **SS / QA, ours** (seed means) | " + " | ".join(ours) + " |"]
+    if paper:
+        lines.append(f"| SS / QA, {paper['model']} (paper, Table 4) | " +
+                     " | ".join(f"{ss} / {qa}" for ss, qa in zip(paper["SS"], paper["QA"])) + " |")
     return lines
 
 

@@ -263,30 +263,35 @@ def _lr_scale(slim_cells: list[dict]) -> float | None:
     return scales.pop()
 
 
+def _flags(flags: list[str] | None) -> str:
+    return ", ".join(flags) if flags else "not recorded"
+
+
 def markdown(report: dict) -> str:
     s, cells = report["summary"], report["cells"]
     lines = ["# SlimFit vs full fine-tuning and static freezing", "",
-             f"Measured {report['when']} on {report['machine'].get('cpu')} ({report['machine'].get('usable_cores')} "
-             f"cores; flags {', '.join(report['machine'].get('cpu_flags') or [])}). Embedded MiniLM-L6, {RECIPE} "
+             f"Report built {report['when']} on {report['machine'].get('cpu')} ({report['machine'].get('usable_cores')} "
+             f"cores; flags {_flags(report['machine'].get('cpu_flags'))}); each row below names the flags of the host "
+             f"that measured it (hosts of one kind differ, and a cell is kept across sessions). Embedded MiniLM-L6, {RECIPE} "
              f"recipes, seed {SEED}; SlimFit freeze ratio {s.get('freeze_ratio', FREEZE_RATIO)}, interval "
              f"{s.get('interval', INTERVAL)}, the scheduled layers' learning rate × {s.get('lr_scale') or 1.0}, int8 saved activations; "
              f"static: embeddings + the lowest layers frozen at the nearest share.", "",
-             "| set | arm | test | peak memory (counted) MiB | of which saved activations | peak RSS MiB | s/step |",
-             "|---|---|---|---|---|---|---|"]
+             "| set | arm | test | peak memory (counted) MiB | of which saved activations | peak RSS MiB | s/step | CPU flags |",
+             "|---|---|---|---|---|---|---|---|"]
     for dataset in SETS:
         for arm in ARMS:
             c = cells.get(f"{dataset}:{arm}")
             if c:
                 lines.append(f"| {dataset} | {arm} | {c['test']:.2f} | {c['peak_bytes'] / 2**20:.1f} | "
                              f"{c['peak_saved_activation_bytes'] / 2**20:.1f} | {c['peak_rss_bytes'] / 2**20:.0f} | "
-                             f"{c['seconds_per_step']:.3f} |")
+                             f"{c['seconds_per_step']:.3f} | {_flags(c.get('cpu_flags'))} |")
             else:
-                lines.append(f"| {dataset} | {arm} | not run yet | | | | |")
+                lines.append(f"| {dataset} | {arm} | not run yet | | | | | |")
     if s.get("datasets"):
         lines += ["", f"Over {', '.join(s['datasets'])}: memory **{s['memory_reduction']}×** lower than full "
                   f"fine-tuning, mean score loss **{s['score_loss_mean']:+.2f}** points, steps **{s['step_speedup_cpu']}×** "
                   f"faster on CPU ({'interleaved timing below' if report.get('timing') else 'the cells'}; the cells' own "
-                  f"s/step, from runs hours apart on a shared host, give {s['step_speedup_cpu_cells']}×); SlimFit {'≥' if s['beats_static_freezing'] else '<'} static freezing in mean test "
+                  f"s/step, from runs hours apart, on hosts whose flags differ, give {s['step_speedup_cpu_cells']}×); SlimFit {'≥' if s['beats_static_freezing'] else '<'} static freezing in mean test "
                   f"({s['mean_test']['slimfit']} vs {s['mean_test']['static']}; full {s['mean_test']['full']})."]
         targets = [("peak memory ≥ 2.0× lower", s["memory_reduction"], 2.0, True),
                    ("mean score loss ≤ 0.4 points", s["score_loss_mean"], 0.4, False),
@@ -300,7 +305,7 @@ def markdown(report: dict) -> str:
     timing = report.get("timing")
     if timing:
         lines += ["", f"## Seconds per step, interleaved ({timing['model']}, batch {timing['batch']} × {timing['tokens']}, "
-                  f"{timing['torch_threads']} threads)", "",
+                  f"{timing['torch_threads']} threads; flags {_flags(timing.get('cpu_flags'))})", "",
                   "Each arm in turn for a few steps, over several rounds (the first a warm-up), on one batch: load from "
                   "other work falls on every arm alike. SlimFit's scheduling is included, spread over its interval.", "",
                   "| arm | s/step (median) | speed-up over full |", "|---|---|---|"]
@@ -309,7 +314,7 @@ def markdown(report: dict) -> str:
                          f"{timing['speedup'].get(arm, 1.0)}× |")
     shape = report.get("shape")
     if shape:
-        lines += ["", f"## {shape['shape']}, batch {shape['batch']} × {shape['tokens']}", "",
+        lines += ["", f"## {shape['shape']}, batch {shape['batch']} × {shape['tokens']} (flags {_flags(shape.get('cpu_flags'))})", "",
                   f"| arm | counted peak GiB | s/step | largest batch under {shape['memory_cap_gib']} GiB |", "|---|---|---|---|"]
         for arm, r in shape["arms"].items():
             lines.append(f"| {arm} | {r['peak_bytes'] / 2**30:.2f} | {r['seconds_per_step']} | {r['largest_batch_under_cap']} |")
