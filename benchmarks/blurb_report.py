@@ -147,8 +147,8 @@ def stage_sections(report: dict, plan: dict) -> list[str]:
 def ablation_summary_rows(ablation: dict, paper: dict, variants: tuple[str, ...]) -> list[str]:
     """The paper's Table 4 reading, SS / QA (BIOSSES Pearson / mean of PubMedQA and BioASQ), ours beside
     the paper's BERT-base row; a QA cell needs both sets' runs, else it reads "–"."""
-    def mean(row: str | None, datasets: tuple[str, ...]) -> str:
-        cells = [ablation.get(d, {}).get(row) for d in datasets]
+    def mean(variant: str, datasets: tuple[str, ...]) -> str:
+        cells = [ablation.get(d, {}).get(variant) for d in datasets]
         return "–" if not all(cells) else f"{sum(c['mean'] for c in cells) / len(cells):.2f}"
     ours = [f"{mean(v, ('BIOSSES',))} / {mean(v, ('PubMedQA', 'BioASQ'))}" for v in variants]
     lines = ["| **SS / QA, ours** (seed means) | " + " | ".join(ours) + " |"]

@@ -244,6 +244,7 @@ def summarize(cells: dict, shape: dict | None, timing: dict | None = None) -> di
         "complete": len(per_set) == len(SETS),
         "memory_reduction": round(statistics.fmean(f["peak_bytes"] / s["peak_bytes"] for f, s in zip(full, slim)), 2),
         "score_loss_mean": round(statistics.fmean(f["test"] - s["test"] for f, s in zip(full, slim)), 2),
+        "score_loss_per_set": {d: round(a["full"]["test"] - a["slimfit"]["test"], 2) for d, a in per_set.items()},
         "step_speedup_cpu": timing["speedup"]["slimfit"] if timing else cells_speedup,
         "step_speedup_cpu_cells": cells_speedup,
         "beats_static_freezing": statistics.fmean(s["test"] for s in slim) >= statistics.fmean(s["test"] for s in static),
@@ -289,7 +290,9 @@ def markdown(report: dict) -> str:
                 lines.append(f"| {dataset} | {arm} | not run yet | | | | | |")
     if s.get("datasets"):
         lines += ["", f"Over {', '.join(s['datasets'])}: memory **{s['memory_reduction']}×** lower than full "
-                  f"fine-tuning, mean score loss **{s['score_loss_mean']:+.2f}** points, steps **{s['step_speedup_cpu']}×** "
+                  f"fine-tuning, mean score loss **{s['score_loss_mean']:+.2f}** points ("
+                  + ", ".join(f"{d} {loss:+.2f}" for d, loss in s.get("score_loss_per_set", {}).items())
+                  + f"), steps **{s['step_speedup_cpu']}×** "
                   f"faster on CPU ({'interleaved timing below' if report.get('timing') else 'the cells'}; the cells' own "
                   f"s/step, from runs hours apart, on hosts whose flags differ, give {s['step_speedup_cpu_cells']}×); SlimFit {'≥' if s['beats_static_freezing'] else '<'} static freezing in mean test "
                   f"({s['mean_test']['slimfit']} vs {s['mean_test']['static']}; full {s['mean_test']['full']})."]

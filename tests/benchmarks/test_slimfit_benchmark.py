@@ -39,6 +39,7 @@ def test_the_summary_compares_the_arms_per_set_and_reports_missed_targets():
     assert s["datasets"] == ["BC5-chem", "HoC"] and not s["complete"]
     assert s["memory_reduction"] == 2.5 and s["score_loss_mean"] == 0.3 and s["step_speedup_cpu"] == 1.43
     assert s["beats_static_freezing"] is True
+    assert s["score_loss_per_set"] == {"BC5-chem": 0.3, "HoC": 0.3}
     page = sf.markdown({"summary": s, "cells": cells, "shape": None, "when": "now",
                         "machine": {"cpu": "x", "usable_cores": 2, "cpu_flags": ["avx2"]}})
     assert "| BIOSSES | slimfit | not run yet |" in page and "| steps ≥ 1.3× faster on CPU | 1.43 | yes |" in page
