@@ -111,6 +111,7 @@ class ArmStepper:
         self.meter = MemoryMeter(quantize=arm == "slimfit" and QUANTIZE_ACTIVATIONS, skip=model.parameters())
         self.steps = 0
         self.scheduling_seconds = 0.0
+        self.phases: list[dict[str, float]] = []  # per step: where its seconds went
 
     def step(self, inputs: dict) -> float:
         """One optimiser step; returns its seconds, SlimFit's scheduling (every ``interval`` steps)
@@ -124,12 +125,17 @@ class ArmStepper:
         started = time.perf_counter()
         with self.meter.saved_tensors():
             loss = self.model(**inputs).loss
+        forward = time.perf_counter()
         loss.backward()
+        backward = time.perf_counter()
         self.optimizer.step()
         self.meter.observe_static(self.model, self.optimizer)
         self.optimizer.zero_grad(set_to_none=True)
         self.steps += 1
-        return time.perf_counter() - started + self.scheduling_seconds
+        ended = time.perf_counter()
+        self.phases.append({"forward": forward - started, "backward": backward - forward,
+                            "optimizer": ended - backward, "scheduling": self.scheduling_seconds})
+        return ended - started + self.scheduling_seconds
 
 
 def step_timing(make_model, n_layers: int, inputs: dict, rounds: int = 4, steps: int = 5) -> dict:
@@ -147,7 +153,12 @@ def step_timing(make_model, n_layers: int, inputs: dict, rounds: int = 4, steps:
             if round_:
                 spent[arm] += times
     out = {arm: {"seconds_per_step": round(stats.median(t), 4), "steps_timed": len(t),
-                 "peak_bytes": steppers[arm].meter.peak_bytes} for arm, t in spent.items()}
+                 "peak_bytes": steppers[arm].meter.peak_bytes,
+                 # median of each phase over the timed steps: what freezing can shorten (backward,
+                 # optimizer) beside what it cannot (the forward pass, the same for every arm)
+                 "phases": {phase: round(stats.median(p[phase] for p in steppers[arm].phases[steps:]), 4)
+                            for phase in ("forward", "backward", "optimizer", "scheduling")}}
+           for arm, t in spent.items()}
     out["speedup"] = {arm: round(out["full"]["seconds_per_step"] / out[arm]["seconds_per_step"], 2)
                       for arm in ("static", "slimfit")}
     return out
@@ -311,10 +322,20 @@ def markdown(report: dict) -> str:
                   f"{timing['torch_threads']} threads; flags {_flags(timing.get('cpu_flags'))})", "",
                   "Each arm in turn for a few steps, over several rounds (the first a warm-up), on one batch: load from "
                   "other work falls on every arm alike. SlimFit's scheduling is included, spread over its interval.", "",
-                  "| arm | s/step (median) | speed-up over full |", "|---|---|---|"]
+                  "| arm | s/step (median) | speed-up over full | forward | backward | optimizer | scheduling |",
+                  "|---|---|---|---|---|---|---|"]
         for arm in ARMS:
+            phases = timing[arm].get("phases")  # timings kept from before the phases were recorded lack them
+            split = " | ".join(str(phases[k]) for k in ("forward", "backward", "optimizer", "scheduling")) \
+                if phases else "– | – | – | –"
             lines.append(f"| {arm} | {timing[arm]['seconds_per_step']} | "
-                         f"{timing['speedup'].get(arm, 1.0)}× |")
+                         f"{timing['speedup'].get(arm, 1.0)}× | {split} |")
+        if all(timing[arm].get("phases") for arm in ARMS):
+            full, slim = timing["full"]["phases"], timing["slimfit"]["phases"]
+            lines += ["", f"Phases are medians per step, in seconds. The forward pass is "
+                      f"{full['forward'] / timing['full']['seconds_per_step']:.0%} of full fine-tuning's step and "
+                      f"freezing leaves it as it is (SlimFit {slim['forward']} vs full {full['forward']}); "
+                      f"SlimFit's backward is {slim['backward'] / full['backward']:.0%} of full's."]
     shape = report.get("shape")
     if shape:
         lines += ["", f"## {shape['shape']}, batch {shape['batch']} × {shape['tokens']} (flags {_flags(shape.get('cpu_flags'))})", "",

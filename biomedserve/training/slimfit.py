@@ -17,6 +17,10 @@ What this module does, exactly:
   step, freezes the lowest units: no unit has moved yet, and the lower layers move least in fine-tuning).
 - **Freezing**: the ``round(freeze_ratio × units)`` lowest-scoring units get ``requires_grad=False``;
   their optimizer state is dropped (a unit trained again starts Adam afresh, as a new parameter does).
+- **Short runs**: a run of fewer than ``MIN_SCHEDULES × interval`` steps has its interval shortened
+  to ``steps // MIN_SCHEDULES`` (at least 1), so that it is scheduled at least that many times; at a
+  fixed interval a run shorter than it never reschedules, and SlimFit is static freezing of the
+  lowest units. The card records the interval asked for and the one in force.
 - **Learning rate** (:func:`scale_unit_lr`): the units train at the recipe's rate times ``lr_scale``
   (default ``1 / (1 − freeze_ratio)``), since each trains only part of the time; the head keeps its rate.
 - **Activations** (``quantize_activations``): every floating-point tensor autograd saves during the
@@ -43,6 +47,9 @@ import torch
 from torch import nn
 
 MIN_QUANTIZED_NUMEL = 1024
+# a run shorter than this many intervals has its interval shortened to fit them (see
+# SlimFitScheduler.fit_to_budget): with fewer, the dynamics never get to choose
+MIN_SCHEDULES = 8
 
 
 # ---------------------------------------------------------------- activations
@@ -247,6 +254,14 @@ class SlimFitScheduler:
         self._then = self._snapshot(self.units)
         self._frozen_steps = {name: 0 for name in self.units}
         self._last_step = 0
+        self.requested_interval = self.interval
+
+    def fit_to_budget(self, total_steps: int) -> int:
+        """Shorten the interval so that a run of ``total_steps`` is scheduled at least
+        :data:`MIN_SCHEDULES` times (never lengthened); returns the interval in force."""
+        if total_steps > 0:
+            self.interval = max(1, min(self.requested_interval, total_steps // MIN_SCHEDULES))
+        return self.interval
 
     @property
     def n_frozen(self) -> int:
@@ -299,7 +314,8 @@ class SlimFitScheduler:
             if name in self.frozen:
                 self._frozen_steps[name] += max(0, total_steps - self._last_step)
         self._last_step = total_steps
-        return {"freeze_ratio": self.freeze_ratio, "interval": self.interval, "units": len(self.units),
+        return {"freeze_ratio": self.freeze_ratio, "interval": self.interval,
+                "interval_requested": self.requested_interval, "units": len(self.units),
                 "frozen_per_schedule": self.n_frozen, "schedules": self.history,
                 "frozen_share": {n: round(s / max(1, total_steps), 3) for n, s in self._frozen_steps.items()}}
 
@@ -329,6 +345,7 @@ class SlimFitRun:
         class _Callback(TrainerCallback):
             def on_train_begin(self, args, state, control, optimizer=None, **kwargs):
                 if run.scheduler is not None:
+                    run.scheduler.fit_to_budget(state.max_steps)
                     run.scheduler.schedule(0, optimizer)
 
             def on_optimizer_step(self, args, state, control, model=None, optimizer=None, **kwargs):

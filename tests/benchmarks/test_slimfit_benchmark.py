@@ -54,3 +54,29 @@ def test_every_set_has_the_recipe_the_arms_override_and_takes_each_arm():
         for arm in sf.ARMS:
             recipe = base.override(**sf.arm_overrides(arm, 6))
             assert recipe.dataset == dataset and recipe.epochs == base.epochs
+
+
+def test_the_interleaved_timing_splits_each_step_into_its_phases():
+    import torch
+    from transformers import BertConfig, BertForTokenClassification
+
+    config = BertConfig(vocab_size=200, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, num_labels=3)
+
+    def make_model():
+        torch.manual_seed(0)
+        return BertForTokenClassification(config)
+
+    inputs = {"input_ids": torch.randint(5, 200, (4, 16)), "labels": torch.randint(0, 3, (4, 16))}
+    timing = sf.step_timing(make_model, 2, inputs, rounds=2, steps=2)
+    for arm in sf.ARMS:
+        phases = timing[arm]["phases"]
+        assert set(phases) == {"forward", "backward", "optimizer", "scheduling"}
+        assert phases["forward"] > 0 and phases["backward"] > 0 and min(phases.values()) >= 0
+        assert timing[arm]["steps_timed"] == 2
+    assert timing["full"]["phases"]["scheduling"] == 0 and timing["slimfit"]["phases"]["scheduling"] > 0
+    timing.update({"model": "tiny", "batch": 4, "tokens": 16, "torch_threads": 1, "cpu_flags": ["avx2"]})
+    page = sf.markdown({"summary": {}, "cells": {}, "shape": None, "timing": timing, "when": "now",
+                        "machine": {"cpu": "x", "usable_cores": 2, "cpu_flags": ["avx2"]}})
+    assert "| arm | s/step (median) | speed-up over full | forward | backward |" in page
+    assert "of full fine-tuning's step and freezing leaves it as it is" in page

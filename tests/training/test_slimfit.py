@@ -9,7 +9,14 @@ import torch
 from biomedserve.errors import RecipeError
 from biomedserve.training import slimfit
 from biomedserve.training.recipes import Recipe
-from biomedserve.training.slimfit import MemoryMeter, SlimFitScheduler, freeze_units, pack_int8, unpack_int8
+from biomedserve.training.slimfit import (
+    MIN_SCHEDULES,
+    MemoryMeter,
+    SlimFitScheduler,
+    freeze_units,
+    pack_int8,
+    unpack_int8,
+)
 
 
 @pytest.fixture()
@@ -56,6 +63,14 @@ def test_the_scheduler_freezes_the_unit_that_did_not_move(tiny):
     summary = scheduler.summary(30)
     assert [s["step"] for s in summary["schedules"]] == [0, 10, 20]
     assert summary["frozen_share"][held] == pytest.approx(20 / 30, abs=1e-3)
+
+
+def test_a_short_run_is_scheduled_at_least_min_schedules_times(tiny):
+    scheduler = SlimFitScheduler(tiny, freeze_ratio=0.25, interval=50)
+    assert scheduler.fit_to_budget(22) == 2  # 22 // 8: at 50 it would never reschedule
+    assert scheduler.fit_to_budget(10_000) == 50  # a long run keeps the interval asked for, never longer
+    assert scheduler.fit_to_budget(3) == 1
+    assert scheduler.summary(3)["interval_requested"] == 50
 
 
 def test_frozen_units_get_no_gradient_and_no_optimizer_state(tiny):
@@ -190,7 +205,9 @@ def test_a_slimfit_recipe_trains_exports_and_serves(tiny_base, tmp_path):
                     max_length=64, seed=3, slimfit={"freeze_ratio": 0.5, "interval": 8})
     meta = train(recipe, out, TrainOptions(limit_train=400, limit_eval=40, progress=False))
     pattern = meta.provenance["slimfit"]
-    assert [s["step"] for s in pattern["schedules"]] == [0, 8, 16, 24]
+    # 24 steps at interval 8 would schedule 3 times: the interval is shortened to 24 // MIN_SCHEDULES
+    assert (pattern["interval_requested"], pattern["interval"]) == (8, 24 // MIN_SCHEDULES)
+    assert [s["step"] for s in pattern["schedules"]] == list(range(0, 25, pattern["interval"]))
     assert all(len(s["frozen"]) == round(0.5 * pattern["units"]) for s in pattern["schedules"])
     assert pattern["lr_scale"] == pytest.approx(2.0)  # 1 / (1 - 0.5), the default, recorded in the card
     memory = meta.provenance["training_memory"]
