@@ -13,7 +13,7 @@ from benchmarks import blurb_targets
 from biomedserve.data.registry import DATASETS
 
 # Stages whose variants the report sets side by side, dev / test per dataset (:func:`stage_sections`).
-VARIANT_STAGES = ("segments", "probe_init", "qa_context")
+VARIANT_STAGES = ("segments", "probe_init", "qa_context", "slimfit")
 
 def _cell(stats: dict | None) -> str:
     if not stats:
@@ -141,6 +141,12 @@ def stage_sections(report: dict, plan: dict) -> list[str]:
         "results). Training pairs cut: " + "; ".join(
             f"{d} " + ", ".join(f"{pct:.0f}% at {n}" for n, pct in cut.items())
             for d, cut in report.get("qa_context", {}).get("cut", {}).items()) + ".")
+    lines += variants_section(
+        report.get("slimfit", {}), "SlimFit (issue 32) on top of the stabilised recipe",
+        {"recipe": "stabilised", "slimfit": "stabilised + SlimFit"},
+        "SlimFit (`slimfit: {freeze_ratio: 0.75}`: the least-moving three quarters of the encoder's layers frozen, "
+        "chosen anew as training goes, their rate ×4; `biomedserve.training.slimfit`) in place of the recipe's "
+        "static freezing, if any. Seed means; a set's stabilised recipe takes it only where it raises dev.")
     return lines
 
 

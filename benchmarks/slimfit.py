@@ -261,6 +261,8 @@ def summarize(cells: dict, shape: dict | None, timing: dict | None = None) -> di
         "beats_static_freezing": statistics.fmean(s["test"] for s in slim) >= statistics.fmean(s["test"] for s in static),
         "mean_test": {arm: round(statistics.fmean(a[arm]["test"] for a in per_set.values()), 2) for arm in ARMS},
         "freeze_ratio": FREEZE_RATIO, "interval": INTERVAL, "lr_scale": _lr_scale(slim),
+        # a short run is scheduled more often (biomedserve.training.slimfit.MIN_SCHEDULES)
+        "interval_in_force": {d: (a["slimfit"].get("slimfit") or {}).get("interval") for d, a in per_set.items()},
         "shape_memory_reduction": (round(shape["arms"]["full"]["peak_bytes"] / shape["arms"]["slimfit"]["peak_bytes"], 2)
                                    if shape else None),
     }
@@ -275,6 +277,18 @@ def _lr_scale(slim_cells: list[dict]) -> float | None:
     return scales.pop()
 
 
+def _in_force(summary: dict) -> str:
+    """The intervals the cells ran at, where one differs from the one asked for."""
+    from biomedserve.training.slimfit import MIN_SCHEDULES
+
+    shortened = {d: i for d, i in (summary.get("interval_in_force") or {}).items()
+                 if i is not None and i != summary.get("interval", INTERVAL)}
+    if not shortened:
+        return ""
+    return (f" (a run shorter than {MIN_SCHEDULES} intervals is scheduled every steps // {MIN_SCHEDULES}: "
+            + ", ".join(f"{d} every {i}" for d, i in shortened.items()) + ")")
+
+
 def _flags(flags: list[str] | None) -> str:
     return ", ".join(flags) if flags else "not recorded"
 
@@ -286,7 +300,7 @@ def markdown(report: dict) -> str:
              f"cores; flags {_flags(report['machine'].get('cpu_flags'))}); each row below names the flags of the host "
              f"that measured it (hosts of one kind differ, and a cell is kept across sessions). Embedded MiniLM-L6, {RECIPE} "
              f"recipes, seed {SEED}; SlimFit freeze ratio {s.get('freeze_ratio', FREEZE_RATIO)}, interval "
-             f"{s.get('interval', INTERVAL)}, the scheduled layers' learning rate × {s.get('lr_scale') or 1.0}, int8 saved activations; "
+             f"{s.get('interval', INTERVAL)}{_in_force(s)}, the scheduled layers' learning rate × {s.get('lr_scale') or 1.0}, int8 saved activations; "
              f"static: embeddings + the lowest layers frozen at the nearest share.", "",
              "| set | arm | test | peak memory (counted) MiB | of which saved activations | peak RSS MiB | s/step | CPU flags |",
              "|---|---|---|---|---|---|---|---|"]
