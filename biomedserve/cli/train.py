@@ -62,12 +62,14 @@ def train(
 
     \b
     SlimFit (--slimfit, or a slimfit: block in the recipe; Ardakani et al. 2023): every `interval` steps
-    each encoder layer is scored by how much its weights moved since the last check, and the least-moving
-    share (`freeze_ratio`, default 0.75) is frozen until the next check: no gradient, no optimizer state,
-    no saved input activation; the activations autograd still keeps are stored in int8. The layers train
-    at the recipe's rate times lr_scale (default 1/(1 - freeze_ratio)), as each trains part of the time. Training needs
-    less memory and, on CPU, steps are faster; the freezing pattern goes into the model card, and the
-    model is an ordinary model directory. It replaces freeze_layers (static freezing of the lowest layers).
+    (more often in a run too short to be scheduled 8 times at that interval), each encoder layer is
+    scored by how much its weights moved since the last check, and the least-moving share
+    (`freeze_ratio`, default 0.75) is frozen until the next check: no gradient, no optimizer state, no
+    saved input activation; the activations autograd still keeps are stored in int8. The layers train
+    at the recipe's rate times lr_scale (default 1/(1 - freeze_ratio)), as each trains part of the
+    time. Training needs less memory and, on CPU, steps are faster; the freezing pattern goes into the
+    model card, and the model is an ordinary model directory. It replaces freeze_layers (static
+    freezing of the lowest layers).
 
     \b
     Checkpoints (--checkpoint-dir): for runs longer than a sitting. Every --checkpoint-every steps the

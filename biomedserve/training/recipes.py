@@ -28,7 +28,8 @@ class SlimFitRecipe(BaseModel):
 
     freeze_ratio: float = Field(0.75, ge=0.0, le=0.95, description="share of the encoder's layers frozen at a time "
                                 "(its linear layers and its embeddings; the task head always trains); the paper goes up to 0.95")
-    interval: int = Field(50, ge=1, description="optimiser steps between scheduling points")
+    interval: int = Field(50, ge=1, description="optimiser steps between scheduling points; a run too short to be "
+                          "scheduled 8 times at it is scheduled every steps // 8 (the card records both)")
     quantize_activations: bool = Field(True, description="keep the activations autograd saves for backward in int8 "
                                        "(one absmax scale per tensor) instead of fp32")
     lr_scale: float | None = Field(None, gt=0, le=20, description="learning-rate multiplier for the scheduled layers "
