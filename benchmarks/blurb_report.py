@@ -146,8 +146,36 @@ def stage_sections(report: dict, plan: dict) -> list[str]:
         {"recipe": "stabilised", "slimfit": "stabilised + SlimFit"},
         "SlimFit (`slimfit: {freeze_ratio: 0.75}`: the least-moving three quarters of the encoder's layers frozen, "
         "chosen anew as training goes, their rate ×4; `biomedserve.training.slimfit`) in place of the recipe's "
-        "static freezing, if any. Seed means; a set's stabilised recipe takes it only where it raises dev.")
+        "static freezing, if any. Seed means. A set's stabilised recipe takes it only where it raises dev by more "
+        "than the recipe's own seed-to-seed spread on dev (so at least two seeds of each).")
+    lines += slimfit_verdicts(report.get("slimfit", {}))
     return lines
+
+
+def slimfit_verdicts(stage: dict) -> list[str]:
+    """Per set of the slimfit stage: SlimFit's dev gain over the recipe, beside the recipe's dev std over
+    seeds. A gain counts only when both ran the same number of seeds, at least two, and it is above that
+    spread; a loss needs no spread to be turned down."""
+    verdicts, qualifies = [], []
+    for dataset, row in stage.get("dev", {}).items():
+        recipe, slim = row.get("recipe"), row.get("slimfit")
+        if not (recipe and slim):
+            continue
+        gain = slim["mean"] - recipe["mean"]
+        if gain <= 0:
+            verdicts.append(f"{dataset} {gain:+.2f} (lower: not taken)")
+        elif slim["n"] != recipe["n"] or recipe["n"] < 2:
+            verdicts.append(f"{dataset} {gain:+.2f} (SlimFit {slim['n']} seed(s), recipe {recipe['n']}: "
+                            "not judged until both have the same seeds, two or more)")
+        else:
+            above = gain > recipe["std"]
+            verdicts.append(f"{dataset} {gain:+.2f} (spread {recipe['std']:.2f}: {'above' if above else 'within'})")
+            qualifies += [dataset] if above else []
+    if not verdicts:
+        return []
+    outcome = (f"Above the spread: {', '.join(qualifies)}." if qualifies
+               else "No gain is above its spread, so no stabilised recipe takes SlimFit.")
+    return ["Dev gain of SlimFit over the recipe: " + "; ".join(verdicts) + ". " + outcome, ""]
 
 
 def ablation_summary_rows(ablation: dict, paper: dict, variants: tuple[str, ...]) -> list[str]:
