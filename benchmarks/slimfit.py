@@ -277,6 +277,18 @@ def _lr_scale(slim_cells: list[dict]) -> float | None:
     return scales.pop()
 
 
+def backward_reach(pattern: dict | None) -> dict | None:
+    """From a SlimFit cell's pattern: how many scheduling points there were, and at how many some unit
+    of block 0 or the embeddings trained (the backward pass then reaches the bottom of the encoder,
+    which static freezing never does). None without a pattern."""
+    if not pattern or not pattern.get("schedules"):
+        return None
+    bottom = [name for name in pattern["frozen_share"]
+              if name == "embeddings" or name.startswith("encoder.layer.0.")]
+    points = pattern["schedules"]
+    return {"points": len(points), "bottom": sum(any(n not in p["frozen"] for n in bottom) for p in points)}
+
+
 def _in_force(summary: dict) -> str:
     """The intervals the cells ran at, where one differs from the one asked for."""
     from biomedserve.training.slimfit import MIN_SCHEDULES
@@ -356,6 +368,11 @@ def markdown(report: dict) -> str:
                   f"| arm | counted peak GiB | s/step | largest batch under {shape['memory_cap_gib']} GiB |", "|---|---|---|---|"]
         for arm, r in shape["arms"].items():
             lines.append(f"| {arm} | {r['peak_bytes'] / 2**30:.2f} | {r['seconds_per_step']} | {r['largest_batch_under_cap']} |")
+    reach = [f"{d} {r['bottom']} of {r['points']}" for d in SETS
+             if (r := backward_reach((cells.get(f"{d}:slimfit") or {}).get("slimfit")))]
+    if reach:
+        lines += ["", "Scheduling points at which some unit of the lowest block (or the embeddings) trains, so that "
+                  "the backward pass runs through the whole encoder: " + ", ".join(reach) + "."]
     lines += ["", "SlimFit's freezing pattern per scheduling point is in the JSON (`cells.*.slimfit.schedules`).",
               "", "Reproduce: `python -m benchmarks.slimfit` (resumable; `--report-only` rebuilds this page).", ""]
     return "\n".join(lines)

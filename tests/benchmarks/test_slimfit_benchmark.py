@@ -80,3 +80,13 @@ def test_the_interleaved_timing_splits_each_step_into_its_phases():
                         "machine": {"cpu": "x", "usable_cores": 2, "cpu_flags": ["avx2"]}})
     assert "| arm | s/step (median) | speed-up over full | forward | backward |" in page
     assert "of full fine-tuning's step and freezing leaves it as it is" in page
+
+
+def test_backward_reach_counts_the_points_where_the_lowest_block_trains():
+    units = ["embeddings", "encoder.layer.0.attention.self.query", "encoder.layer.1.attention.self.query"]
+    pattern = {"frozen_share": dict.fromkeys(units, 0.5),
+               "schedules": [{"step": 0, "frozen": units[:2]},                 # only block 1 trains
+                             {"step": 50, "frozen": [units[0], units[2]]},     # block 0 trains
+                             {"step": 100, "frozen": units[1:]}]}              # the embeddings train
+    assert sf.backward_reach(pattern) == {"points": 3, "bottom": 2}
+    assert sf.backward_reach(None) is None and sf.backward_reach({"schedules": []}) is None
